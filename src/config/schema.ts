@@ -1,0 +1,135 @@
+/**
+ * The shape of `outlast.yaml`, as a zod schema. Every object is strict, so a misspelt key is an
+ * error (with a suggestion, see errors.ts), never silently ignored. Relative paths are resolved
+ * against the config file's folder by load.ts, after validation.
+ */
+import { z } from 'zod';
+
+const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** The headers a rule may set, by their config name. */
+export const HEADER_FIELDS = [
+  'cacheControl',
+  'contentType',
+  'contentEncoding',
+  'contentDisposition',
+  'contentLanguage',
+] as const;
+
+const headerRule = z.strictObject({
+  /** A glob over site keys (picomatch syntax, `dot: true`), e.g. `assets/**` or `**\/*.html`. */
+  match: z.string().min(1),
+  cacheControl: z.string().min(1).optional(),
+  contentType: z.string().min(1).optional(),
+  contentEncoding: z.string().min(1).optional(),
+  contentDisposition: z.string().min(1).optional(),
+  contentLanguage: z.string().min(1).optional(),
+});
+
+const siteSchema = z.strictObject({
+  /** The built site to publish. */
+  dir: z.string().min(1),
+  /** The name users type, e.g. `www.example.com`. */
+  hostname: z
+    .string()
+    .regex(
+      /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i,
+      {
+        message: 'expected a host name such as www.example.com',
+      },
+    ),
+  /** Globs of files to leave out (picomatch syntax, matched against site keys). */
+  exclude: z.array(z.string().min(1)).default([]),
+  /** Served for `/` and for every directory. */
+  indexDocument: z.string().min(1).default('index.html'),
+  /** Served with status 404 for a missing key, when the file exists in the site. */
+  errorDocument: z.string().min(1).optional(),
+  /** How many releases each origin keeps (their files are never deleted), the live one included. */
+  keepReleases: z.number().int().min(1).max(100).default(3),
+  /** Header rules; for each header, the first rule that matches and sets it wins. */
+  headers: z.array(headerRule).default([]),
+});
+
+const fsStorage = z.strictObject({
+  type: z.literal('fs'),
+  /** The folder that holds the origin's files. */
+  path: z.string().min(1),
+  /** Key prefix inside the folder, e.g. `site/`. */
+  prefix: z.string().optional(),
+});
+
+const memoryStorage = z.strictObject({
+  type: z.literal('memory'),
+  /** Stores with the same name share their objects within one process (for tests). */
+  name: z.string().optional(),
+  prefix: z.string().optional(),
+});
+
+export const storageSchema = z.discriminatedUnion('type', [fsStorage, memoryStorage]);
+
+const dnsTarget = z.union([
+  z.strictObject({ cname: z.string().min(1) }),
+  z
+    .strictObject({
+      a: z.array(z.ipv4()).optional(),
+      aaaa: z.array(z.ipv6()).optional(),
+    })
+    .refine((value) => (value.a?.length ?? 0) + (value.aaaa?.length ?? 0) > 0, {
+      message: 'expected { cname: name } or { a: [addresses], aaaa: [addresses] } with at least one address',
+    }),
+]);
+
+const originSchema = z.strictObject({
+  /** A short name: lowercase letters, digits, `-` and `_`. */
+  id: z.string().regex(idPattern, {
+    message:
+      'expected an id of lowercase letters, digits, "-" and "_" (at most 63), starting with a letter or digit',
+  }),
+  storage: storageSchema,
+  /** The origin's public URL (probed by health checks). */
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Host header for probes, when the URL's host is not the one the origin expects. */
+  hostHeader: z.string().min(1).optional(),
+  /** What the DNS name points to while this origin is chosen. */
+  dns: dnsTarget.optional(),
+});
+
+const deploySchema = z.strictObject({
+  /** Storage requests in flight per origin. */
+  concurrency: z.number().int().min(1).max(256).default(16),
+  /** Attempts for a request that failed with a retryable error (the first included). */
+  attempts: z.number().int().min(1).max(20).default(5),
+  /** A plan that deletes more than this many objects of an origin is refused unless --force. */
+  maxDeletes: z.number().int().min(0).default(1000),
+  /** A plan that deletes more than this share (0–100) of an origin's objects is refused unless --force. */
+  maxDeletePercent: z.number().min(0).max(100).default(50),
+});
+
+export const configSchema = z
+  .strictObject({
+    site: siteSchema,
+    deploy: deploySchema.default({ concurrency: 16, attempts: 5, maxDeletes: 1000, maxDeletePercent: 50 }),
+    origins: z.array(originSchema).min(1, { message: 'expected at least one origin' }),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.origins.forEach((origin, index) => {
+      const first = seen.get(origin.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['origins', index, 'id'],
+          message: `duplicate origin id "${origin.id}" (also origins[${first}].id)`,
+        });
+      } else {
+        seen.set(origin.id, index);
+      }
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type SiteConfig = Config['site'];
+export type OriginConfig = Config['origins'][number];
+export type StorageConfig = OriginConfig['storage'];
+export type HeaderRule = SiteConfig['headers'][number];
+export type DeployConfig = Config['deploy'];

@@ -1,0 +1,131 @@
+/**
+ * The storage driver contract. One driver per backend, in `src/storage/drivers/<name>.ts`.
+ *
+ * The rest of the app never calls a driver directly: it goes through `Store` (store.ts), which
+ * validates keys, applies the origin's key prefix, retries retryable errors, counts requests and
+ * logs. A driver therefore sees only valid, prefixed keys and does one attempt per call.
+ *
+ * Keys: non-empty, `/`-separated, Unicode NFC, no leading `/`, no empty, `.` or `..` segment, no
+ * control characters, at most 1,024 UTF-8 bytes. They may contain spaces, `#`, `?`, `%`, `+` and
+ * any Unicode, and must round-trip exactly (a driver escapes what its backend needs).
+ *
+ * Errors: every method throws `OutlastError` with one of the codes in errors.ts, the driver's name
+ * as `source` and the backend's error as `cause`; `unavailable`, `timeout` and `rate_limited` are
+ * retryable. A driver maps its backend's errors onto these codes and nothing else.
+ */
+import type { Readable } from 'node:stream';
+
+/** User metadata keys are lowercase ASCII letters, digits and `-`; values are printable ASCII. */
+export type UserMetadata = Record<string, string>;
+
+/** The HTTP headers a static site needs per object; each one is served as-is by the origin. */
+export interface ObjectHeaders {
+  contentType?: string;
+  cacheControl?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+}
+
+export interface ObjectInfo extends ObjectHeaders {
+  key: string;
+  size: number;
+  /** The sha256 (hex) that outlast stored with the object, when there is one. */
+  sha256?: string;
+  /** The backend's ETag, unquoted, when it has one. Not always an MD5 (multipart, SSE). */
+  etag?: string;
+  lastModified?: Date;
+  /** User metadata, keys lowercase, without the backend's prefix (x-amz-meta-, X-Object-Meta-). */
+  metadata?: UserMetadata;
+}
+
+/** Where the bytes of a put come from. A file is opened per attempt, so retries re-read it. */
+export type ObjectSource =
+  | { kind: 'bytes'; bytes: Uint8Array }
+  | { kind: 'file'; path: string; size: number };
+
+export interface PutOptions extends ObjectHeaders {
+  /** The sha256 (hex) of the bytes; stored with the object (sha256 metadata) so a listing or a
+   * stat can return it. The driver may use it to have the backend verify the upload. */
+  sha256: string;
+  /** Further user metadata. */
+  metadata?: UserMetadata;
+}
+
+export interface ListOptions {
+  /** Only keys that start with this (already prefixed by Store). */
+  prefix?: string;
+  /** Opaque cursor from the previous page; absent for the first page. */
+  cursor?: string;
+  /** At most this many items in the page (a driver may return fewer). Default 1,000. */
+  pageSize?: number;
+}
+
+export interface ListPage {
+  /** Items in ascending order of the keys' UTF-8 bytes. `sha256` and headers are filled in when the
+   * backend's listing carries them (see capabilities.listHasMetadata), else only key and size. */
+  items: ObjectInfo[];
+  /** Present when there are more items: pass it back to get the next page. */
+  cursor?: string;
+}
+
+export interface GetResult {
+  info: ObjectInfo;
+  body: Readable;
+}
+
+export interface DriverCapabilities {
+  /** `copy` is implemented (server-side copy within the store, metadata included). */
+  copy: boolean;
+  /** `deleteMany` is implemented (one request deletes many keys). */
+  deleteMany: boolean;
+  /** `list` returns sha256 and headers without a stat per object. */
+  listHasMetadata: boolean;
+  /** A key may be both an object and a "directory" prefix of others (`a` and `a/b`). */
+  fileAndDirectorySameName: boolean;
+  /** The largest number of keys `deleteMany` takes in one call. */
+  maxDeleteBatch: number;
+}
+
+export interface StorageDriver {
+  /** The driver's name (`fs`, `memory`, `s3`, `swift`, …), used as the source of its errors. */
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+
+  /**
+   * One page of objects. A missing bucket or container is `not_found`; an empty one gives no items.
+   * Safe to call concurrently. Objects written during a listing may or may not appear.
+   */
+  list(options: ListOptions): Promise<ListPage>;
+
+  /** The object's info, or `undefined` when it does not exist (never `not_found` for a missing
+   * object; a missing bucket is `not_found`). */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+
+  /** The object's bytes and info; a missing object is `not_found`. */
+  get(key: string): Promise<GetResult>;
+
+  /**
+   * Writes the object with its headers and metadata, replacing any object at that key. Atomic:
+   * readers see the old object or the new one, never a part. Idempotent. Concurrent puts to
+   * different keys are safe; to the same key, the last one wins.
+   */
+  put(key: string, source: ObjectSource, options: PutOptions): Promise<void>;
+
+  /** Deletes the object. Idempotent: deleting a missing object succeeds. */
+  delete(key: string): Promise<void>;
+
+  /** Deletes many objects (at most `capabilities.maxDeleteBatch`); idempotent like `delete`.
+   * Only when `capabilities.deleteMany`. Throws when any key could not be deleted. */
+  deleteMany?(keys: string[]): Promise<void>;
+
+  /** Server-side copy within the store, the source's headers and metadata included. A missing
+   * source is `not_found`. Only when `capabilities.copy`. */
+  copy?(fromKey: string, toKey: string): Promise<void>;
+
+  /** Releases sockets, timers and handles. The driver is not used afterwards. */
+  close?(): Promise<void>;
+}
+
+/** The sha256 is stored as this user metadata key by every driver. */
+export const SHA256_METADATA_KEY = 'outlast-sha256';
