@@ -17,7 +17,11 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 function run(label, command, args, extraEnv = {}) {
   const started = Date.now();
   process.stdout.write(`\n== ${label}\n`);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...extraEnv } });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...extraEnv },
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.status !== 0) {
     process.stdout.write(`== ${label}: FAILED after ${seconds}s\n`);

@@ -1,0 +1,30 @@
+/**
+ * What a valid object key is, for every driver and for the site scanner (see driver.ts).
+ */
+
+export const MAX_KEY_BYTES = 1024;
+
+// C0 and C1 control characters and DEL: no store handles them the same way.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find them
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Why `key` is not a valid object key, or `undefined` when it is. */
+export function keyProblem(key: string): string | undefined {
+  if (key.length === 0) return 'is empty';
+  if (key.startsWith('/')) return 'starts with "/"';
+  if (CONTROL.test(key)) return 'contains a control character';
+  if (key !== key.normalize('NFC')) return 'is not in Unicode NFC form';
+  if (/[\ud800-\udfff]/.test(key.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')))
+    return 'has a lone surrogate';
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'has an empty segment ("//" or a trailing "/")';
+    if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
+  }
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} UTF-8 bytes`;
+  return undefined;
+}
+
+/** Compares keys by their UTF-8 bytes, the order every listing uses (S3's order). */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
