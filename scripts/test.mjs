@@ -1,33 +1,74 @@
 #!/usr/bin/env node
 // `npm test`: type-check, format and lint check, then every test file under test/ on node's test
 // runner. Real servers that tests need are started by test/servers/*.ts (required by the test
-// files through their helpers) and stopped when the run ends.
+// files through their helpers) and stopped when the run ends. Two OpenStack Swift clusters
+// (scripts/servers/swift.sh) are started here once for the whole run instead, and handed to the
+// test processes as JSON in OUTLAST_TEST_SWIFT_A / OUTLAST_TEST_SWIFT_B (see test/servers/swift.ts);
+// they are stopped when the run ends, also on a failure or Ctrl-C.
 //
 //   npm test                      everything
 //   npm test -- test/unit/x.test.ts   only the given files (checks still run first)
 //   OUTLAST_TEST_SKIP_CHECKS=1    skip tsc and biome (for quick local loops; CI never sets it)
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+//   OUTLAST_TEST_NO_SERVERS=1     start no Swift clusters here (tests that need them start their own)
+import { spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
+const swiftSh = join(root, 'scripts', 'servers', 'swift.sh');
 
-function run(label, command, args, extraEnv = {}) {
+/** The children running now, so that a signal sent to this process alone can be passed on. */
+const children = new Set();
+/** Set by a signal: the exit code to end with once the current child is gone. */
+let interrupted;
+/** Data dirs of the Swift clusters this run started (or is starting). */
+const swiftDirs = [];
+
+// Every child runs asynchronously: while a spawnSync blocks, signal handlers cannot run, and the
+// Swift clusters would then outlive a Ctrl-C.
+function spawnChild(command, args, { extraEnv = {}, capture = false, detached = false } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: root,
+      stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      env: { ...process.env, ...extraEnv },
+      detached,
+    });
+    // A detached child is left alone by the signal handler below (it is the clean-up itself).
+    if (!detached) children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', (error) => {
+      stderr += `${error.message}\n`;
+    });
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ status: code ?? (signal ? 1 : 0), stdout, stderr });
+    });
+  });
+}
+
+/** Runs one step with its output shown; returns its exit status (0 when it passed). */
+async function run(label, command, args, extraEnv = {}) {
   const started = Date.now();
   process.stdout.write(`\n== ${label}\n`);
-  const result = spawnSync(command, args, {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, ...extraEnv },
-  });
+  const result = await spawnChild(command, args, { extraEnv });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.status !== 0) {
     process.stdout.write(`== ${label}: FAILED after ${seconds}s\n`);
-    process.exit(result.status ?? 1);
+    return result.status;
   }
   process.stdout.write(`== ${label}: ok (${seconds}s)\n`);
+  return 0;
 }
 
 function findTests(dir) {
@@ -40,21 +81,148 @@ function findTests(dir) {
   return found;
 }
 
-const selected = process.argv.slice(2);
-if (!process.env.OUTLAST_TEST_SKIP_CHECKS) {
-  run('type-check (tsc)', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
-  run('format and lint (biome)', bin('biome'), ['check', '--diagnostic-level=error', '.']);
+/** /dev/shm when usable: a tmpfs avoids ext4's 4 KiB xattr limit on object metadata (swift notes G5). */
+function tempBase() {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    if (statSync('/dev/shm').isDirectory()) return '/dev/shm';
+  } catch {
+    // fall back to the OS temp dir
+  }
+  return tmpdir();
 }
-const files = selected.length > 0 ? selected : findTests(join(root, 'test'));
-if (files.length === 0) {
-  console.error('no test files found under test/');
-  process.exit(1);
+
+const PORT_TAKEN = 3; // swift.sh start's exit code when a port (or the data dir's cluster) is in use
+
+/**
+ * Starts one cluster on `ip`, trying port blocks 8080, 8090, … (a cluster uses PORT..PORT+4) so
+ * that another run's clusters on the same machine do not make this one fail.
+ */
+async function startSwift(name, ip) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (interrupted) break;
+    const dataDir = mkdtempSync(join(tempBase(), `outlast-swift-${name}-`));
+    swiftDirs.push(dataDir);
+    const port = 8080 + attempt * 10;
+    const result = await spawnChild(swiftSh, ['start', dataDir, ip, String(port)], { capture: true });
+    if (result.status === 0) {
+      return JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8'));
+    }
+    if (result.status !== PORT_TAKEN) {
+      throw new Error(
+        `swift.sh start ${dataDir} ${ip} ${port} failed (exit ${result.status}):\n${result.stderr}`,
+      );
+    }
+  }
+  throw new Error(interrupted ? 'interrupted' : `no free block of ports on ${ip} from 8080 on`);
 }
-run(`tests (${files.length} files)`, process.execPath, [
-  '--import',
-  'tsx',
-  '--test',
-  '--test-concurrency=2',
-  '--test-reporter=spec',
-  ...files,
-]);
+
+async function startSwiftClusters() {
+  const label = 'Swift clusters (OUTLAST_TEST_NO_SERVERS=1 skips them)';
+  const started = Date.now();
+  process.stdout.write(`\n== ${label}\n`);
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
+  // Not captured: silent when the packages are there, and a first install shows what it does.
+  const install = await spawnChild(swiftSh, ['install']);
+  if (install.status !== 0) {
+    process.stdout.write(`== ${label}: install FAILED after ${seconds()}s\n`);
+    return undefined;
+  }
+  const installSeconds = seconds();
+  const results = await Promise.allSettled([startSwift('a', '127.0.0.2'), startSwift('b', '127.0.0.3')]);
+  const failed = results.filter((result) => result.status === 'rejected');
+  if (failed.length > 0) {
+    if (!interrupted) {
+      for (const result of failed) process.stdout.write(`${result.reason?.message ?? result.reason}\n`);
+    }
+    process.stdout.write(`== ${label}: FAILED after ${seconds()}s\n`);
+    return undefined;
+  }
+  const [a, b] = results.map((result) => result.value);
+  process.stdout.write(`   A ${a.s3Endpoint} (${a.dataDir})\n   B ${b.s3Endpoint} (${b.dataDir})\n`);
+  process.stdout.write(`== ${label}: ok (${seconds()}s, of which install check ${installSeconds}s)\n`);
+  return { OUTLAST_TEST_SWIFT_A: JSON.stringify(a), OUTLAST_TEST_SWIFT_B: JSON.stringify(b) };
+}
+
+async function stopSwiftClusters() {
+  if (swiftDirs.length === 0) return;
+  const dirs = swiftDirs.splice(0);
+  const started = Date.now();
+  // Both in parallel: each stop waits for its processes to go. Detached, so that a second Ctrl-C
+  // (sent to the terminal's process group) cannot cut the stop short.
+  const result = await spawnChild(
+    'bash',
+    [
+      '-c',
+      'rc=0; for d in "$@"; do "$0" stop "$d" & done; for j in $(jobs -p); do wait "$j" || rc=1; done; exit $rc',
+      swiftSh,
+      ...dirs,
+    ],
+    { capture: true, detached: true },
+  );
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    process.stdout.write(`${result.stderr}== Swift clusters: stop FAILED (${seconds}s)\n`);
+  } else {
+    process.stdout.write(`== Swift clusters stopped (${seconds}s)\n`);
+  }
+}
+
+async function main() {
+  const selected = process.argv.slice(2);
+  if (!process.env.OUTLAST_TEST_SKIP_CHECKS) {
+    const tsc = await run('type-check (tsc)', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
+    if (tsc !== 0 || interrupted) return tsc || interrupted;
+    const biome = await run('format and lint (biome)', bin('biome'), [
+      'check',
+      '--diagnostic-level=error',
+      '.',
+    ]);
+    if (biome !== 0 || interrupted) return biome || interrupted;
+  }
+  const files = selected.length > 0 ? selected : findTests(join(root, 'test'));
+  if (files.length === 0) {
+    console.error('no test files found under test/');
+    return 1;
+  }
+  let serverEnv = {};
+  const external = process.env.OUTLAST_TEST_SWIFT_A && process.env.OUTLAST_TEST_SWIFT_B;
+  if (!process.env.OUTLAST_TEST_NO_SERVERS && !external) {
+    const env = await startSwiftClusters();
+    if (interrupted) return interrupted;
+    if (!env) return 1;
+    serverEnv = env;
+  }
+  return run(
+    `tests (${files.length} files)`,
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+    serverEnv,
+  );
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+]) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = code;
+    process.stdout.write(`\n== ${signal}: stopping\n`);
+    // A terminal's Ctrl-C reaches the child already (same process group); a `kill` of this
+    // process alone does not. main() then returns once the child is gone, and the clusters stop.
+    for (const child of children) child.kill(signal);
+  });
+}
+
+let status = 1;
+try {
+  status = await main();
+} catch (error) {
+  console.error(error);
+} finally {
+  await stopSwiftClusters();
+}
+process.exit(interrupted ?? status);

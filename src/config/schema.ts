@@ -45,7 +45,7 @@ const siteSchema = z.strictObject({
   /** Served with status 404 for a missing key, when the file exists in the site. */
   errorDocument: z.string().min(1).optional(),
   /** How many releases each origin keeps (their files are never deleted), the live one included. */
-  keepReleases: z.number().int().min(1).max(100).default(3),
+  keepReleases: z.number().int().min(1).max(50).default(3),
   /** Header rules; for each header, the first rule that matches and sets it wins. */
   headers: z.array(headerRule).default([]),
 });
@@ -105,27 +105,44 @@ const deploySchema = z.strictObject({
   maxDeletePercent: z.number().min(0).max(100).default(50),
 });
 
-export const configSchema = z
-  .strictObject({
-    site: siteSchema,
-    deploy: deploySchema.default({ concurrency: 16, attempts: 5, maxDeletes: 1000, maxDeletePercent: 50 }),
-    origins: z.array(originSchema).min(1, { message: 'expected at least one origin' }),
-  })
-  .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.origins.forEach((origin, index) => {
-      const first = seen.get(origin.id);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['origins', index, 'id'],
-          message: `duplicate origin id "${origin.id}" (also origins[${first}].id)`,
-        });
-      } else {
-        seen.set(origin.id, index);
-      }
-    });
-  });
+/** The id of an origin-like value, read defensively: the duplicate check also runs on invalid input. */
+function idOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !('id' in value)) return undefined;
+  return typeof value.id === 'string' ? value.id : undefined;
+}
+
+const originsSchema = z
+  .array(originSchema)
+  .min(1, { message: 'expected at least one origin' })
+  .superRefine(
+    (origins, ctx) => {
+      const seen = new Map<string, number>();
+      origins.forEach((origin: unknown, index) => {
+        const id = idOf(origin);
+        if (id === undefined) return;
+        const first = seen.get(id);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'id'],
+            message: `duplicate origin id "${id}" (also origins[${first}].id)`,
+          });
+        } else {
+          seen.set(id, index);
+        }
+      });
+    },
+    // By default zod skips refinements once anything else failed; running this one anyway lets a
+    // single pass report every problem in the file.
+    { when: (payload) => Array.isArray(payload.value) },
+  );
+
+export const configSchema = z.strictObject({
+  site: siteSchema,
+  // prefault parses `{}` through deploySchema, so the defaults are written once, above.
+  deploy: deploySchema.prefault({}),
+  origins: originsSchema,
+});
 
 export type Config = z.output<typeof configSchema>;
 export type SiteConfig = Config['site'];

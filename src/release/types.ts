@@ -43,6 +43,9 @@ export interface Beacon {
   releases: string[];
   /** Releases that fell out of `releases` whose objects may still need deleting. */
   pendingCleanup: string[];
+  /** Set while a deploy of this release is writing objects (the beacon still names the old one):
+   * objects that release touches may hold either version until the next beacon. */
+  deploying?: string;
   /** The outlast version that wrote it. */
   writer: string;
 }

@@ -35,7 +35,8 @@ export interface ObjectInfo extends ObjectHeaders {
   /** The backend's ETag, unquoted, when it has one. Not always an MD5 (multipart, SSE). */
   etag?: string;
   lastModified?: Date;
-  /** User metadata, keys lowercase, without the backend's prefix (x-amz-meta-, X-Object-Meta-). */
+  /** User metadata, keys lowercase, without the backend's prefix (x-amz-meta-, X-Object-Meta-)
+   * and without `SHA256_METADATA_KEY` (that one is `sha256`). Exactly what the last put gave. */
   metadata?: UserMetadata;
 }
 
@@ -53,7 +54,8 @@ export interface PutOptions extends ObjectHeaders {
 }
 
 export interface ListOptions {
-  /** Only keys that start with this (already prefixed by Store). */
+  /** Only keys that start with this (already prefixed by Store). Not necessarily a whole
+   * segment: `assets/app` matches `assets/app.js` and `assets/apple/x`. */
   prefix?: string;
   /** Opaque cursor from the previous page; absent for the first page. */
   cursor?: string;
@@ -81,7 +83,8 @@ export interface DriverCapabilities {
   deleteMany: boolean;
   /** `list` returns sha256 and headers without a stat per object. */
   listHasMetadata: boolean;
-  /** A key may be both an object and a "directory" prefix of others (`a` and `a/b`). */
+  /** A key may be both an object and a "directory" prefix of others (`a` and `a/b`). When false
+   * (a filesystem), the put that would make both fails (`conflict` or `invalid_argument`). */
   fileAndDirectorySameName: boolean;
   /** The largest number of keys `deleteMany` takes in one call. */
   maxDeleteBatch: number;
@@ -106,7 +109,8 @@ export interface StorageDriver {
   get(key: string): Promise<GetResult>;
 
   /**
-   * Writes the object with its headers and metadata, replacing any object at that key. Atomic:
+   * Writes the object with its headers and metadata, replacing any object at that key and all of
+   * its headers and metadata (a header the put does not set is gone afterwards). Atomic:
    * readers see the old object or the new one, never a part. Idempotent. Concurrent puts to
    * different keys are safe; to the same key, the last one wins.
    */
@@ -116,6 +120,7 @@ export interface StorageDriver {
   delete(key: string): Promise<void>;
 
   /** Deletes many objects (at most `capabilities.maxDeleteBatch`); idempotent like `delete`.
+   * Store uses it when `capabilities.deleteMany`, else it runs single deletes concurrently.
    * Only when `capabilities.deleteMany`. Throws when any key could not be deleted. */
   deleteMany?(keys: string[]): Promise<void>;
 

@@ -1,0 +1,210 @@
+/** `outlast plan`, `outlast deploy` and `outlast rollback`. */
+import { loadConfig } from '../../config/load.ts';
+import { type OriginOutcome, type RunOutcome, runDeploy, runRollback } from '../../deploy/engine.ts';
+import type { OriginPlan } from '../../deploy/types.ts';
+import { EXIT } from '../exit.ts';
+import { formatBytes, formatCount, formatSeconds, listSome, shortRelease } from '../format.ts';
+import type { GlobalOptions } from '../main.ts';
+import { ProgressLine } from '../progress.ts';
+
+interface CommonOptions extends GlobalOptions {
+  origin?: string[];
+  json?: boolean;
+  verify?: boolean;
+  force?: boolean;
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const outAll = (lines: string[]) => {
+  for (const line of lines) out(line);
+};
+
+export async function planCommand(options: CommonOptions & { full?: boolean }): Promise<number> {
+  const { config } = await loadConfig(options.config);
+  const outcome = await runDeploy({ config, only: options.origin, dryRun: true, verify: options.verify });
+  if (options.json) {
+    out(JSON.stringify(planJson(outcome), null, 2));
+  } else {
+    out(`site ${config.site.dir}: release ${outcome.releaseId}, ${describeSite(outcome.scan)}`);
+    for (const origin of outcome.origins) printPlan(origin, options.full ? Number.POSITIVE_INFINITY : 10);
+  }
+  return codeOf(outcome);
+}
+
+export async function deployCommand(options: CommonOptions & { progress?: boolean }): Promise<number> {
+  const { config } = await loadConfig(options.config);
+  const progress = ProgressLine.enabled(options.progress !== false && !options.json)
+    ? new ProgressLine()
+    : undefined;
+  const started = Date.now();
+  let outcome: Awaited<ReturnType<typeof runDeploy>>;
+  try {
+    outcome = await runDeploy({
+      config,
+      only: options.origin,
+      verify: options.verify,
+      force: options.force,
+      onScanProgress: progress ? (done, total) => progress.onScan(done, total) : undefined,
+      onProgress: progress ? (p) => progress.onProgress(p) : undefined,
+    });
+  } finally {
+    progress?.clear();
+  }
+  const elapsed = Date.now() - started;
+  if (options.json) {
+    out(JSON.stringify({ ...resultJson(outcome), site: siteJson(outcome.scan), ms: elapsed }, null, 2));
+  } else {
+    out(`release ${outcome.releaseId}: ${describeSite(outcome.scan)}`);
+    printResults(outcome, elapsed);
+  }
+  return codeOf(outcome);
+}
+
+export async function rollbackCommand(options: CommonOptions & { to?: string }): Promise<number> {
+  const { config } = await loadConfig(options.config);
+  const started = Date.now();
+  const outcome = await runRollback({ config, only: options.origin, force: options.force, to: options.to });
+  if (options.json) out(JSON.stringify({ ...resultJson(outcome), ms: Date.now() - started }, null, 2));
+  else {
+    out(`rollback to release ${outcome.releaseId}`);
+    printResults(outcome, Date.now() - started);
+  }
+  return codeOf(outcome);
+}
+
+function codeOf(outcome: RunOutcome): number {
+  if (outcome.origins.some((origin) => origin.error)) return EXIT.failed;
+  if (outcome.refused) return EXIT.refused;
+  return EXIT.ok;
+}
+
+function describeSite(scan: { files: unknown[]; totalBytes: number }): string {
+  return `${formatCount(scan.files.length, 'file')}, ${formatBytes(scan.totalBytes)}`;
+}
+
+function printPlan(origin: OriginOutcome, max: number): void {
+  const plan = origin.plan;
+  if (!plan) {
+    out(`\n${origin.originId}: cannot plan: ${origin.error?.message ?? 'unknown error'}`);
+    if (origin.error?.hint) out(`  hint: ${origin.error.hint}`);
+    return;
+  }
+  out(`\n${origin.originId}: ${shortRelease(plan.previousRelease)} → ${shortRelease(plan.release)}`);
+  if (plan.noop) {
+    out(`  nothing to do (${formatCount(plan.unchanged, 'file')} in place)`);
+    return;
+  }
+  const byReason = (reason: string) => plan.uploads.filter((item) => item.reason === reason);
+  out(
+    `  upload ${formatCount(plan.uploads.length, 'object')} (${formatBytes(plan.uploadBytes)}): ` +
+      ['new', 'changed', 'headers', 'unverified']
+        .map((reason) => `${byReason(reason).length} ${reason === 'headers' ? 'header changes' : reason}`)
+        .join(', '),
+  );
+  outAll(
+    listSome(
+      plan.uploads.map((item) => `${item.reason.padEnd(10)} ${item.key}`),
+      max,
+    ),
+  );
+  out(`  delete ${formatCount(plan.deletes.length, 'object')} (of ${plan.objectsBefore})`);
+  if (plan.deletes.length > 0) outAll(listSome(plan.deletes, max));
+  out(`  unchanged ${formatCount(plan.unchanged, 'object')}`);
+  out(`  kept releases after: ${plan.keptReleases.map(shortRelease).join(', ')}`);
+  for (const warning of plan.warnings) out(`  warning: ${warning}`);
+  if (plan.guardRefusal) out(`  REFUSED by the delete guard: ${plan.guardRefusal} (use --force to apply)`);
+}
+
+function printResults(outcome: RunOutcome, elapsed: number): void {
+  for (const origin of outcome.origins) {
+    const name = origin.originId.padEnd(Math.max(...outcome.origins.map((o) => o.originId.length)));
+    if (origin.error) {
+      out(`${name}  FAILED (${origin.requests} requests): ${origin.error.message}`);
+      if (origin.error.hint) out(`${' '.repeat(name.length)}  hint: ${origin.error.hint}`);
+      out(`${' '.repeat(name.length)}  serves ${shortRelease(origin.release)}`);
+      continue;
+    }
+    const plan = origin.plan!;
+    if (outcome.refused) {
+      out(`${name}  refused, nothing written${plan.guardRefusal ? `: ${plan.guardRefusal}` : ''}`);
+      continue;
+    }
+    const result = origin.result!;
+    const what = plan.noop
+      ? `already on ${shortRelease(plan.release)}, nothing to do`
+      : `${shortRelease(plan.previousRelease)} → ${shortRelease(plan.release)}: uploaded ${result.uploaded} (${formatBytes(result.uploadedBytes)}), deleted ${result.deleted}, unchanged ${plan.unchanged}`;
+    out(`${name}  ${what}  [${origin.requests} requests]`);
+    for (const warning of plan.warnings) out(`${' '.repeat(name.length)}  warning: ${warning}`);
+  }
+  const failed = outcome.origins.filter((origin) => origin.error).length;
+  if (outcome.refused) {
+    out('\nnothing was written: the delete guard refused the plan above. Review it with `outlast plan`,');
+    out('then run again with --force if the deletes are wanted.');
+  } else if (failed > 0) {
+    out(
+      `\n${failed} of ${outcome.origins.length} origins failed (${formatSeconds(elapsed)}); run again to converge.`,
+    );
+  } else {
+    out(
+      `\nall ${outcome.origins.length} origins on release ${outcome.releaseId} (${formatSeconds(elapsed)})`,
+    );
+  }
+}
+
+function originJson(origin: OriginOutcome) {
+  const plan: OriginPlan | undefined = origin.plan;
+  return {
+    id: origin.originId,
+    ok: origin.error === undefined,
+    release: origin.release ?? null,
+    previousRelease: plan?.previousRelease ?? null,
+    uploaded: origin.result?.uploaded ?? 0,
+    deleted: origin.result?.deleted ?? 0,
+    unchanged: plan?.unchanged ?? 0,
+    bytes: origin.result?.uploadedBytes ?? 0,
+    requests: origin.requests,
+    requestCounts: origin.requestCounts,
+    warnings: plan?.warnings ?? [],
+    guardRefusal: plan?.guardRefusal ?? null,
+    error: origin.error ? { code: origin.error.code, message: origin.error.message } : null,
+  };
+}
+
+function resultJson(outcome: RunOutcome) {
+  return {
+    release: outcome.releaseId,
+    applied: outcome.applied,
+    refused: outcome.refused,
+    origins: outcome.origins.map(originJson),
+  };
+}
+
+function siteJson(scan: { files: unknown[]; totalBytes: number }) {
+  return { files: scan.files.length, bytes: scan.totalBytes };
+}
+
+function planJson(outcome: Awaited<ReturnType<typeof runDeploy>>) {
+  return {
+    release: outcome.releaseId,
+    site: siteJson(outcome.scan),
+    refused: outcome.origins.some((origin) => origin.plan?.guardRefusal),
+    origins: outcome.origins.map((origin) => ({
+      id: origin.originId,
+      error: origin.error ? { code: origin.error.code, message: origin.error.message } : null,
+      plan: origin.plan
+        ? {
+            from: origin.plan.previousRelease ?? null,
+            to: origin.plan.release,
+            noop: origin.plan.noop,
+            uploads: origin.plan.uploads.map(({ key, reason, size, html }) => ({ key, reason, size, html })),
+            deletes: origin.plan.deletes,
+            unchanged: origin.plan.unchanged,
+            keptReleases: origin.plan.keptReleases,
+            droppedReleases: origin.plan.droppedReleases,
+            guardRefusal: origin.plan.guardRefusal ?? null,
+            warnings: origin.plan.warnings,
+          }
+        : null,
+    })),
+  };
+}

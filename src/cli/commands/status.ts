@@ -1,0 +1,66 @@
+/** `outlast status`: each origin's release, from its beacon (one request per origin). */
+import { loadConfig } from '../../config/load.ts';
+import { readStatus } from '../../deploy/engine.ts';
+import { EXIT } from '../exit.ts';
+import { formatBytes, formatCount, shortRelease } from '../format.ts';
+import type { GlobalOptions } from '../main.ts';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+export async function statusCommand(
+  options: GlobalOptions & { origin?: string[]; json?: boolean },
+): Promise<number> {
+  const { config } = await loadConfig(options.config);
+  const statuses = await readStatus(config, options.origin);
+  if (options.json) {
+    out(
+      JSON.stringify(
+        {
+          origins: statuses.map((status) => ({
+            id: status.originId,
+            ok: status.error === undefined,
+            beacon: status.beacon ?? null,
+            error: status.error ? { code: status.error.code, message: status.error.message } : null,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    printStatus(statuses);
+  }
+  return statuses.some((status) => status.error) ? EXIT.failed : EXIT.ok;
+}
+
+function printStatus(statuses: Awaited<ReturnType<typeof readStatus>>): void {
+  const width = Math.max(...statuses.map((status) => status.originId.length));
+  for (const status of statuses) {
+    const name = status.originId.padEnd(width);
+    if (status.error) {
+      out(`${name}  UNREACHABLE: ${status.error.message}`);
+      continue;
+    }
+    const beacon = status.beacon;
+    if (!beacon) {
+      out(`${name}  never deployed (no beacon)`);
+      continue;
+    }
+    const extra = [
+      beacon.deploying ? `deploy of ${shortRelease(beacon.deploying)} in progress or interrupted` : '',
+      beacon.pendingCleanup.length > 0
+        ? `cleanup pending for ${beacon.pendingCleanup.length} release(s)`
+        : '',
+    ].filter(Boolean);
+    out(
+      `${name}  ${beacon.release}  since ${beacon.deployedAt}  ${formatCount(beacon.files, 'file')}, ${formatBytes(beacon.bytes)}` +
+        `  kept: ${beacon.releases.map(shortRelease).join(', ')}${extra.length ? `  (${extra.join('; ')})` : ''}`,
+    );
+  }
+  const releases = new Set(statuses.map((status) => status.beacon?.release));
+  if (statuses.every((status) => status.beacon) && releases.size === 1) {
+    out(`\nall ${statuses.length} origins serve the same release`);
+  } else if (statuses.length > 1) {
+    out('\norigins are NOT on the same release: run `outlast deploy` to bring them together');
+  }
+}

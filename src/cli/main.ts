@@ -1,0 +1,121 @@
+/**
+ * The `outlast` command line. Thin: parses arguments, imports the command's module lazily, and
+ * maps whatever is thrown to an exit code in one place. A user never sees a stack trace for a
+ * mistake of theirs (`--debug` shows the chain of causes).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { setLogLevel } from '../util/log.ts';
+import { VERSION } from '../version.ts';
+import { EXIT, exitCodeFor, formatError } from './exit.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  verbose?: boolean;
+  debug?: boolean;
+}
+
+const CONFIG_HELP = 'the config file (default: outlast.yaml in the current folder)';
+
+function originOption(): Option {
+  return new Option('-o, --origin <id...>', 'only these origins (repeatable; default: all)');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let debug = argv.includes('--debug');
+  let exitCode: number = EXIT.ok;
+  /** Wraps a command: its options merged with the global ones, its result as the exit code. */
+  const run =
+    <T>(command: (options: T & GlobalOptions) => Promise<number>) =>
+    async (options: T, self: Command) => {
+      exitCode = await command({ ...self.optsWithGlobals<GlobalOptions>(), ...options });
+    };
+  const program = new Command('outlast')
+    .description(
+      'Keep a static website up through the outage of any one cloud: publish one build to several\n' +
+        'origins, keep them on the same release, and move DNS to a healthy one when needed.',
+    )
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('-v, --verbose', 'log what is done (to stderr)')
+    .option('--debug', 'log everything, and show the causes of errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .hook('preAction', (command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      debug = options.debug ?? false;
+      if (options.debug) setLogLevel('debug');
+      else if (options.verbose) setLogLevel('info');
+    });
+
+  program
+    .command('plan')
+    .description('show what each origin would get from the site as it is now; changes nothing')
+    .addOption(originOption())
+    .option('--verify', 'list every object on the origins instead of trusting their manifests')
+    .option('--json', 'print the plans as JSON')
+    .option('--full', 'list every key, not only the first ones')
+    .action(run(async (options) => (await import('./commands/deploy.ts')).planCommand(options)));
+
+  program
+    .command('deploy')
+    .description(
+      'publish the site to every origin: assets, then pages, then the release beacon; deletes last\n' +
+        'and only of files no kept release needs',
+    )
+    .addOption(originOption())
+    .option('--verify', 'list every object on the origins instead of trusting their manifests')
+    .option('--force', 'apply plans that the delete guard refuses')
+    .option(
+      '--json',
+      'print the result as JSON (per origin: release, uploaded, deleted, unchanged, bytes, requests)',
+    )
+    .option('--no-progress', 'no progress bar, even on a terminal')
+    .action(run(async (options) => (await import('./commands/deploy.ts')).deployCommand(options)));
+
+  program
+    .command('rollback')
+    .description('put every origin back on a release it keeps, from the copies the origin holds')
+    .option('--to <release>', 'the release to go back to (default: the one before the live one)')
+    .addOption(originOption())
+    .option('--force', 'apply plans that the delete guard refuses')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (options) => (await import('./commands/deploy.ts')).rollbackCommand(options)));
+
+  program
+    .command('status')
+    .description("each origin's release, read from its beacon")
+    .addOption(originOption())
+    .option('--json', 'print the status as JSON')
+    .action(run(async (options) => (await import('./commands/status.ts')).statusCommand(options)));
+
+  program
+    .command('serve')
+    .description(
+      'serve a directory origin over HTTP the way S3 website hosting serves a bucket\n' +
+        '(index and error documents, ETag, Range, the headers of the release manifest)',
+    )
+    .requiredOption('--dir <dir>', 'the folder of a directory (fs) origin')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--prefix <prefix>', 'key prefix inside the folder, as in the origin’s storage.prefix')
+    .action(run(async (options) => (await import('./commands/serve.ts')).serveCommand(options)));
+
+  program
+    .command('demo')
+    .description('the local demo (what `npm start` runs): deploy examples/site to two local origins')
+    .option('--dir <dir>', 'where the demo keeps its origins', '.outlast/demo')
+    .action(run(async (options) => (await import('./commands/demo.ts')).demoCommand(options)));
+
+  program.action(() => program.help());
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const shown = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      return shown.includes(error.code) ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(formatError(error, { debug }));
+    return exitCodeFor(error);
+  }
+}

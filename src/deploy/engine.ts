@@ -1,0 +1,276 @@
+/**
+ * Deploy, rollback and status across all origins.
+ *
+ * Every origin is read and planned first; only when no plan is refused by the delete guard (or
+ * --force is given) are the plans applied, all origins at once, so that a refusal leaves every
+ * origin as it was and the origins stay on the same release. An origin that fails does not stop
+ * the others: the outcome says which origin is on which release.
+ */
+import type { Config, OriginConfig } from '../config/schema.ts';
+import { isOutlastError, OutlastError } from '../errors.ts';
+import { canonicalManifestJson, releaseIdOf } from '../release/manifest.ts';
+import type { Beacon } from '../release/types.ts';
+import { type SiteScan, scanSite } from '../site/scan.ts';
+import { createStore } from '../storage/index.ts';
+import type { Store } from '../storage/store.ts';
+import { componentLogger } from '../util/log.ts';
+import { WRITER } from '../version.ts';
+import { type ApplyProgress, type ApplyResult, applyPlan } from './apply.ts';
+import { type PlanTarget, planOrigin } from './plan.ts';
+import { readBeacon, readOriginState } from './remote.ts';
+import type { OriginPlan, OriginState } from './types.ts';
+
+const log = componentLogger('deploy');
+
+export interface OriginOutcome {
+  originId: string;
+  /** The plan, when the origin could be read. */
+  plan: OriginPlan | undefined;
+  result: ApplyResult | undefined;
+  /** What went wrong on this origin (it alone). */
+  error: OutlastError | undefined;
+  /** The release the origin serves at the end (from its beacon). */
+  release: string | undefined;
+  requests: number;
+  requestCounts: Record<string, number>;
+}
+
+export interface RunOutcome {
+  releaseId: string;
+  /** True when the plans were only computed (plan, or a refused guard). */
+  applied: boolean;
+  /** The delete guard refused at least one plan and nothing was applied. */
+  refused: boolean;
+  origins: OriginOutcome[];
+}
+
+export interface RunOptions {
+  config: Config;
+  /** Only these origin ids (default: all). */
+  only?: string[];
+  /** Compute plans, change nothing. */
+  dryRun?: boolean;
+  /** List every object instead of trusting the manifests. */
+  verify?: boolean;
+  /** Apply plans the delete guard refuses. */
+  force?: boolean;
+  onProgress?: (progress: ApplyProgress) => void;
+  onScanProgress?: (done: number, total: number) => void;
+}
+
+export function selectOrigins(config: Config, only: string[] | undefined): OriginConfig[] {
+  if (!only || only.length === 0) return config.origins;
+  const known = new Set(config.origins.map((origin) => origin.id));
+  const unknown = only.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new OutlastError(
+      'invalid_argument',
+      `unknown origin ${unknown.map((id) => `"${id}"`).join(', ')}`,
+      {
+        hint: `origins in the config: ${[...known].join(', ')}`,
+      },
+    );
+  }
+  return config.origins.filter((origin) => only.includes(origin.id));
+}
+
+/** Scans the site once, then deploys it to every selected origin. */
+export async function runDeploy(options: RunOptions): Promise<RunOutcome & { scan: SiteScan }> {
+  const origins = selectOrigins(options.config, options.only);
+  const scan = await scanSite(options.config.site, { onProgress: options.onScanProgress });
+  const target: PlanTarget = {
+    releaseId: scan.releaseId,
+    manifest: scan.manifest,
+    manifestJson: scan.manifestJson,
+    manifestSha256: scan.manifestSha256,
+    source: { kind: 'local', paths: new Map(scan.files.map((file) => [file.key, file.path])) },
+  };
+  const outcome = await runPlans(options, origins, scan.releaseId, async (_store, state) => ({
+    target,
+    state,
+  }));
+  return { ...outcome, scan };
+}
+
+/** Puts every selected origin back on a release it keeps (default: the one before the live one). */
+export async function runRollback(options: RunOptions & { to?: string }): Promise<RunOutcome> {
+  const origins = selectOrigins(options.config, options.only);
+  let releaseId = options.to;
+  if (!releaseId) releaseId = await previousRelease(options.config, origins);
+  const wanted = releaseId;
+  return runPlans({ ...options, verify: true }, origins, wanted, async (store, state) => {
+    const manifest = state.manifests.get(wanted);
+    if (!manifest || !state.beacon?.releases.includes(wanted)) {
+      throw new OutlastError('not_found', `release ${wanted} is not kept on this origin`, {
+        source: `origin "${store.originId}"`,
+        hint: `kept releases: ${state.beacon?.releases.join(', ') || 'none'}`,
+      });
+    }
+    const manifestJson = canonicalManifestJson(manifest);
+    const { sha256 } = releaseIdOf(manifestJson);
+    return {
+      target: { releaseId: wanted, manifest, manifestJson, manifestSha256: sha256, source: { kind: 'blob' } },
+      state,
+    };
+  });
+}
+
+type Targeter = (store: Store, state: OriginState) => Promise<{ target: PlanTarget; state: OriginState }>;
+
+async function runPlans(
+  options: RunOptions,
+  origins: OriginConfig[],
+  releaseId: string,
+  targetFor: Targeter,
+): Promise<RunOutcome> {
+  const { config } = options;
+  const stores = new Map<string, Store>();
+  const outcomes: OriginOutcome[] = origins.map((origin) => ({
+    originId: origin.id,
+    plan: undefined,
+    result: undefined,
+    error: undefined,
+    release: undefined,
+    requests: 0,
+    requestCounts: {},
+  }));
+  try {
+    await Promise.all(
+      origins.map(async (origin, index) => {
+        const outcome = outcomes[index]!;
+        try {
+          const store = await createStore(origin, { attempts: config.deploy.attempts });
+          stores.set(origin.id, store);
+          const read = await readOriginState(store, {
+            releaseId,
+            keepReleases: config.site.keepReleases,
+            verify: options.verify ?? false,
+            concurrency: config.deploy.concurrency,
+          });
+          outcome.release = read.beacon?.release;
+          const { target, state } = await targetFor(store, read);
+          outcome.plan = planOrigin({
+            originId: origin.id,
+            target,
+            state,
+            keepReleases: config.site.keepReleases,
+            guard: config.deploy,
+            now: new Date(),
+            writer: WRITER,
+          });
+          if (target.source.kind === 'blob') checkBlobs(outcome.plan, state, origin.id);
+        } catch (error) {
+          outcome.error = asOriginError(error, origin.id);
+        }
+      }),
+    );
+    const refused = outcomes.some((outcome) => outcome.plan?.guardRefusal !== undefined) && !options.force;
+    if (options.dryRun || refused) return finish(outcomes, stores, releaseId, false, refused);
+
+    await Promise.all(
+      outcomes.map(async (outcome) => {
+        const store = stores.get(outcome.originId);
+        if (!outcome.plan || !store || outcome.error) return;
+        try {
+          outcome.result = await applyPlan(store, outcome.plan, {
+            concurrency: config.deploy.concurrency,
+            onProgress: options.onProgress,
+          });
+          outcome.release = outcome.plan.release;
+        } catch (error) {
+          outcome.error = asOriginError(error, outcome.originId);
+          log.error({ origin: outcome.originId, err: outcome.error.message }, 'origin failed');
+        }
+      }),
+    );
+    return finish(outcomes, stores, releaseId, true, false);
+  } finally {
+    await Promise.all([...stores.values()].map((store) => store.close().catch(() => undefined)));
+  }
+}
+
+function finish(
+  outcomes: OriginOutcome[],
+  stores: Map<string, Store>,
+  releaseId: string,
+  applied: boolean,
+  refused: boolean,
+): RunOutcome {
+  for (const outcome of outcomes) {
+    const store = stores.get(outcome.originId);
+    if (store) {
+      outcome.requests = store.requests;
+      outcome.requestCounts = store.requestCounts;
+    }
+  }
+  return { releaseId, applied, refused, origins: outcomes };
+}
+
+/** A rollback copies from blobs: every blob it needs must be there before anything is written. */
+function checkBlobs(plan: OriginPlan, state: OriginState, originId: string): void {
+  const missing = plan.uploads.filter((item) => item.reason !== 'headers' && !state.blobs?.has(item.sha256));
+  if (missing.length > 0) {
+    const keys = missing.slice(0, 5).map((item) => JSON.stringify(item.key));
+    throw new OutlastError(
+      'not_found',
+      `cannot restore ${missing.length} object(s) of release ${plan.release}: their older content is not on the origin (${keys.join(', ')}${missing.length > 5 ? ', …' : ''})`,
+      { source: `origin "${originId}"`, hint: 'deploy that release again from its build instead' },
+    );
+  }
+  // Same bytes, other headers: the bytes are in place; only a redeploy can restore the headers.
+  const headersOnly = plan.uploads.filter((item) => item.reason === 'headers');
+  if (headersOnly.length > 0) {
+    plan.warnings.push(
+      `${headersOnly.length} object(s) keep their current headers (same bytes, other headers)`,
+    );
+    plan.uploads = plan.uploads.filter((item) => item.reason !== 'headers');
+  }
+}
+
+async function previousRelease(config: Config, origins: OriginConfig[]): Promise<string> {
+  for (const origin of origins) {
+    const store = await createStore(origin, { attempts: config.deploy.attempts });
+    try {
+      const beacon = await readBeacon(store);
+      if (beacon && beacon.releases.length > 1) return beacon.releases[1]!;
+    } catch {
+      // Another origin may answer.
+    } finally {
+      await store.close();
+    }
+  }
+  throw new OutlastError('not_found', 'no origin keeps a release before the live one', {
+    hint: 'name one with --to; `outlast status` lists the kept releases',
+  });
+}
+
+export interface OriginStatus {
+  originId: string;
+  beacon: Beacon | undefined;
+  error: OutlastError | undefined;
+}
+
+/** Each origin's beacon (one request per origin). */
+export async function readStatus(config: Config, only?: string[]): Promise<OriginStatus[]> {
+  return Promise.all(
+    selectOrigins(config, only).map(async (origin) => {
+      let store: Store | undefined;
+      try {
+        store = await createStore(origin, { attempts: config.deploy.attempts });
+        return { originId: origin.id, beacon: await readBeacon(store), error: undefined };
+      } catch (error) {
+        return { originId: origin.id, beacon: undefined, error: asOriginError(error, origin.id) };
+      } finally {
+        await store?.close().catch(() => undefined);
+      }
+    }),
+  );
+}
+
+function asOriginError(error: unknown, originId: string): OutlastError {
+  if (isOutlastError(error)) return error;
+  return new OutlastError('internal', error instanceof Error ? error.message : String(error), {
+    cause: error,
+    source: `origin "${originId}"`,
+  });
+}

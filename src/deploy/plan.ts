@@ -1,0 +1,305 @@
+/**
+ * The deploy planner: a pure function from what the origin holds and what the release needs to
+ * the list of writes and deletes, in the order that keeps the origin whole (see types.ts).
+ */
+
+import type { Beacon, Manifest } from '../release/types.ts';
+import { blobKey, manifestKey, OUTLAST_PREFIX } from '../release/types.ts';
+import type { ObjectHeaders } from '../storage/driver.ts';
+import type { ContentSource, DeleteGuard, OriginPlan, OriginState, RemoteObject, Upload } from './types.ts';
+
+/** The percentage guard applies only to origins with at least this many objects, so that a
+ * site of four pages can lose one without --force. */
+export const PERCENT_GUARD_MIN_OBJECTS = 10;
+
+export interface PlanTarget {
+  releaseId: string;
+  manifest: Manifest;
+  manifestJson: string;
+  manifestSha256: string;
+  /** Where each key's bytes come from: a local path per key, or the origin's blobs for all. */
+  source: { kind: 'local'; paths: ReadonlyMap<string, string> } | { kind: 'blob' };
+}
+
+export interface PlanInput {
+  originId: string;
+  target: PlanTarget;
+  state: OriginState;
+  keepReleases: number;
+  guard: DeleteGuard;
+  now: Date;
+  writer: string;
+}
+
+const HEADER_NAMES = [
+  'contentType',
+  'cacheControl',
+  'contentEncoding',
+  'contentDisposition',
+  'contentLanguage',
+] as const;
+
+export function sameHeaders(a: ObjectHeaders, b: ObjectHeaders): boolean {
+  return HEADER_NAMES.every((name) => (a[name] ?? '') === (b[name] ?? ''));
+}
+
+export function isHtml(key: string, headers: ObjectHeaders): boolean {
+  return /^text\/html\b/i.test(headers.contentType ?? '') || /\.html?$/i.test(key);
+}
+
+/** True when the beacon already says everything this deploy would write. */
+export function isSettled(beacon: Beacon | undefined, releaseId: string, keepReleases: number): boolean {
+  return (
+    beacon !== undefined &&
+    beacon.release === releaseId &&
+    beacon.deploying === undefined &&
+    beacon.pendingCleanup.length === 0 &&
+    beacon.releases.length <= keepReleases
+  );
+}
+
+export function planOrigin(input: PlanInput): OriginPlan {
+  const { state, target, originId } = input;
+  const beacon = state.beacon;
+  const files = Object.entries(target.manifest.files);
+  const base = {
+    originId,
+    release: target.releaseId,
+    previousRelease: beacon?.release,
+    warnings: [] as string[],
+  };
+
+  if (isSettled(beacon, target.releaseId, input.keepReleases) && state.listing === undefined) {
+    return {
+      ...base,
+      noop: true,
+      manifest: undefined,
+      markerBeacon: undefined,
+      uploads: [],
+      beacon: undefined,
+      deletes: [],
+      internalDeletes: [],
+      finalBeacon: undefined,
+      unchanged: files.length,
+      uploadBytes: 0,
+      keptReleases: beacon?.releases ?? [target.releaseId],
+      droppedReleases: [],
+      objectsBefore: files.length,
+      guardRefusal: undefined,
+    };
+  }
+
+  const remote = knownRemoteContent(state);
+
+  // Releases to keep: the new one first, then the newest of those kept before whose manifest we
+  // have (without a manifest a release can neither be protected nor rolled back to).
+  const kept = [target.releaseId];
+  for (const id of beacon?.releases ?? []) {
+    if (kept.length >= input.keepReleases) break;
+    if (kept.includes(id)) continue;
+    if (state.manifests.has(id)) kept.push(id);
+    else base.warnings.push(`release ${id} is no longer kept: its manifest is missing on the origin`);
+  }
+  const keptManifests = kept.map((id) =>
+    id === target.releaseId ? target.manifest : state.manifests.get(id)!,
+  );
+  const keptRefs = referencesByKey(keptManifests);
+  // What must survive an overwrite: the content of every release kept after this deploy, and of
+  // every release kept before it, since the beacon names those until the commit. A key absent
+  // from the live release may still hold an older kept release's bytes, so this is decided per
+  // key from the manifests, not from the diff.
+  const protectedIds = (beacon?.releases ?? []).filter((id) => state.manifests.has(id) && !kept.includes(id));
+  const protectRefs = referencesByKey([
+    ...keptManifests,
+    ...protectedIds.map((id) => state.manifests.get(id)!),
+  ]);
+
+  const named = new Set<string>([
+    ...(beacon?.releases ?? []),
+    ...(beacon?.pendingCleanup ?? []),
+    ...(beacon?.deploying ? [beacon.deploying] : []),
+    ...(state.listedReleases ?? []),
+  ]);
+  const dropped = [...named].filter((id) => !kept.includes(id)).sort();
+
+  const uploads: Upload[] = [];
+  let unchanged = 0;
+  let uploadBytes = 0;
+  for (const [key, entry] of files) {
+    const found = remote.get(key);
+    let reason: Upload['reason'] | undefined;
+    if (found === undefined) reason = 'new';
+    else if (found === 'unknown') reason = 'unverified';
+    else if (found.sha256 !== entry.sha256) reason = 'changed';
+    else if (found.headers !== undefined && !sameHeaders(found.headers, entry.headers)) reason = 'headers';
+    if (reason === undefined) {
+      unchanged++;
+      continue;
+    }
+    const preserveShas = [...(protectRefs.get(key) ?? [])].filter((sha) => sha !== entry.sha256).sort();
+    uploads.push({
+      key,
+      sha256: entry.sha256,
+      size: entry.size,
+      headers: entry.headers,
+      reason,
+      source: sourceOf(target, key),
+      html: isHtml(key, entry.headers),
+      preserveShas,
+    });
+    uploadBytes += entry.size;
+  }
+  // Stable: assets keep their key order, and so do pages, but every page comes after every asset.
+  uploads.sort((a, b) => Number(a.html) - Number(b.html));
+
+  const deletes = deleteCandidates(state, dropped, remote)
+    .filter((key) => !keptRefs.has(key))
+    .sort();
+  const keptShas = new Set([...keptRefs.values()].flatMap((shas) => [...shas]));
+  // Blobs no kept release needs, including those this deploy makes for releases it drops.
+  const blobs = new Set([...(state.blobs ?? []), ...uploads.flatMap((item) => item.preserveShas)]);
+  const internalDeletes = [
+    ...[...blobs]
+      .filter((sha) => !keptShas.has(sha))
+      .sort()
+      .map(blobKey),
+    ...dropped.map(manifestKey),
+  ];
+
+  const objectsBefore = countObjectsBefore(state, remote);
+  const beaconNow = buildBeaconFor(input, kept, dropped, beacon);
+  const beaconChanged = beacon === undefined || JSON.stringify(beaconNow) !== JSON.stringify(beacon);
+  const manifestThere = state.manifests.has(target.releaseId) && state.listing === undefined;
+  const writesObjects = uploads.length > 0;
+
+  return {
+    ...base,
+    noop: !writesObjects && !beaconChanged && deletes.length === 0 && internalDeletes.length === 0,
+    manifest: manifestThere ? undefined : { key: manifestKey(target.releaseId), json: target.manifestJson },
+    markerBeacon: beacon && writesObjects ? { ...beacon, deploying: target.releaseId } : undefined,
+    uploads,
+    beacon: beaconChanged || writesObjects ? beaconNow : undefined,
+    deletes,
+    internalDeletes,
+    finalBeacon: dropped.length > 0 ? { ...beaconNow, pendingCleanup: [] } : undefined,
+    unchanged,
+    uploadBytes,
+    keptReleases: kept,
+    droppedReleases: dropped,
+    objectsBefore,
+    guardRefusal: guardRefusal(deletes.length, objectsBefore, input.guard),
+  };
+}
+
+/** What each site key holds on the origin, as far as we know without asking it again. */
+function knownRemoteContent(state: OriginState): Map<string, RemoteObject | 'unknown'> {
+  const remote = new Map<string, RemoteObject | 'unknown'>();
+  if (state.listing !== undefined) {
+    for (const [key, object] of state.listing) {
+      if (key.startsWith(OUTLAST_PREFIX)) continue;
+      remote.set(key, object.sha256 === undefined ? 'unknown' : object);
+    }
+    return remote;
+  }
+  const beacon = state.beacon;
+  const current = beacon ? state.manifests.get(beacon.release) : undefined;
+  if (!beacon || !current) {
+    throw new Error('planOrigin needs the live release manifest or a listing (remote.ts reads one)');
+  }
+  for (const [key, entry] of Object.entries(current.files)) {
+    remote.set(key, { sha256: entry.sha256, size: entry.size, headers: entry.headers });
+  }
+  // A deploy that was killed may have written any key its release changes: trust none of them.
+  if (beacon.deploying !== undefined && beacon.deploying !== beacon.release) {
+    const partial = state.manifests.get(beacon.deploying);
+    if (!partial) throw new Error('planOrigin needs the interrupted release manifest or a listing');
+    for (const [key, entry] of Object.entries(partial.files)) {
+      const before = current.files[key];
+      if (!before || before.sha256 !== entry.sha256 || !sameHeaders(before.headers, entry.headers)) {
+        remote.set(key, 'unknown');
+      }
+    }
+  }
+  return remote;
+}
+
+function referencesByKey(manifests: Manifest[]): Map<string, Set<string>> {
+  const refs = new Map<string, Set<string>>();
+  for (const manifest of manifests) {
+    for (const [key, entry] of Object.entries(manifest.files)) {
+      const shas = refs.get(key);
+      if (shas) shas.add(entry.sha256);
+      else refs.set(key, new Set([entry.sha256]));
+    }
+  }
+  return refs;
+}
+
+function deleteCandidates(
+  state: OriginState,
+  dropped: string[],
+  remote: Map<string, RemoteObject | 'unknown'>,
+): string[] {
+  const candidates = new Set<string>();
+  for (const id of dropped) {
+    for (const key of Object.keys(state.manifests.get(id)?.files ?? {})) candidates.add(key);
+  }
+  if (state.listing !== undefined) for (const key of remote.keys()) candidates.add(key);
+  return [...candidates];
+}
+
+function countObjectsBefore(state: OriginState, remote: Map<string, RemoteObject | 'unknown'>): number {
+  if (state.listing !== undefined) return remote.size;
+  const keys = new Set<string>();
+  for (const manifest of state.manifests.values())
+    for (const key of Object.keys(manifest.files)) keys.add(key);
+  return keys.size;
+}
+
+function sourceOf(target: PlanTarget, key: string): ContentSource {
+  if (target.source.kind === 'blob') return { kind: 'blob' };
+  const path = target.source.paths.get(key);
+  if (path === undefined) throw new Error(`no local file for ${JSON.stringify(key)}`);
+  return { kind: 'local', path };
+}
+
+function buildBeaconFor(
+  input: PlanInput,
+  kept: string[],
+  dropped: string[],
+  previous: Beacon | undefined,
+): Beacon {
+  const { target } = input;
+  const entries = Object.values(target.manifest.files);
+  return {
+    release: target.releaseId,
+    manifestSha256: target.manifestSha256,
+    deployedAt:
+      previous?.release === target.releaseId && previous.deployedAt
+        ? previous.deployedAt
+        : input.now.toISOString(),
+    files: entries.length,
+    bytes: entries.reduce((sum, entry) => sum + entry.size, 0),
+    releases: kept,
+    pendingCleanup: dropped,
+    writer: input.writer,
+  };
+}
+
+export function guardRefusal(deletes: number, objectsBefore: number, guard: DeleteGuard): string | undefined {
+  if (deletes > guard.maxDeletes) {
+    return `it would delete ${deletes} objects, more than deploy.maxDeletes (${guard.maxDeletes})`;
+  }
+  if (objectsBefore >= PERCENT_GUARD_MIN_OBJECTS) {
+    const percent = (deletes * 100) / objectsBefore;
+    if (percent > guard.maxDeletePercent) {
+      return `it would delete ${deletes} of ${objectsBefore} objects (${percent.toFixed(1)}%), more than deploy.maxDeletePercent (${guard.maxDeletePercent}%)`;
+    }
+  }
+  return undefined;
+}
+
+/** Keys outlast keeps for itself, never site files. */
+export function isInternalKey(key: string): boolean {
+  return key.startsWith(OUTLAST_PREFIX);
+}

@@ -1,0 +1,249 @@
+/**
+ * `memory`: an in-process store, for tests and for `outlast demo`. Objects live in a Map; bytes are
+ * copied in and out, so a caller can never change what is stored by mutating a buffer it passed or
+ * received. Stores created with the same `name` share their objects within the process, which lets
+ * a test deploy through one `Store` and check through another, as with a real backend.
+ *
+ * Tests can make the next calls fail (`failNext`) to exercise the retries of `Store`.
+ */
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { OutlastError } from '../../errors.ts';
+import type {
+  DriverCapabilities,
+  GetResult,
+  ListOptions,
+  ListPage,
+  ObjectHeaders,
+  ObjectInfo,
+  ObjectSource,
+  StorageDriver,
+} from '../driver.ts';
+import { compareKeys } from '../keys.ts';
+
+export interface MemoryDriverOptions {
+  /** Stores created with the same name share their objects within the process. Without a name,
+   * the store is private to this driver. */
+  name?: string;
+}
+
+/** The driver operations `failNext` can target. */
+export type MemoryOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy';
+
+/** A memory driver, plus the fault injection tests use. */
+export interface MemoryDriver extends StorageDriver {
+  /** Makes the next `times` calls of `operation` throw `error` (as given, before doing anything). */
+  failNext(operation: MemoryOperation, error: unknown, times?: number): void;
+}
+
+const DRIVER_NAME = 'memory';
+const MAX_DELETE_BATCH = 1000;
+const DEFAULT_PAGE_SIZE = 1000;
+
+const capabilities: DriverCapabilities = {
+  copy: true,
+  deleteMany: true,
+  listHasMetadata: true,
+  fileAndDirectorySameName: true,
+  maxDeleteBatch: MAX_DELETE_BATCH,
+};
+
+export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDriver {
+  const state = options.name === undefined ? newState() : sharedState(options.name);
+  const faults: Array<{ operation: MemoryOperation; error: unknown }> = [];
+
+  // Every method starts here, so an injected fault hits before any effect, like a failed request.
+  function enter(operation: MemoryOperation): void {
+    const index = faults.findIndex((fault) => fault.operation === operation);
+    if (index < 0) return;
+    const [fault] = faults.splice(index, 1);
+    throw fault!.error;
+  }
+
+  return {
+    name: DRIVER_NAME,
+    capabilities,
+
+    failNext(operation, error, times = 1) {
+      for (let i = 0; i < times; i++) faults.push({ operation, error });
+    },
+
+    async list({ prefix = '', cursor, pageSize = DEFAULT_PAGE_SIZE }: ListOptions): Promise<ListPage> {
+      enter('list');
+      const keys = sortedKeys(state);
+      let start = cursor === undefined ? 0 : firstAfter(keys, cursor);
+      if (start < firstAtLeast(keys, prefix)) start = firstAtLeast(keys, prefix);
+      const items: ObjectInfo[] = [];
+      let index = start;
+      for (; index < keys.length && items.length < pageSize; index++) {
+        const key = keys[index]!;
+        if (!key.startsWith(prefix)) break;
+        items.push(infoOf(key, state.objects.get(key)!));
+      }
+      const more = index < keys.length && keys[index]!.startsWith(prefix) && items.length > 0;
+      return more ? { items, cursor: items[items.length - 1]!.key } : { items };
+    },
+
+    async stat(key) {
+      enter('stat');
+      const stored = state.objects.get(key);
+      return stored && infoOf(key, stored);
+    },
+
+    async get(key): Promise<GetResult> {
+      enter('get');
+      const stored = state.objects.get(key);
+      if (!stored) throw notFound(key);
+      return { info: infoOf(key, stored), body: bodyOf(stored.bytes) };
+    },
+
+    async put(key, source, putOptions) {
+      enter('put');
+      const bytes = await readSource(key, source);
+      const { sha256, metadata, ...headers } = putOptions;
+      store(state, key, {
+        bytes,
+        headers: { ...definedHeaders(headers) },
+        sha256,
+        metadata: { ...metadata },
+        lastModified: new Date(),
+      });
+    },
+
+    async delete(key) {
+      enter('delete');
+      remove(state, key);
+    },
+
+    async deleteMany(keys) {
+      enter('deleteMany');
+      if (keys.length > MAX_DELETE_BATCH) {
+        throw new OutlastError('invalid_argument', `deleteMany takes at most ${MAX_DELETE_BATCH} keys`, {
+          source: DRIVER_NAME,
+        });
+      }
+      for (const key of keys) remove(state, key);
+    },
+
+    async copy(fromKey, toKey) {
+      enter('copy');
+      const stored = state.objects.get(fromKey);
+      if (!stored) throw notFound(fromKey);
+      // Stored objects are never mutated in place, so sharing the byte array is safe.
+      store(state, toKey, { ...stored, lastModified: new Date() });
+    },
+
+    async close() {},
+  };
+}
+
+/** Empties the named store (for tests); drivers already created on it see an empty store. */
+export function resetMemoryStore(name: string): void {
+  const state = registry.get(name);
+  if (!state) return;
+  state.objects.clear();
+  state.sorted = undefined;
+}
+
+interface StoredObject {
+  bytes: Uint8Array;
+  headers: ObjectHeaders;
+  sha256: string;
+  metadata: Record<string, string>;
+  lastModified: Date;
+}
+
+interface MemoryState {
+  objects: Map<string, StoredObject>;
+  /** The keys in UTF-8 byte order, rebuilt lazily after a key is added or removed. */
+  sorted: string[] | undefined;
+}
+
+const registry = new Map<string, MemoryState>();
+
+function newState(): MemoryState {
+  return { objects: new Map(), sorted: undefined };
+}
+
+function sharedState(name: string): MemoryState {
+  let state = registry.get(name);
+  if (!state) {
+    state = newState();
+    registry.set(name, state);
+  }
+  return state;
+}
+
+function store(state: MemoryState, key: string, object: StoredObject): void {
+  if (!state.objects.has(key)) state.sorted = undefined;
+  state.objects.set(key, object);
+}
+
+function remove(state: MemoryState, key: string): void {
+  if (state.objects.delete(key)) state.sorted = undefined;
+}
+
+function sortedKeys(state: MemoryState): string[] {
+  if (!state.sorted) {
+    // Sorting buffers once is much cheaper than re-encoding both keys in every comparison.
+    state.sorted = [...state.objects.keys()]
+      .map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }))
+      .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+      .map((entry) => entry.key);
+  }
+  return state.sorted;
+}
+
+/** Index of the first key that sorts at or after `bound`. */
+function firstAtLeast(keys: string[], bound: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareKeys(keys[middle]!, bound) < 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** Index of the first key that sorts strictly after `bound`. */
+function firstAfter(keys: string[], bound: string): number {
+  const index = firstAtLeast(keys, bound);
+  return keys[index] === bound ? index + 1 : index;
+}
+
+function infoOf(key: string, stored: StoredObject): ObjectInfo {
+  return {
+    key,
+    size: stored.bytes.byteLength,
+    sha256: stored.sha256,
+    ...stored.headers,
+    lastModified: new Date(stored.lastModified),
+    metadata: { ...stored.metadata },
+  };
+}
+
+function definedHeaders(headers: ObjectHeaders): ObjectHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined));
+}
+
+async function readSource(key: string, source: ObjectSource): Promise<Uint8Array> {
+  if (source.kind === 'bytes') return new Uint8Array(source.bytes);
+  try {
+    return new Uint8Array(await readFile(source.path));
+  } catch (error) {
+    throw new OutlastError('invalid_argument', `put ${JSON.stringify(key)}: cannot read ${source.path}`, {
+      source: DRIVER_NAME,
+      cause: error,
+    });
+  }
+}
+
+function bodyOf(bytes: Uint8Array): Readable {
+  // A copy, so a consumer that mutates the chunks it reads cannot change the stored object.
+  return Readable.from([Buffer.from(bytes)], { objectMode: false });
+}
+
+function notFound(key: string): OutlastError {
+  return new OutlastError('not_found', `no object at ${JSON.stringify(key)}`, { source: DRIVER_NAME });
+}

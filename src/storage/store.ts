@@ -1,0 +1,306 @@
+/**
+ * `Store`: the one door to an origin's storage. Everything the app does to an origin passes
+ * through here, whatever the driver: key validation, the origin's key prefix, retries with
+ * backoff, request counting, logging, and errors that name the origin. Drivers stay small
+ * because of it (see driver.ts), and dry-run, metrics or throttling have one place to live.
+ */
+import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
+import { isOutlastError, messageOf, OutlastError } from '../errors.ts';
+import { componentLogger, type Logger } from '../util/log.ts';
+import type {
+  GetResult,
+  ObjectHeaders,
+  ObjectInfo,
+  ObjectSource,
+  PutOptions,
+  StorageDriver,
+  UserMetadata,
+} from './driver.ts';
+import { keyProblem } from './keys.ts';
+
+export interface StoreOptions {
+  /** The origin's id, named in every error and log line. */
+  originId: string;
+  /** Key prefix inside the backend (`site/`); `site` is read as `site/`. Default none. */
+  prefix?: string;
+  /** Attempts for a call that fails with a retryable error, the first included. Default 5. */
+  attempts?: number;
+  /** Backoff before the second attempt is drawn from [0, retryBaseMs], doubling each time. */
+  retryBaseMs?: number;
+  /** The backoff ceiling, whatever the attempt. */
+  retryMaxMs?: number;
+  logger?: Logger;
+  /** Waits between attempts; tests replace it to see the delays without waiting. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type StoreOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy';
+
+/** Single deletes in flight when the driver has no batch delete. */
+const DELETE_CONCURRENCY = 16;
+
+export class Store {
+  readonly originId: string;
+  readonly driver: StorageDriver;
+  /** The validated prefix: empty or ending with `/`. */
+  readonly prefix: string;
+  private readonly attempts: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly logger: Logger;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly counts: Record<StoreOperation, number> = {
+    list: 0,
+    stat: 0,
+    get: 0,
+    put: 0,
+    delete: 0,
+    deleteMany: 0,
+    copy: 0,
+  };
+
+  constructor(driver: StorageDriver, options: StoreOptions) {
+    this.driver = driver;
+    this.originId = options.originId;
+    this.prefix = this.normalizePrefix(options.prefix ?? '');
+    this.attempts = Math.max(1, options.attempts ?? 5);
+    this.retryBaseMs = options.retryBaseMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 5000;
+    const fields = { origin: options.originId, driver: driver.name };
+    this.logger = options.logger ? options.logger.child(fields) : componentLogger('storage', fields);
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Driver calls made so far; every attempt counts. */
+  get requests(): number {
+    return Object.values(this.counts).reduce((sum, count) => sum + count, 0);
+  }
+
+  /** Driver calls made so far, per operation. */
+  get requestCounts(): Record<StoreOperation, number> {
+    return { ...this.counts };
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const full = this.fullKey('stat', key);
+    const info = await this.call('stat', key, () => this.driver.stat(full));
+    return info && { ...info, key };
+  }
+
+  /** The object's bytes as a stream; a missing object is `not_found`. */
+  async get(key: string): Promise<GetResult> {
+    const full = this.fullKey('get', key);
+    const result = await this.call('get', key, () => this.driver.get(full));
+    return { info: { ...result.info, key }, body: result.body };
+  }
+
+  /** The object's bytes, or `undefined` when it is missing. Reading the body is part of the
+   * attempt, so a retryable error in the middle of the transfer is retried too. */
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    return (await this.getWithBytes(key))?.bytes;
+  }
+
+  /** The object parsed as JSON, or `undefined` when it is missing. */
+  async getJson<T>(key: string): Promise<T | undefined> {
+    const bytes = await this.getBytes(key);
+    if (bytes === undefined) return undefined;
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+    } catch (error) {
+      throw new OutlastError('internal', `${JSON.stringify(key)} is not valid JSON: ${messageOf(error)}`, {
+        source: this.source,
+        cause: error,
+      });
+    }
+  }
+
+  async put(key: string, source: ObjectSource, options: PutOptions): Promise<void> {
+    const full = this.fullKey('put', key);
+    await this.call('put', key, () => this.driver.put(full, source, options));
+  }
+
+  /** Puts bytes, computing their sha256. */
+  async putBytes(
+    key: string,
+    bytes: Uint8Array,
+    headers: ObjectHeaders & { metadata?: UserMetadata } = {},
+  ): Promise<void> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    await this.put(key, { kind: 'bytes', bytes }, { ...headers, sha256 });
+  }
+
+  /** Idempotent: deleting a missing object succeeds. */
+  async delete(key: string): Promise<void> {
+    const full = this.fullKey('delete', key);
+    await this.call('delete', key, () => this.driver.delete(full));
+  }
+
+  /** Deletes in batches when the driver can, else by single deletes, 16 at a time. All keys are
+   * validated before the first request. */
+  async deleteMany(keys: string[]): Promise<void> {
+    const full = keys.map((key) => this.fullKey('deleteMany', key));
+    if (full.length === 0) return;
+    const { deleteMany } = this.driver;
+    if (this.driver.capabilities.deleteMany && deleteMany) {
+      const batch = Math.max(1, this.driver.capabilities.maxDeleteBatch);
+      for (let start = 0; start < full.length; start += batch) {
+        const chunk = full.slice(start, start + batch);
+        const label = `${keys[start]} (+${chunk.length - 1} more)`;
+        await this.call('deleteMany', label, () => deleteMany.call(this.driver, chunk));
+      }
+      return;
+    }
+    const limit = pLimit(DELETE_CONCURRENCY);
+    await Promise.all(
+      full.map((fullKey, index) =>
+        limit(() => this.call('delete', keys[index]!, () => this.driver.delete(fullKey))),
+      ),
+    );
+  }
+
+  /** Copies an object with its headers and metadata: server-side when the driver can, else by
+   * reading it whole and putting it again. A missing source is `not_found`. */
+  async copy(from: string, to: string): Promise<void> {
+    const fullFrom = this.fullKey('copy', from);
+    const fullTo = this.fullKey('copy', to);
+    const { copy } = this.driver;
+    if (this.driver.capabilities.copy && copy) {
+      await this.call('copy', from, () => copy.call(this.driver, fullFrom, fullTo));
+      return;
+    }
+    const source = await this.getWithBytes(from);
+    if (!source) {
+      throw new OutlastError('not_found', `copy ${JSON.stringify(from)}: no such object`, {
+        source: this.source,
+      });
+    }
+    const { info, bytes } = source;
+    const sha256 = info.sha256 ?? createHash('sha256').update(bytes).digest('hex');
+    const { key: _key, size: _size, sha256: _sha, etag: _etag, lastModified: _date, ...rest } = info;
+    await this.put(to, { kind: 'bytes', bytes }, { ...rest, sha256 });
+  }
+
+  /** Every object under `prefix` (relative to the store's prefix), in UTF-8 byte order of the keys,
+   * all pages. Keys come back without the store's prefix. */
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const problem = prefix === '' ? undefined : keyProblem(`${prefix}x`);
+    if (problem) throw this.invalidKey('list', prefix, problem.replace(/^is longer/, 'makes keys longer'));
+    const fullPrefix = this.prefix + prefix;
+    let cursor: string | undefined;
+    do {
+      const after = cursor;
+      const page = await this.call('list', prefix, () =>
+        this.driver.list({ prefix: fullPrefix, cursor: after }),
+      );
+      for (const item of page.items) {
+        if (!item.key.startsWith(fullPrefix)) {
+          throw new OutlastError('internal', `list ${JSON.stringify(fullPrefix)} returned ${item.key}`, {
+            source: this.source,
+          });
+        }
+        yield { ...item, key: item.key.slice(this.prefix.length) };
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  async listAll(prefix = ''): Promise<ObjectInfo[]> {
+    const items: ObjectInfo[] = [];
+    for await (const item of this.list(prefix)) items.push(item);
+    return items;
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close?.();
+  }
+
+  private get source(): string {
+    return `origin ${JSON.stringify(this.originId)}`;
+  }
+
+  private normalizePrefix(prefix: string): string {
+    if (prefix === '') return '';
+    const withSlash = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const problem = keyProblem(withSlash.slice(0, -1));
+    if (problem) {
+      throw new OutlastError('invalid_argument', `invalid key prefix ${JSON.stringify(prefix)}: ${problem}`, {
+        source: this.source,
+      });
+    }
+    return withSlash;
+  }
+
+  /** The backend key for `key`, or `invalid_argument` before any request is made. */
+  private fullKey(operation: StoreOperation, key: string): string {
+    const problem = keyProblem(key);
+    if (problem) throw this.invalidKey(operation, key, problem);
+    const full = this.prefix + key;
+    const fullProblem = keyProblem(full);
+    if (fullProblem) throw this.invalidKey(operation, key, `with prefix ${this.prefix}, ${fullProblem}`);
+    return full;
+  }
+
+  private invalidKey(operation: StoreOperation, key: string, problem: string): OutlastError {
+    return new OutlastError(
+      'invalid_argument',
+      `${operation}: invalid key ${JSON.stringify(key)}: ${problem}`,
+      {
+        source: this.source,
+      },
+    );
+  }
+
+  private async getWithBytes(key: string): Promise<{ info: ObjectInfo; bytes: Uint8Array } | undefined> {
+    const full = this.fullKey('get', key);
+    try {
+      return await this.call('get', key, async () => {
+        const { info, body } = await this.driver.get(full);
+        const chunks: Buffer[] = [];
+        for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+        return { info: { ...info, key }, bytes: new Uint8Array(Buffer.concat(chunks)) };
+      });
+    } catch (error) {
+      if (isOutlastError(error, 'not_found')) return undefined;
+      throw error;
+    }
+  }
+
+  /** One driver call with retries. Retryable errors are retried with exponential backoff and full
+   * jitter (at least what the backend asked for); the last error is rethrown naming the origin. */
+  private async call<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>): Promise<T> {
+    for (let number = 1; ; number++) {
+      this.counts[operation]++;
+      this.logger.debug({ key, attempt: number }, operation);
+      try {
+        return await attempt();
+      } catch (thrown) {
+        const error = isOutlastError(thrown)
+          ? thrown
+          : new OutlastError('internal', `${operation} ${JSON.stringify(key)}: ${messageOf(thrown)}`, {
+              source: this.driver.name,
+              cause: thrown,
+            });
+        if (!error.retryable || number >= this.attempts) throw this.wrap(error, number);
+        const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (number - 1));
+        const delay = Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling));
+        this.logger.warn(
+          { key, attempt: number, retryInMs: delay, code: error.code, error: error.message },
+          operation,
+        );
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private wrap(error: OutlastError, attempts: number): OutlastError {
+    const suffix = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
+    return new OutlastError(error.code, `${error.message}${suffix}`, {
+      source: this.source,
+      cause: error,
+      retryable: error.retryable,
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+    });
+  }
+}
