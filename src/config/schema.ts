@@ -46,6 +46,16 @@ const siteSchema = z.strictObject({
   errorDocument: z.string().min(1).optional(),
   /** How many releases each origin keeps (their files are never deleted), the live one included. */
   keepReleases: z.number().int().min(1).max(50).default(3),
+  /** CORS for the site's origins, set by `outlast setup` where the store supports it. */
+  cors: z
+    .strictObject({
+      /** e.g. `["https://www.example.com"]` or `["*"]`. */
+      allowedOrigins: z.array(z.string().min(1)).min(1),
+      allowedMethods: z.array(z.enum(['GET', 'HEAD'])).default(['GET', 'HEAD']),
+      allowedHeaders: z.array(z.string().min(1)).default([]),
+      maxAgeSeconds: z.number().int().min(0).default(3600),
+    })
+    .optional(),
   /** Header rules; for each header, the first rule that matches and sets it wins. */
   headers: z.array(headerRule).default([]),
 });
@@ -65,7 +75,84 @@ const memoryStorage = z.strictObject({
   prefix: z.string().optional(),
 });
 
-export const storageSchema = z.discriminatedUnion('type', [fsStorage, memoryStorage]);
+/** Static credentials; only for stores outside AWS. Write them as `${VAR}` so they come from the
+ * environment. Without them the AWS SDK's standard chain is used (env, profile, SSO, role). */
+const s3Credentials = z.strictObject({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1).optional(),
+});
+
+const s3Storage = z.strictObject({
+  type: z.literal('s3'),
+  /** The bucket (for S3 website hosting, named like the site's host name). */
+  bucket: z.string().min(3).max(255),
+  /** The bucket's region, e.g. `us-east-1`. */
+  region: z.string().min(1).default('us-east-1'),
+  /** An S3-compatible endpoint (R2, B2, Wasabi, MinIO, Ceph, Swift's S3 API), e.g. `https://s3.example.net`. */
+  endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  /** Path-style URLs (`endpoint/bucket/key`); most S3-compatible stores need it. */
+  forcePathStyle: z.boolean().optional(),
+  /** Key prefix inside the bucket, e.g. `site/`. */
+  prefix: z.string().optional(),
+  /** The AWS shared-config profile to use instead of the default chain. */
+  profile: z.string().min(1).optional(),
+  credentials: s3Credentials.optional(),
+});
+
+const swiftAuth = z.discriminatedUnion('type', [
+  /** Rackspace Cloud Files: identity v2.0 with a user name and an API key. */
+  z.strictObject({
+    type: z.literal('rackspace'),
+    url: z.url({ protocol: /^https?$/ }).default('https://identity.api.rackspacecloud.com/v2.0'),
+    username: z.string().min(1),
+    apiKey: z.string().min(1),
+  }),
+  /** OpenStack Keystone v3: a password, or an application credential. */
+  z
+    .strictObject({
+      type: z.literal('keystone'),
+      url: z.url({ protocol: /^https?$/ }),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      /** Project (tenant) name. */
+      project: z.string().min(1).optional(),
+      /** Domain of the user and project (default `Default`). */
+      domain: z.string().min(1).optional(),
+      applicationCredentialId: z.string().min(1).optional(),
+      applicationCredentialSecret: z.string().min(1).optional(),
+    })
+    .refine(
+      (auth) =>
+        (auth.applicationCredentialId !== undefined && auth.applicationCredentialSecret !== undefined) ||
+        (auth.username !== undefined && auth.password !== undefined && auth.project !== undefined),
+      {
+        message:
+          'expected username, password and project, or applicationCredentialId and applicationCredentialSecret',
+      },
+    ),
+  /** Swift's own tempauth (v1.0), as in development clusters and some providers. */
+  z.strictObject({
+    type: z.literal('tempauth'),
+    url: z.url({ protocol: /^https?$/ }),
+    user: z.string().min(1),
+    key: z.string().min(1),
+  }),
+]);
+
+const swiftStorage = z.strictObject({
+  type: z.literal('swift'),
+  container: z.string().min(1).max(256),
+  /** The region in the service catalog, e.g. `DFW` (default: the first that offers object-store). */
+  region: z.string().min(1).optional(),
+  /** The catalog endpoint to use (default `public`). */
+  interface: z.enum(['public', 'internal', 'admin']).default('public'),
+  /** Key prefix inside the container, e.g. `site/`. */
+  prefix: z.string().optional(),
+  auth: swiftAuth,
+});
+
+export const storageSchema = z.discriminatedUnion('type', [fsStorage, memoryStorage, s3Storage, swiftStorage]);
 
 const dnsTarget = z.union([
   z.strictObject({ cname: z.string().min(1) }),

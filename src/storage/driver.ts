@@ -128,8 +128,53 @@ export interface StorageDriver {
    * source is `not_found`. Only when `capabilities.copy`. */
   copy?(fromKey: string, toKey: string): Promise<void>;
 
+  /**
+   * Extra keys this backend needs to serve the site, as alias → site key: the object at the alias
+   * holds the same bytes and headers as the site key. Swift's staticweb, for one, serves the
+   * error page from `<status><web-error>` (`404error.html`), not from the page's own key. Pure;
+   * the deploy engine treats aliases as part of every release on this origin.
+   */
+  siteAliases?(site: SiteDocuments): Record<string, string>;
+
+  /**
+   * Makes the bucket or container ready to serve the site (`outlast setup`): creates it (only with
+   * `create`), makes it publicly readable, sets the index and error documents and CORS. Idempotent:
+   * a second run changes nothing and says `already` for each step. A step the backend cannot do
+   * is reported as `unsupported` with what to do instead, never thrown.
+   */
+  setup?(options: SetupOptions): Promise<SetupStep[]>;
+
   /** Releases sockets, timers and handles. The driver is not used afterwards. */
   close?(): Promise<void>;
+}
+
+export interface SiteDocuments {
+  indexDocument: string;
+  errorDocument?: string;
+}
+
+export interface CorsRule {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  maxAgeSeconds: number;
+}
+
+export interface SetupOptions extends SiteDocuments {
+  /** Create the bucket or container when it is missing (else a missing one is `not_found`). */
+  create: boolean;
+  /** Compute and report the steps, change nothing. */
+  dryRun: boolean;
+  cors?: CorsRule;
+}
+
+export interface SetupStep {
+  /** What the step is about, e.g. `create bucket`, `public read`, `website`, `cors`. */
+  step: string;
+  /** done: changed now; already: was right; would: dry run; unsupported: the store cannot. */
+  status: 'done' | 'already' | 'would' | 'unsupported';
+  /** A sentence for the user: what was set, or for unsupported what to do instead. */
+  detail: string;
 }
 
 /** The sha256 is stored as this user metadata key by every driver. */

@@ -23,6 +23,14 @@ export async function createDriver(storage: StorageConfig): Promise<StorageDrive
       const { createMemoryDriver } = await import('./drivers/memory.ts');
       return createMemoryDriver(storage.name === undefined ? {} : { name: storage.name });
     }
+    case 's3': {
+      const { createS3Driver } = await import('./drivers/s3.ts');
+      return createS3Driver(storage);
+    }
+    case 'swift': {
+      const { createSwiftDriver } = await import('./drivers/swift.ts');
+      return createSwiftDriver(storage);
+    }
     default: {
       // Unreachable while every type in the schema has a case; the compiler checks that here.
       const unknown: never = storage;
