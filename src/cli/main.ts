@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     };
   const program = new Command('outlast')
     .description(
-      'Keep a static website up through the outage of any one cloud: publish one build to several\n' +
+      'Keep a static website up through the outage of any one cloud: publish one build to several ' +
         'origins, keep them on the same release, and move DNS to a healthy one when needed.',
     )
     .version(VERSION, '-V, --version')
@@ -41,6 +41,20 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  outlast plan                      what a deploy would change, per origin
+  outlast deploy                    publish ./outlast.yaml's site to every origin
+  outlast deploy --origin aws       only one origin
+  outlast rollback                  every origin back to the previous release
+  outlast status --json             each origin's release, as JSON
+
+Exit codes: 0 done, 1 failed (an origin or service), 2 bad command line, config or site
+(nothing written), 3 refused by the delete guard (nothing written; --force overrides), 130 Ctrl-C.
+Config reference: the Configuration section of README.md.`,
+    )
     .hook('preAction', (command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       debug = options.debug ?? false;
@@ -60,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('deploy')
     .description(
-      'publish the site to every origin: assets, then pages, then the release beacon; deletes last\n' +
+      'publish the site to every origin: assets, then pages, then the release beacon; deletes last ' +
         'and only of files no kept release needs',
     )
     .addOption(originOption())
@@ -92,7 +106,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('serve')
     .description(
-      'serve a directory origin over HTTP the way S3 website hosting serves a bucket\n' +
+      'serve a directory origin over HTTP the way S3 website hosting serves a bucket ' +
         '(index and error documents, ETag, Range, the headers of the release manifest)',
     )
     .requiredOption('--dir <dir>', 'the folder of a directory (fs) origin')
@@ -106,7 +120,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dir <dir>', 'where the demo keeps its origins', '.outlast/demo')
     .action(run(async (options) => (await import('./commands/demo.ts')).demoCommand(options)));
 
-  program.action(() => program.help());
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

@@ -9,7 +9,7 @@
 import type { Config, OriginConfig } from '../config/schema.ts';
 import { isOutlastError, OutlastError } from '../errors.ts';
 import { canonicalManifestJson, releaseIdOf } from '../release/manifest.ts';
-import type { Beacon } from '../release/types.ts';
+import { type Beacon, RELEASE_ID_PATTERN } from '../release/types.ts';
 import { type SiteScan, scanSite } from '../site/scan.ts';
 import { createStore } from '../storage/index.ts';
 import type { Store } from '../storage/store.ts';
@@ -95,9 +95,12 @@ export async function runDeploy(options: RunOptions): Promise<RunOutcome & { sca
 /** Puts every selected origin back on a release it keeps (default: the one before the live one). */
 export async function runRollback(options: RunOptions & { to?: string }): Promise<RunOutcome> {
   const origins = selectOrigins(options.config, options.only);
-  let releaseId = options.to;
-  if (!releaseId) releaseId = await previousRelease(options.config, origins);
-  const wanted = releaseId;
+  const wanted = options.to ?? (await previousRelease(options.config, origins));
+  if (!RELEASE_ID_PATTERN.test(wanted)) {
+    throw new OutlastError('invalid_argument', `--to ${JSON.stringify(wanted)} is not a release id`, {
+      hint: 'release ids look like r0123456789abcdef0123; `outlast status` lists the kept releases',
+    });
+  }
   return runPlans({ ...options, verify: true }, origins, wanted, async (store, state) => {
     const manifest = state.manifests.get(wanted);
     if (!manifest || !state.beacon?.releases.includes(wanted)) {
@@ -151,6 +154,7 @@ async function runPlans(
           const { target, state } = await targetFor(store, read);
           outcome.plan = planOrigin({
             originId: origin.id,
+            aliases: store.driver.siteAliases?.(config.site) ?? {},
             target,
             state,
             keepReleases: config.site.keepReleases,

@@ -23,6 +23,8 @@ export interface PlanTarget {
 
 export interface PlanInput {
   originId: string;
+  /** Extra keys this origin's backend needs, alias → site key (the driver's siteAliases). */
+  aliases?: Readonly<Record<string, string>>;
   target: PlanTarget;
   state: OriginState;
   keepReleases: number;
@@ -61,7 +63,8 @@ export function isSettled(beacon: Beacon | undefined, releaseId: string, keepRel
 export function planOrigin(input: PlanInput): OriginPlan {
   const { state, target, originId } = input;
   const beacon = state.beacon;
-  const files = Object.entries(target.manifest.files);
+  const filesOf = aliasExpander(input.aliases ?? {});
+  const files = Object.entries(filesOf(target.manifest));
   const base = {
     originId,
     release: target.releaseId,
@@ -89,7 +92,7 @@ export function planOrigin(input: PlanInput): OriginPlan {
     };
   }
 
-  const remote = knownRemoteContent(state);
+  const remote = knownRemoteContent(state, filesOf);
 
   // Releases to keep: the new one first, then the newest of those kept before whose manifest we
   // have (without a manifest a release can neither be protected nor rolled back to).
@@ -103,16 +106,16 @@ export function planOrigin(input: PlanInput): OriginPlan {
   const keptManifests = kept.map((id) =>
     id === target.releaseId ? target.manifest : state.manifests.get(id)!,
   );
-  const keptRefs = referencesByKey(keptManifests);
+  const keptRefs = referencesByKey(keptManifests, filesOf);
   // What must survive an overwrite: the content of every release kept after this deploy, and of
   // every release kept before it, since the beacon names those until the commit. A key absent
   // from the live release may still hold an older kept release's bytes, so this is decided per
   // key from the manifests, not from the diff.
   const protectedIds = (beacon?.releases ?? []).filter((id) => state.manifests.has(id) && !kept.includes(id));
-  const protectRefs = referencesByKey([
-    ...keptManifests,
-    ...protectedIds.map((id) => state.manifests.get(id)!),
-  ]);
+  const protectRefs = referencesByKey(
+    [...keptManifests, ...protectedIds.map((id) => state.manifests.get(id)!)],
+    filesOf,
+  );
 
   const named = new Set<string>([
     ...(beacon?.releases ?? []),
@@ -143,7 +146,7 @@ export function planOrigin(input: PlanInput): OriginPlan {
       size: entry.size,
       headers: entry.headers,
       reason,
-      source: sourceOf(target, key),
+      source: sourceOf(target, input.aliases?.[key] ?? key),
       html: isHtml(key, entry.headers),
       preserveShas,
     });
@@ -152,7 +155,7 @@ export function planOrigin(input: PlanInput): OriginPlan {
   // Stable: assets keep their key order, and so do pages, but every page comes after every asset.
   uploads.sort((a, b) => Number(a.html) - Number(b.html));
 
-  const deletes = deleteCandidates(state, dropped, remote)
+  const deletes = deleteCandidates(state, dropped, remote, filesOf)
     .filter((key) => !keptRefs.has(key))
     .sort();
   const keptShas = new Set([...keptRefs.values()].flatMap((shas) => [...shas]));
@@ -166,7 +169,7 @@ export function planOrigin(input: PlanInput): OriginPlan {
     ...dropped.map(manifestKey),
   ];
 
-  const objectsBefore = countObjectsBefore(state, remote);
+  const objectsBefore = countObjectsBefore(state, remote, filesOf);
   const beaconNow = buildBeaconFor(input, kept, dropped, beacon);
   const beaconChanged = beacon === undefined || JSON.stringify(beaconNow) !== JSON.stringify(beacon);
   const manifestThere = state.manifests.has(target.releaseId) && state.listing === undefined;
@@ -192,7 +195,28 @@ export function planOrigin(input: PlanInput): OriginPlan {
 }
 
 /** What each site key holds on the origin, as far as we know without asking it again. */
-function knownRemoteContent(state: OriginState): Map<string, RemoteObject | 'unknown'> {
+type FilesOf = (manifest: Manifest) => Manifest['files'];
+
+/** A manifest's files plus the origin's aliases of them (each alias holds its site key's entry). */
+function aliasExpander(aliases: Readonly<Record<string, string>>): FilesOf {
+  const pairs = Object.entries(aliases);
+  if (pairs.length === 0) return (manifest) => manifest.files;
+  const cache = new WeakMap<Manifest, Manifest['files']>();
+  return (manifest) => {
+    let files = cache.get(manifest);
+    if (!files) {
+      files = { ...manifest.files };
+      for (const [alias, key] of pairs) {
+        const entry = manifest.files[key];
+        if (entry && !(alias in manifest.files)) files[alias] = entry;
+      }
+      cache.set(manifest, files);
+    }
+    return files;
+  };
+}
+
+function knownRemoteContent(state: OriginState, filesOf: FilesOf): Map<string, RemoteObject | 'unknown'> {
   const remote = new Map<string, RemoteObject | 'unknown'>();
   if (state.listing !== undefined) {
     for (const [key, object] of state.listing) {
@@ -206,15 +230,16 @@ function knownRemoteContent(state: OriginState): Map<string, RemoteObject | 'unk
   if (!beacon || !current) {
     throw new Error('planOrigin needs the live release manifest or a listing (remote.ts reads one)');
   }
-  for (const [key, entry] of Object.entries(current.files)) {
+  const currentFiles = filesOf(current);
+  for (const [key, entry] of Object.entries(currentFiles)) {
     remote.set(key, { sha256: entry.sha256, size: entry.size, headers: entry.headers });
   }
   // A deploy that was killed may have written any key its release changes: trust none of them.
   if (beacon.deploying !== undefined && beacon.deploying !== beacon.release) {
     const partial = state.manifests.get(beacon.deploying);
     if (!partial) throw new Error('planOrigin needs the interrupted release manifest or a listing');
-    for (const [key, entry] of Object.entries(partial.files)) {
-      const before = current.files[key];
+    for (const [key, entry] of Object.entries(filesOf(partial))) {
+      const before = currentFiles[key];
       if (!before || before.sha256 !== entry.sha256 || !sameHeaders(before.headers, entry.headers)) {
         remote.set(key, 'unknown');
       }
@@ -223,10 +248,10 @@ function knownRemoteContent(state: OriginState): Map<string, RemoteObject | 'unk
   return remote;
 }
 
-function referencesByKey(manifests: Manifest[]): Map<string, Set<string>> {
+function referencesByKey(manifests: Manifest[], filesOf: FilesOf): Map<string, Set<string>> {
   const refs = new Map<string, Set<string>>();
   for (const manifest of manifests) {
-    for (const [key, entry] of Object.entries(manifest.files)) {
+    for (const [key, entry] of Object.entries(filesOf(manifest))) {
       const shas = refs.get(key);
       if (shas) shas.add(entry.sha256);
       else refs.set(key, new Set([entry.sha256]));
@@ -239,20 +264,27 @@ function deleteCandidates(
   state: OriginState,
   dropped: string[],
   remote: Map<string, RemoteObject | 'unknown'>,
+  filesOf: FilesOf,
 ): string[] {
   const candidates = new Set<string>();
   for (const id of dropped) {
-    for (const key of Object.keys(state.manifests.get(id)?.files ?? {})) candidates.add(key);
+    const manifest = state.manifests.get(id);
+    for (const key of Object.keys(manifest ? filesOf(manifest) : {})) candidates.add(key);
   }
   if (state.listing !== undefined) for (const key of remote.keys()) candidates.add(key);
   return [...candidates];
 }
 
-function countObjectsBefore(state: OriginState, remote: Map<string, RemoteObject | 'unknown'>): number {
+function countObjectsBefore(
+  state: OriginState,
+  remote: Map<string, RemoteObject | 'unknown'>,
+  filesOf: FilesOf,
+): number {
   if (state.listing !== undefined) return remote.size;
   const keys = new Set<string>();
-  for (const manifest of state.manifests.values())
-    for (const key of Object.keys(manifest.files)) keys.add(key);
+  for (const manifest of state.manifests.values()) {
+    for (const key of Object.keys(filesOf(manifest))) keys.add(key);
+  }
   return keys.size;
 }
 

@@ -210,6 +210,48 @@ describe('planOrigin', () => {
     assert.deepEqual(plan.internalDeletes, [], 'r1 stays kept, so its blob stays');
   });
 
+  test('aliases a backend needs are uploaded from their site file, kept and cleaned up like it', () => {
+    const a1 = manifest({ 'index.html': ['a1'], '404.html': ['e1'] });
+    const a2 = manifest({ 'index.html': ['a1'], '404.html': ['e2'] });
+    const aliases = { '404404.html': '404.html' };
+    const first = planOrigin({
+      originId: 'o',
+      aliases,
+      target: target('a1', a1),
+      state: { ...state(undefined, {}), listing: new Map() },
+      keepReleases: 1,
+      guard,
+      now,
+      writer: 'w',
+    });
+    assert.deepEqual(
+      first.uploads.map((u) => [u.key, u.sha256, u.source]),
+      [
+        ['index.html', sha('a1'), { kind: 'local', path: '/site/index.html' }],
+        ['404.html', sha('e1'), { kind: 'local', path: '/site/404.html' }],
+        ['404404.html', sha('e1'), { kind: 'local', path: '/site/404.html' }],
+      ],
+    );
+    const second = planOrigin({
+      originId: 'o',
+      aliases,
+      target: target('a2', a2),
+      state: state(beacon('a1', ['a1']), { a1 }),
+      keepReleases: 1,
+      guard,
+      now,
+      writer: 'w',
+    });
+    assert.deepEqual(
+      second.uploads.map((u) => [u.key, u.reason]),
+      [
+        ['404.html', 'changed'],
+        ['404404.html', 'changed'],
+      ],
+    );
+    assert.deepEqual(second.deletes, [], 'the alias is part of the new release too');
+  });
+
   test('same bytes with other headers are re-uploaded for the headers', () => {
     const r1b = manifest({
       'index.html': ['a1', { contentType: 'text/html; charset=utf-8', cacheControl: 'max-age=5' }],

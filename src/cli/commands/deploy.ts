@@ -141,8 +141,15 @@ function printResults(outcome: RunOutcome, elapsed: number): void {
     out('\nnothing was written: the delete guard refused the plan above. Review it with `outlast plan`,');
     out('then run again with --force if the deletes are wanted.');
   } else if (failed > 0) {
+    const advice = outcome.origins.some((origin) => origin.error?.retryable)
+      ? '; run again to converge once the failing origins answer'
+      : '';
     out(
-      `\n${failed} of ${outcome.origins.length} origins failed (${formatSeconds(elapsed)}); run again to converge.`,
+      `\n${failed} of ${formatCount(outcome.origins.length, 'origin')} failed (${formatSeconds(elapsed)})${advice}.`,
+    );
+  } else if (outcome.origins.length === 1) {
+    out(
+      `\norigin ${outcome.origins[0]!.originId} on release ${outcome.releaseId} (${formatSeconds(elapsed)})`,
     );
   } else {
     out(
