@@ -104,6 +104,18 @@ Config reference: the Configuration section of README.md.`,
     .action(run(async (options) => (await import('./commands/status.ts')).statusCommand(options)));
 
   program
+    .command('setup')
+    .description(
+      'make each origin ready to serve the site: public read, index and error documents, CORS ' +
+        '(and the bucket or container itself with --create); safe to run again',
+    )
+    .addOption(originOption())
+    .option('--create', 'create a missing bucket or container')
+    .option('--dry-run', 'say what would be done, change nothing')
+    .option('--json', 'print the steps as JSON')
+    .action(run(async (options) => (await import('./commands/setup.ts')).setupCommand(options)));
+
+  program
     .command('serve')
     .description(
       'serve a directory origin over HTTP the way S3 website hosting serves a bucket ' +

@@ -14,6 +14,8 @@ import type {
   ObjectInfo,
   ObjectSource,
   PutOptions,
+  SetupOptions,
+  SetupStep,
   StorageDriver,
   UserMetadata,
 } from './driver.ts';
@@ -209,6 +211,30 @@ export class Store {
     const items: ObjectInfo[] = [];
     for await (const item of this.list(prefix)) items.push(item);
     return items;
+  }
+
+  /**
+   * Makes the origin ready to serve the site (see StorageDriver.setup). The error document is a
+   * key, so it gets the store's prefix; the index document is a suffix and does not. A driver
+   * without setup (a directory) needs none: one `already` step says so.
+   */
+  async setup(options: SetupOptions): Promise<SetupStep[]> {
+    if (!this.driver.setup) {
+      return [{ step: 'setup', status: 'already', detail: `a ${this.driver.name} origin needs no setup` }];
+    }
+    const errorDocument =
+      options.errorDocument === undefined ? undefined : this.prefix + options.errorDocument;
+    try {
+      return await this.driver.setup({ ...options, errorDocument });
+    } catch (thrown) {
+      const error = isOutlastError(thrown)
+        ? thrown
+        : new OutlastError('internal', `setup: ${messageOf(thrown)}`, {
+            source: this.driver.name,
+            cause: thrown,
+          });
+      throw this.wrap(error, 1);
+    }
   }
 
   async close(): Promise<void> {
