@@ -152,7 +152,12 @@ const swiftStorage = z.strictObject({
   auth: swiftAuth,
 });
 
-export const storageSchema = z.discriminatedUnion('type', [fsStorage, memoryStorage, s3Storage, swiftStorage]);
+export const storageSchema = z.discriminatedUnion('type', [
+  fsStorage,
+  memoryStorage,
+  s3Storage,
+  swiftStorage,
+]);
 
 const dnsTarget = z.union([
   z.strictObject({ cname: z.string().min(1) }),

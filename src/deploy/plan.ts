@@ -5,7 +5,7 @@
 
 import type { Beacon, Manifest } from '../release/types.ts';
 import { blobKey, manifestKey, OUTLAST_PREFIX } from '../release/types.ts';
-import type { ObjectHeaders } from '../storage/driver.ts';
+import { OBJECT_HEADER_NAMES, type ObjectHeaders } from '../storage/driver.ts';
 import type { ContentSource, DeleteGuard, OriginPlan, OriginState, RemoteObject, Upload } from './types.ts';
 
 /** The percentage guard applies only to origins with at least this many objects, so that a
@@ -33,16 +33,8 @@ export interface PlanInput {
   writer: string;
 }
 
-const HEADER_NAMES = [
-  'contentType',
-  'cacheControl',
-  'contentEncoding',
-  'contentDisposition',
-  'contentLanguage',
-] as const;
-
 export function sameHeaders(a: ObjectHeaders, b: ObjectHeaders): boolean {
-  return HEADER_NAMES.every((name) => (a[name] ?? '') === (b[name] ?? ''));
+  return OBJECT_HEADER_NAMES.every((name) => (a[name] ?? '') === (b[name] ?? ''));
 }
 
 export function isHtml(key: string, headers: ObjectHeaders): boolean {

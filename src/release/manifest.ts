@@ -10,19 +10,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { messageOf, OutlastError } from '../errors.ts';
-import type { ObjectHeaders } from '../storage/driver.ts';
+import { OBJECT_HEADER_NAMES, type ObjectHeaders } from '../storage/driver.ts';
 import { keyProblem } from '../storage/keys.ts';
 import type { Beacon, Manifest, ManifestEntry } from './types.ts';
 import { MANIFEST_VERSION, OUTLAST_PREFIX, RELEASE_ID_PATTERN } from './types.ts';
 
 /** The order header fields are listed in, so equal header sets print and compare the same. */
-export const HEADER_ORDER = [
-  'contentType',
-  'cacheControl',
-  'contentEncoding',
-  'contentDisposition',
-  'contentLanguage',
-] as const satisfies readonly (keyof ObjectHeaders)[];
+export const HEADER_ORDER = OBJECT_HEADER_NAMES;
 
 /** A copy of `headers` with fields in `HEADER_ORDER` and undefined ones left out. */
 export function orderHeaders(headers: ObjectHeaders): ObjectHeaders {

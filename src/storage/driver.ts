@@ -27,6 +27,15 @@ export interface ObjectHeaders {
   contentLanguage?: string;
 }
 
+/** The fields of ObjectHeaders, in the order manifests and sidecars write them. */
+export const OBJECT_HEADER_NAMES = [
+  'contentType',
+  'cacheControl',
+  'contentEncoding',
+  'contentDisposition',
+  'contentLanguage',
+] as const satisfies readonly (keyof ObjectHeaders)[];
+
 export interface ObjectInfo extends ObjectHeaders {
   key: string;
   size: number;

@@ -24,16 +24,17 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
-import type {
-  DriverCapabilities,
-  GetResult,
-  ListOptions,
-  ListPage,
-  ObjectHeaders,
-  ObjectInfo,
-  ObjectSource,
-  StorageDriver,
-  UserMetadata,
+import {
+  type DriverCapabilities,
+  type GetResult,
+  type ListOptions,
+  type ListPage,
+  OBJECT_HEADER_NAMES,
+  type ObjectHeaders,
+  type ObjectInfo,
+  type ObjectSource,
+  type StorageDriver,
+  type UserMetadata,
 } from '../driver.ts';
 import { compareKeys, keyProblem } from '../keys.ts';
 
@@ -64,13 +65,6 @@ const DEFAULT_PAGE_SIZE = 1000;
 const SIDECAR_READS = 16;
 /** A concurrent delete may prune the folder a put is about to rename into; try again this often. */
 const PLACE_TRIES = 4;
-const HEADER_NAMES = [
-  'contentType',
-  'cacheControl',
-  'contentEncoding',
-  'contentDisposition',
-  'contentLanguage',
-];
 
 /** How Node's errno codes map onto outlast's; anything else is `internal`. */
 const ERRNO_CODES: Record<string, ErrorCode> = {
@@ -487,7 +481,7 @@ function isConflict(error: unknown): boolean {
 
 function pickHeaders(headers: ObjectHeaders): ObjectHeaders {
   const picked: Record<string, string> = {};
-  for (const name of HEADER_NAMES) {
+  for (const name of OBJECT_HEADER_NAMES) {
     const value = (headers as Record<string, unknown>)[name];
     if (typeof value === 'string') picked[name] = value;
   }
