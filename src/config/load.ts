@@ -185,6 +185,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
         ? { ...origin, storage: { ...origin.storage, path: resolve(baseDir, origin.storage.path) } }
         : origin,
     ),
+    watch: { ...config.watch, stateDir: resolve(baseDir, config.watch.stateDir) },
   };
 }
 

@@ -4,6 +4,7 @@
  * against the config file's folder by load.ts, after validation.
  */
 import { z } from 'zod';
+import { parseDuration } from '../util/duration.ts';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -229,12 +230,158 @@ const originsSchema = z
     { when: (payload) => Array.isArray(payload.value) },
   );
 
-export const configSchema = z.strictObject({
-  site: siteSchema,
-  // prefault parses `{}` through deploySchema, so the defaults are written once, above.
-  deploy: deploySchema.prefault({}),
-  origins: originsSchema,
+/** A duration such as `500ms`, `5s` or `1m`, as milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 500ms, 5s or 1m, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const healthSchema = z.strictObject({
+  /** What is fetched from each origin's `url`: the beacon, so a probe also tells the release. */
+  path: z.string().startsWith('/').default('/.well-known/outlast/release.json'),
+  /** Time between probes of one origin while it passes. */
+  interval: duration('5s'),
+  /** A probe that has not answered in this time fails. */
+  timeout: duration('2s'),
+  /** After a failed probe, the next one comes this soon, so that `fall` is reached fast. */
+  retryInterval: duration('500ms'),
+  /** Consecutive failed probes that make an up origin down. */
+  fall: z.number().int().min(1).max(20).default(3),
+  /** Consecutive passing probes that make a down origin up. */
+  rise: z.number().int().min(1).max(20).default(3),
+  /** A probe passes only when the origin serves the release of the latest deploy. */
+  requireCurrentRelease: z.boolean().default(true),
+  /** HTTP statuses that pass (default 200). */
+  expectStatus: z.array(z.number().int().min(100).max(599)).default([200]),
 });
+
+const failoverSchema = z.strictObject({
+  /** `priority`: the first eligible origin in `order`; `all-healthy`: every eligible one (A/AAAA). */
+  policy: z.enum(['priority', 'all-healthy']).default('priority'),
+  /** Origin ids, most preferred first (default: the order of `origins`). */
+  order: z.array(z.string().min(1)).optional(),
+  /** `auto`: return to a preferred origin once it is back (after holdDown); `manual`: only on `outlast failback`. */
+  failback: z.enum(['auto', 'manual']).default('auto'),
+  /** After a change, no move to a *better* origin for this long (moving away from a down one is never delayed). */
+  holdDown: duration('60s'),
+});
+
+const tsigSchema = z.strictObject({
+  name: z.string().min(1),
+  algorithm: z.enum(['hmac-sha256', 'hmac-sha512']).default('hmac-sha256'),
+  /** Base64, as BIND's and Knot's key files write it. */
+  secret: z.string().min(1),
+});
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT, e.g. 127.0.0.1:53' });
+
+export const dnsProviderSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('memory'),
+    /** Providers with the same name share their records within one process (for tests). */
+    name: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('powerdns'),
+    /** The API's base URL, e.g. `http://127.0.0.1:8081`. */
+    url: z.url({ protocol: /^https?$/ }),
+    serverId: z.string().min(1).default('localhost'),
+    zone: z.string().min(1),
+    apiKey: z.string().min(1),
+  }),
+  z.strictObject({
+    type: z.literal('rfc2136'),
+    /** The primary server, HOST:PORT. */
+    server: hostPort,
+    zone: z.string().min(1),
+    tsig: tsigSchema.optional(),
+    /** Per attempt. */
+    timeout: duration('3s'),
+  }),
+]);
+
+const dnsSchema = z.strictObject({
+  /** The name that moves between origins, e.g. `www.example.com`. */
+  name: z.string().min(1),
+  /** TTL of the records outlast writes (seconds). */
+  ttl: z.number().int().min(1).max(86400).default(60),
+  providers: z.array(dnsProviderSchema).min(1, { message: 'expected at least one DNS provider' }),
+});
+
+const watchSchema = z.strictObject({
+  /** Where the status server listens (loopback unless you say otherwise). */
+  listen: hostPort.default('127.0.0.1:8787'),
+  /** State and event log (relative to the config file). */
+  stateDir: z.string().min(1).default('.outlast/state'),
+});
+
+export const configSchema = z
+  .strictObject({
+    site: siteSchema,
+    // prefault parses `{}` through the section's schema, so its defaults are written once, above.
+    deploy: deploySchema.prefault({}),
+    origins: originsSchema,
+    health: healthSchema.prefault({}),
+    failover: failoverSchema.prefault({}),
+    /** Needed by `watch` and `check`; a config without it only deploys. */
+    dns: dnsSchema.optional(),
+    watch: watchSchema.prefault({}),
+  })
+  .superRefine(
+    (config, ctx) => {
+      const origins: unknown[] = Array.isArray(config.origins) ? config.origins : [];
+      const ids = origins
+        .map((origin) => (origin as { id?: unknown })?.id)
+        .filter((id) => typeof id === 'string');
+      (config.failover?.order ?? []).forEach((id, index) => {
+        if (!ids.includes(id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['failover', 'order', index],
+            message: `unknown origin "${id}" (origins: ${ids.join(', ')})`,
+          });
+        }
+      });
+      if (!config.dns) return;
+      origins.forEach((raw, index) => {
+        const origin = raw as { url?: unknown; dns?: { cname?: unknown } } | undefined;
+        if (origin?.url === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['origins', index, 'url'],
+            message: 'is required with a dns section: it is what the health checks probe',
+          });
+        }
+        if (origin?.dns === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['origins', index, 'dns'],
+            message: 'is required with a dns section: { cname: name } or { a: [...], aaaa: [...] }',
+          });
+        } else if (config.failover?.policy === 'all-healthy' && origin.dns.cname !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['origins', index, 'dns', 'cname'],
+            message: 'cannot be used with failover.policy all-healthy (a name has one CNAME): use a/aaaa',
+          });
+        }
+      });
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 
 export type Config = z.output<typeof configSchema>;
 export type SiteConfig = Config['site'];
@@ -242,3 +389,8 @@ export type OriginConfig = Config['origins'][number];
 export type StorageConfig = OriginConfig['storage'];
 export type HeaderRule = SiteConfig['headers'][number];
 export type DeployConfig = Config['deploy'];
+export type HealthConfig = Config['health'];
+export type FailoverConfig = Config['failover'];
+export type DnsConfig = NonNullable<Config['dns']>;
+export type DnsProviderConfig = DnsConfig['providers'][number];
+export type WatchConfig = Config['watch'];

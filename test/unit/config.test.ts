@@ -58,6 +58,18 @@ describe('parseConfig: valid configs', () => {
         { id: 'local-a', storage: { type: 'fs', path: '/srv/origins/a' } },
         { id: 'mem', storage: { type: 'memory', name: 'shared' } },
       ],
+      health: {
+        path: '/.well-known/outlast/release.json',
+        interval: 5000,
+        timeout: 2000,
+        retryInterval: 500,
+        fall: 3,
+        rise: 3,
+        requireCurrentRelease: true,
+        expectStatus: [200],
+      },
+      failover: { policy: 'priority', failback: 'auto', holdDown: 60000 },
+      watch: { listen: '127.0.0.1:8787', stateDir: '/srv/site/.outlast/state' },
     });
   });
 
@@ -161,7 +173,7 @@ describe('parseConfig: validation problems', () => {
     assert.equal(
       problemsOf(VALID.replace('type: memory', 'type: s4')),
       'outlast.yaml: invalid configuration (1 problem)\n' +
-        '  outlast.yaml:11:13 origins[1].storage.type: expected one of fs, memory, got "s4"',
+        '  outlast.yaml:11:13 origins[1].storage.type: expected one of fs, memory, s3, swift, got "s4"',
     );
   });
 

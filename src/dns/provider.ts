@@ -1,0 +1,68 @@
+/**
+ * The DNS provider contract. One provider per DNS host, in `src/dns/providers/<name>.ts`.
+ *
+ * A provider reads the record sets at one name and applies a change set; it never diffs. The
+ * core (plan.ts) computes the change set from what was read and what the failover machine wants,
+ * so every provider behaves the same, and `before` in each change is what was read: providers
+ * that can (RFC 2136 prerequisites, Route 53's DELETE of the exact old set) apply a change only if
+ * the set is still `before` (compare-and-set), so two watchers cannot clobber each other.
+ *
+ * Names are absolute, lowercase, without the trailing dot (`www.example.com`); CNAME targets too.
+ * Errors are `OutlastError`s with the provider's name as `source`: a refused key or an update the
+ * server will not take is `permission_denied`, a name outside the zone `invalid_argument`, a lost
+ * compare-and-set `conflict`, a server that does not answer `unavailable` or `timeout` (retryable).
+ */
+
+export const MANAGED_TYPES = ['A', 'AAAA', 'CNAME'] as const;
+export type ManagedType = (typeof MANAGED_TYPES)[number];
+
+export interface RecordSet {
+  name: string;
+  type: ManagedType;
+  ttl: number;
+  /** Addresses for A/AAAA (as written by `inet_ntop`: lowercase, compressed IPv6), one name for CNAME. Sorted. */
+  values: string[];
+}
+
+export interface DnsChange {
+  name: string;
+  type: ManagedType;
+  /** The set as read (undefined: there was none). Compare-and-set providers require it to still be there. */
+  before: RecordSet | undefined;
+  /** The set wanted (undefined: delete it). */
+  after: RecordSet | undefined;
+}
+
+export interface DnsProviderCapabilities {
+  /** `apply` fails with `conflict` when a set is no longer `before`. */
+  compareAndSet: boolean;
+  /** All changes of one `apply` take effect together or not at all. */
+  atomic: boolean;
+  /** The smallest TTL the host accepts. */
+  minTtl: number;
+  types: readonly ManagedType[];
+}
+
+export interface DnsProvider {
+  /** e.g. `powerdns`, `rfc2136`; `describe` gives the instance (`powerdns example.com @ http://…`). */
+  readonly name: string;
+  readonly capabilities: DnsProviderCapabilities;
+  /** One line naming the host and zone, for logs and status. Never a secret. */
+  describe(): string;
+
+  /** The A, AAAA and CNAME sets at `name` (empty when there are none). A name outside the zone is
+   * `invalid_argument`. Safe to call concurrently. */
+  read(name: string): Promise<RecordSet[]>;
+
+  /** Applies the changes (all at `name`s inside the zone). Idempotent when `after` is already
+   * there. With compareAndSet, a set that is no longer `before` is `conflict` and nothing changes. */
+  apply(changes: DnsChange[]): Promise<void>;
+
+  /** Releases sockets and timers. */
+  close?(): Promise<void>;
+}
+
+/** `WWW.Example.COM.` → `www.example.com`. */
+export function normalizeName(name: string): string {
+  return name.trim().toLowerCase().replace(/\.$/, '');
+}
