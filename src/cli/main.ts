@@ -116,6 +116,35 @@ Config reference: the Configuration section of README.md.`,
     .action(run(async (options) => (await import('./commands/setup.ts')).setupCommand(options)));
 
   program
+    .command('check')
+    .description(
+      'the preflight before trusting outlast with production: config, storage credentials, each ' +
+        'origin serving the beacon, certificates, DNS providers; changes nothing',
+    )
+    .option('--json', 'print the findings as JSON')
+    .action(run(async (options) => (await import('./commands/check.ts')).checkCommand(options)));
+
+  program
+    .command('watch')
+    .description(
+      'the daemon: probe every origin, move DNS to a healthy one when the one in use fails, and serve ' +
+        '/status, /metrics and /events (127.0.0.1 by default) until Ctrl-C',
+    )
+    .option('--listen <host:port>', 'status server address (default: watch.listen, 127.0.0.1:8787)')
+    .action(run(async (options) => (await import('./commands/watch.ts')).watchCommand(options)));
+
+  for (const [name, description] of [
+    ['failback', 'ask the running watcher to go back to the preferred origin now (failback: manual)'],
+    ['pause', 'ask the running watcher to stop moving DNS (health is still checked)'],
+    ['resume', 'ask the running watcher to decide again automatically'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .action(run(async (options) => (await import('./commands/control.ts')).controlCommand(name, options)));
+  }
+
+  program
     .command('serve')
     .description(
       'serve a directory origin over HTTP the way S3 website hosting serves a bucket ' +

@@ -1,9 +1,11 @@
 /** `outlast status`: each origin's release, from its beacon (one request per origin). */
 import { loadConfig } from '../../config/load.ts';
+import type { WatchStatus } from '../../daemon/watcher.ts';
 import { readStatus } from '../../deploy/engine.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount, shortRelease } from '../format.ts';
 import type { GlobalOptions } from '../main.ts';
+import { watcherUrl } from './control.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -62,5 +64,47 @@ function printStatus(statuses: Awaited<ReturnType<typeof readStatus>>): void {
     out(`\nall ${statuses.length} origins serve the same release`);
   } else if (statuses.length > 1) {
     out('\norigins are NOT on the same release: run `outlast deploy` to bring them together');
+  }
+}
+
+/** The running watcher's /status, or undefined when none answers quickly. */
+async function fetchWatcherStatus(listen: string): Promise<WatchStatus | undefined> {
+  try {
+    const response = await fetch(`${await watcherUrl(listen)}/status`, { signal: AbortSignal.timeout(800) });
+    return response.ok ? ((await response.json()) as WatchStatus) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function printWatcherStatus(status: WatchStatus): void {
+  out(
+    `${status.name} → ${status.active.join(', ') || '(not decided yet)'}` +
+      `${status.activeSince ? ` since ${status.activeSince}` : ''}${status.paused ? '  [PAUSED]' : ''}` +
+      `${status.awaitingFailback ? '  [awaiting manual failback]' : ''}`,
+  );
+  if (status.reason) out(`  why: ${status.reason}`);
+  out(
+    `  current release: ${status.currentRelease ?? '(unknown)'}; expected failover time ~${status.expectedFailoverSeconds} s\n`,
+  );
+  const width = Math.max(...status.origins.map((origin) => origin.originId.length));
+  for (const origin of status.origins) {
+    const probe = origin.lastProbe;
+    out(
+      `${origin.active ? '*' : ' '} ${origin.originId.padEnd(width)}  ${origin.state.toUpperCase().padEnd(7)} ` +
+        `${shortRelease(origin.release)}${origin.onCurrentRelease ? '' : ' (not current)'}  ` +
+        `${origin.latencyMs === undefined ? '' : `${origin.latencyMs} ms`}` +
+        `${probe && !probe.ok ? `  last error: ${probe.error}` : ''}` +
+        `${origin.certificateWarning ? `  ${origin.certificateWarning}` : ''}`,
+    );
+  }
+  out('');
+  for (const provider of status.providers) {
+    const state = provider.pending
+      ? `write pending (attempt ${provider.attempts}${provider.nextRetryAt ? `, next ${provider.nextRetryAt}` : ''}): ${provider.lastError ?? ''}`
+      : provider.lastWriteOk === false
+        ? `last write failed: ${provider.lastError}`
+        : 'in sync';
+    out(`  dns ${provider.provider}: ${provider.records.join(', ') || '(no records)'} — ${state}`);
   }
 }

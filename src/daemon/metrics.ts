@@ -1,0 +1,68 @@
+/**
+ * Prometheus metrics of the watcher (`/metrics`), on prom-client with a registry of its own so
+ * several watchers in one process (tests) do not collide.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProbeResult } from '../health/probe.ts';
+
+export class WatchMetrics {
+  readonly registry = new Registry();
+  private readonly up = new Gauge({
+    name: 'outlast_origin_up',
+    help: 'Whether the origin is up (1), down (0) or not yet known (-1), by the rise/fall rule',
+    labelNames: ['origin'],
+    registers: [this.registry],
+  });
+  private readonly probes = new Counter({
+    name: 'outlast_probes_total',
+    help: 'Health probes, by origin and result (ok, or the kind of failure)',
+    labelNames: ['origin', 'result'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'outlast_probe_duration_seconds',
+    help: 'Time of a health probe, connect to body',
+    labelNames: ['origin'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  private readonly active = new Gauge({
+    name: 'outlast_origin_active',
+    help: 'Whether DNS points to the origin (as last decided)',
+    labelNames: ['origin'],
+    registers: [this.registry],
+  });
+  private readonly routes = new Counter({
+    name: 'outlast_route_changes_total',
+    help: 'Decisions that changed where DNS points',
+    registers: [this.registry],
+  });
+  private known = new Set<string>();
+
+  probe(result: ProbeResult): void {
+    this.probes.inc({ origin: result.originId, result: result.ok ? 'ok' : (result.errorKind ?? 'error') });
+    this.latency.observe({ origin: result.originId }, result.latencyMs / 1000);
+    if (!this.known.has(result.originId)) {
+      this.known.add(result.originId);
+      this.up.set({ origin: result.originId }, -1);
+    }
+  }
+
+  transition(originId: string, to: string): void {
+    this.up.set({ origin: originId }, to === 'up' ? 1 : to === 'down' ? 0 : -1);
+  }
+
+  route(originIds: string[]): void {
+    this.routes.inc();
+    this.active.reset();
+    for (const id of originIds) this.active.set({ origin: id }, 1);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The watcher's state folder: `state.json` (the failover machine's state and each provider's
+ * last write), replaced atomically (write a temp file, fsync, rename), and `events.jsonl`, an
+ * append-only log of timeline events kept across restarts. Also the action token (`token`,
+ * mode 0600) that the CLI and the dashboard send to change anything.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OutlastError } from '../errors.ts';
+import type { MachineState, TimelineEvent } from '../failover/machine.ts';
+
+export interface ProviderStatus {
+  provider: string;
+  /** The record sets it answered at the last read, as `TYPE ttl value…` lines. */
+  records: string[];
+  lastReadAt?: string;
+  lastWriteAt?: string;
+  /** The last write's outcome. */
+  lastWriteOk?: boolean;
+  lastError?: string;
+  /** A write is waiting for its next retry. */
+  pending: boolean;
+  attempts: number;
+  nextRetryAt?: string;
+}
+
+export interface PersistedState {
+  version: 1;
+  savedAt: string;
+  machine: MachineState;
+  providers: ProviderStatus[];
+}
+
+/** Events kept in memory and read back at start (the dashboard's timeline). */
+export const RECENT_EVENTS = 500;
+
+export class StateStore {
+  readonly dir: string;
+  private readonly statePath: string;
+  private readonly eventsPath: string;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.statePath = join(dir, 'state.json');
+    this.eventsPath = join(dir, 'events.jsonl');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  async load(): Promise<PersistedState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.statePath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new OutlastError('internal', `cannot read ${this.statePath}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    try {
+      const state = JSON.parse(text) as PersistedState;
+      return state.version === 1 ? state : undefined;
+    } catch {
+      // A torn file cannot happen with rename, but a hand edit can: start fresh rather than crash.
+      return undefined;
+    }
+  }
+
+  /** Saves atomically; saves are serialized so the last one wins on disk too. */
+  save(state: Omit<PersistedState, 'version' | 'savedAt'>): Promise<void> {
+    const full: PersistedState = { version: 1, savedAt: new Date().toISOString(), ...state };
+    this.writing = this.writing.then(() => writeAtomic(this.statePath, `${JSON.stringify(full, null, 2)}\n`));
+    return this.writing;
+  }
+
+  async appendEvents(events: TimelineEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await appendFile(this.eventsPath, events.map((event) => `${JSON.stringify(event)}\n`).join(''), {
+      mode: 0o600,
+    });
+  }
+
+  /** The newest `limit` events of the log, oldest first. Lines that don't parse are skipped. */
+  async recentEvents(limit = RECENT_EVENTS): Promise<TimelineEvent[]> {
+    let text: string;
+    try {
+      const info = await stat(this.eventsPath);
+      // Only the tail matters; a long-running watcher's log may be large.
+      const handle = await open(this.eventsPath, 'r');
+      try {
+        const length = Math.min(info.size, 2 * 1024 * 1024);
+        const buffer = Buffer.alloc(length);
+        await handle.read(buffer, 0, length, info.size - length);
+        text = buffer.toString('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const events: TimelineEvent[] = [];
+    for (const line of text.split('\n').slice(-limit - 1)) {
+      if (!line.trim()) continue;
+      try {
+        events.push(JSON.parse(line) as TimelineEvent);
+      } catch {
+        // The first line of a tail read may be cut.
+      }
+    }
+    return events.slice(-limit);
+  }
+
+  /** The action token: OUTLAST_TOKEN, else the state folder's `token` file (made on first use). */
+  async token(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+    if (env.OUTLAST_TOKEN) return env.OUTLAST_TOKEN;
+    const path = join(this.dir, 'token');
+    if (existsSync(path)) return (await readFile(path, 'utf8')).trim();
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' }).catch(async (error) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    });
+    return (await readFile(path, 'utf8')).trim();
+  }
+}
+
+/** The token a CLI should send, without creating one (undefined when there is none). */
+export async function readToken(
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  if (env.OUTLAST_TOKEN) return env.OUTLAST_TOKEN;
+  try {
+    return (await readFile(join(dir, 'token'), 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+}

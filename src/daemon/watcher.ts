@@ -1,0 +1,340 @@
+/**
+ * `outlast watch`: health checks → failover machine → DNS writes, with persisted state, an
+ * event log and a small HTTP server. The machine is pure; this module is the shell around it:
+ * it turns probes into events, effects into DNS writes and log lines, and keeps the state folder
+ * up to date.
+ */
+import type { Config, OriginConfig } from '../config/schema.ts';
+import { createDnsProvider } from '../dns/index.ts';
+import { type DnsTarget, desiredRecords, sameSet } from '../dns/plan.ts';
+import type { RecordSet } from '../dns/provider.ts';
+import { OutlastError } from '../errors.ts';
+import {
+  type Effect,
+  initialState,
+  type MachineConfig,
+  type MachineEvent,
+  type MachineState,
+  step,
+} from '../failover/machine.ts';
+import type { HealthTransition, OriginHealth } from '../health/engine.ts';
+import { HealthEngine } from '../health/engine.ts';
+import type { ProbeResult } from '../health/probe.ts';
+import { componentLogger, type Logger } from '../util/log.ts';
+import { DnsWriter, type LogEvent } from './dns-writer.ts';
+import { WatchMetrics } from './metrics.ts';
+import { RECENT_EVENTS, StateStore } from './state-store.ts';
+
+/** How often time is fed to the machine (hold-down expiry). */
+const TICK_MS = 500;
+
+export interface WatchStatus {
+  name: string;
+  policy: string;
+  failback: string;
+  active: string[];
+  activeSince: string | undefined;
+  reason: string | undefined;
+  paused: boolean;
+  awaitingFailback: boolean;
+  currentRelease: string | undefined;
+  /** interval × fall + TTL + the 60 s floor of browsers' DNS caches, in seconds. */
+  expectedFailoverSeconds: number;
+  origins: (OriginHealth & { url: string; onCurrentRelease: boolean; active: boolean })[];
+  providers: ReturnType<DnsWriter['statuses']>;
+  events: LogEvent[];
+  startedAt: string;
+}
+
+export interface WatcherOptions {
+  config: Config;
+  logger?: Logger;
+}
+
+export type WatchAction =
+  | { type: 'failback' }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'force'; originIds: string[] };
+
+export class Watcher {
+  readonly config: Config;
+  readonly store: StateStore;
+  readonly metrics = new WatchMetrics();
+  private readonly logger: Logger;
+  private readonly machineConfig: MachineConfig;
+  private readonly origins: Map<string, OriginConfig>;
+  private machine: MachineState;
+  private health: HealthEngine | undefined;
+  private writer: DnsWriter | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private readonly events: LogEvent[] = [];
+  private readonly listeners = new Set<(event: LogEvent) => void>();
+  private readonly startedAt = new Date().toISOString();
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(options: WatcherOptions) {
+    const { config } = options;
+    if (!config.dns) {
+      throw new OutlastError(
+        'invalid_config',
+        'outlast watch needs a dns section: the name to move and its providers',
+        {
+          hint: 'see the Configuration section of README.md',
+        },
+      );
+    }
+    this.config = config;
+    this.logger = options.logger ?? componentLogger('watch');
+    this.store = new StateStore(config.watch.stateDir);
+    this.origins = new Map(config.origins.map((origin) => [origin.id, origin]));
+    this.machineConfig = {
+      policy: config.failover.policy,
+      order: config.failover.order ?? config.origins.map((origin) => origin.id),
+      failback: config.failover.failback,
+      holdDownMs: config.failover.holdDown,
+    };
+    this.machine = initialState(this.machineConfig);
+  }
+
+  /** Reads state and DNS, then starts probing. Writes nothing to DNS until the machine decides. */
+  async start(): Promise<void> {
+    const dns = this.config.dns!;
+    await this.store.init();
+    await this.store.token();
+    this.events.push(...((await this.store.recentEvents(RECENT_EVENTS)) as LogEvent[]));
+    const saved = await this.store.load();
+    if (saved) {
+      // Operator choices survive a restart; health and DNS are observed again.
+      this.machine = {
+        ...this.machine,
+        paused: saved.machine.paused,
+        awaitingFailback: saved.machine.awaitingFailback,
+      };
+    }
+    const providers = await Promise.all(dns.providers.map((provider) => createDnsProvider(provider)));
+    this.writer = new DnsWriter({
+      providers,
+      name: dns.name,
+      logger: this.logger,
+      onEvent: (event) => this.record([event]),
+      onChange: () => this.persist(),
+    });
+    const reads = await this.writer.readAll();
+    const current = reads.find((read): read is RecordSet[] => Array.isArray(read));
+    for (const [index, read] of reads.entries()) {
+      if (read instanceof Error) {
+        this.record([
+          this.logEvent(
+            'dns-error',
+            `${providers[index]!.describe()}: cannot read ${dns.name}: ${read.message}`,
+          ),
+        ]);
+      }
+    }
+    this.apply({ type: 'observed', at: Date.now(), active: current ? this.originsServing(current) : [] });
+
+    this.health = new HealthEngine({
+      targets: this.config.origins.map((origin) => ({
+        originId: origin.id,
+        url: origin.url!,
+        ...(origin.hostHeader ? { hostHeader: origin.hostHeader } : {}),
+      })),
+      health: this.config.health,
+      // Release eligibility is the machine's business (it may still use an origin on an older
+      // release when no other is up), so probes check reachability and read the release.
+      expectedRelease: () => undefined,
+      onProbe: (result, state) => this.onProbe(result, state),
+      onTransition: (transition) => this.onTransition(transition),
+      logger: this.logger,
+    });
+    this.health.start();
+    this.tick = setInterval(() => this.apply({ type: 'tick', at: Date.now() }), TICK_MS);
+    this.tick.unref?.();
+    this.record([
+      this.logEvent(
+        'started',
+        `watching ${dns.name}: ${this.config.origins.length} origins, ${providers.length} DNS providers`,
+      ),
+    ]);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.tick);
+    await this.health?.stop();
+    await this.writer?.stop();
+    this.record([this.logEvent('stopped', 'watcher stopped')]);
+    this.persist();
+    await this.saving;
+  }
+
+  /** Operator actions (CLI, dashboard). */
+  act(action: WatchAction): void {
+    const at = Date.now();
+    if (action.type === 'force') {
+      const unknown = action.originIds.filter((id) => !this.origins.has(id));
+      if (unknown.length > 0)
+        throw new OutlastError('invalid_argument', `unknown origin ${unknown.join(', ')}`);
+      this.apply({ type: 'force', at, originIds: action.originIds });
+    } else {
+      this.apply({ type: action.type, at } as MachineEvent);
+    }
+  }
+
+  status(): WatchStatus {
+    const dns = this.config.dns!;
+    const health = this.health?.snapshot() ?? {};
+    return {
+      name: dns.name,
+      policy: this.machineConfig.policy,
+      failback: this.machineConfig.failback,
+      active: this.machine.active,
+      activeSince:
+        this.machine.changedAt === undefined ? undefined : new Date(this.machine.changedAt).toISOString(),
+      reason: this.machine.reason,
+      paused: this.machine.paused,
+      awaitingFailback: this.machine.awaitingFailback,
+      currentRelease: this.machine.currentRelease,
+      expectedFailoverSeconds: Math.round(
+        (this.config.health.interval * this.config.health.fall) / 1000 + dns.ttl + 60,
+      ),
+      origins: this.config.origins.map((origin) => {
+        const state = health[origin.id] ?? {
+          originId: origin.id,
+          state: 'unknown' as const,
+          since: this.startedAt,
+          consecutiveOk: 0,
+          consecutiveFail: 0,
+          history: [],
+        };
+        return {
+          ...state,
+          url: origin.url!,
+          onCurrentRelease: state.release !== undefined && state.release === this.machine.currentRelease,
+          active: this.machine.active.includes(origin.id),
+        };
+      }),
+      providers: this.writer?.statuses() ?? [],
+      events: this.events.slice(-100),
+      startedAt: this.startedAt,
+    };
+  }
+
+  /** Calls `listener` with every new timeline event (server-sent events). Returns an unsubscribe. */
+  subscribe(listener: (event: LogEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Waits for DNS writes in flight (tests). */
+  async settled(): Promise<void> {
+    await this.writer?.settled();
+    await this.saving;
+  }
+
+  private onTransition(transition: HealthTransition): void {
+    this.metrics.transition(transition.originId, transition.to);
+    this.record([
+      this.logEvent('health', `${transition.originId} is ${transition.to}: ${transition.reason}`, {
+        ...transition,
+      }),
+    ]);
+    if (transition.to === 'unknown') return;
+    this.apply({
+      type: 'health',
+      at: Date.now(),
+      originId: transition.originId,
+      health: transition.to,
+      ...(transition.release ? { release: transition.release } : {}),
+      ...(transition.deployedAt ? { deployedAt: transition.deployedAt } : {}),
+    });
+  }
+
+  private onProbe(result: ProbeResult, state: OriginHealth): void {
+    this.metrics.probe(result);
+    const view = this.machine.origins[result.originId];
+    const releaseSeen = result.release !== undefined && result.release !== view?.release;
+    if (releaseSeen && (state.state === 'up' || state.state === 'down')) {
+      this.apply({
+        type: 'health',
+        at: Date.now(),
+        originId: result.originId,
+        health: state.state,
+        release: result.release!,
+        ...(result.deployedAt ? { deployedAt: result.deployedAt } : {}),
+      });
+    }
+  }
+
+  private apply(event: MachineEvent): void {
+    const { state, effects } = step(this.machineConfig, this.machine, event);
+    const changed = state !== this.machine;
+    this.machine = state;
+    this.runEffects(effects);
+    if (changed && event.type !== 'tick') this.persist();
+  }
+
+  private runEffects(effects: Effect[]): void {
+    const events: LogEvent[] = [];
+    for (const effect of effects) {
+      if (effect.type === 'event') {
+        events.push(effect.event as LogEvent);
+        continue;
+      }
+      const dns = this.config.dns!;
+      const targets = effect.originIds.map((id) => this.origins.get(id)!.dns as DnsTarget);
+      this.metrics.route(effect.originIds);
+      this.writer?.setDesired(desiredRecords(dns.name, dns.ttl, targets));
+      this.persist();
+    }
+    this.record(events);
+  }
+
+  /** The origins whose records are what DNS answers now (for the `observed` event at start). */
+  private originsServing(current: RecordSet[]): string[] {
+    const dns = this.config.dns!;
+    const order = this.machineConfig.order;
+    const matches = (ids: string[]) => {
+      const wanted = desiredRecords(
+        dns.name,
+        dns.ttl,
+        ids.map((id) => this.origins.get(id)!.dns as DnsTarget),
+      );
+      return (
+        wanted.length === current.length && wanted.every((set) => current.some((have) => sameSet(set, have)))
+      );
+    };
+    if (this.machineConfig.policy === 'priority') return order.filter((id) => matches([id])).slice(0, 1);
+    // all-healthy: the origins whose addresses all appear, if together they are exactly the records.
+    const present = order.filter((id) => {
+      const target = this.origins.get(id)!.dns as DnsTarget;
+      if ('cname' in target) return false;
+      const values = new Set(current.flatMap((set) => set.values));
+      return [...(target.a ?? []), ...(target.aaaa ?? [])].every((address) => values.has(address));
+    });
+    return present.length > 0 && matches(present) ? present : [];
+  }
+
+  private record(events: LogEvent[]): void {
+    if (events.length === 0) return;
+    this.events.push(...events);
+    if (this.events.length > RECENT_EVENTS) this.events.splice(0, this.events.length - RECENT_EVENTS);
+    for (const event of events) {
+      this.logger.info({ kind: event.kind, ...(event.data ?? {}) }, event.message);
+      for (const listener of this.listeners) listener(event);
+    }
+    this.saving = this.saving
+      .then(() => this.store.appendEvents(events as never))
+      .catch((error) => this.logger.error({ err: String(error) }, 'cannot append to the event log'));
+  }
+
+  private persist(): void {
+    this.saving = this.saving
+      .then(() => this.store.save({ machine: this.machine, providers: this.writer?.statuses() ?? [] }))
+      .catch((error) => this.logger.error({ err: String(error) }, 'cannot save state'));
+  }
+
+  private logEvent(kind: string, message: string, data?: Record<string, unknown>): LogEvent {
+    return { at: new Date().toISOString(), kind, message, ...(data ? { data } : {}) };
+  }
+}
