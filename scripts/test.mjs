@@ -4,12 +4,15 @@
 // files through their helpers) and stopped when the run ends. Two OpenStack Swift clusters
 // (scripts/servers/swift.sh) are started here once for the whole run instead, and handed to the
 // test processes as JSON in OUTLAST_TEST_SWIFT_A / OUTLAST_TEST_SWIFT_B (see test/servers/swift.ts);
-// they are stopped when the run ends, also on a failure or Ctrl-C.
+// they are stopped when the run ends, also on a failure or Ctrl-C. Likewise one PowerDNS, one Knot
+// and one BIND server (scripts/servers/dns.sh, started in parallel with the Swift clusters), handed
+// over as JSON in OUTLAST_TEST_DNS_PDNS / _KNOT / _BIND (see test/servers/dns.ts).
 //
 //   npm test                      everything
 //   npm test -- test/unit/x.test.ts   only the given files (checks still run first)
 //   OUTLAST_TEST_SKIP_CHECKS=1    skip tsc and biome (for quick local loops; CI never sets it)
-//   OUTLAST_TEST_NO_SERVERS=1     start no Swift clusters here (tests that need them start their own)
+//   OUTLAST_TEST_NO_SERVERS=1     start no Swift clusters or DNS servers here (tests that need them
+//                                 start their own)
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const swiftSh = join(root, 'scripts', 'servers', 'swift.sh');
+const dnsSh = join(root, 'scripts', 'servers', 'dns.sh');
 
 /** The children running now, so that a signal sent to this process alone can be passed on. */
 const children = new Set();
@@ -26,6 +30,10 @@ const children = new Set();
 let interrupted;
 /** Data dirs of the Swift clusters this run started (or is starting). */
 const swiftDirs = [];
+/** Data dirs of the DNS servers this run started (or is starting). */
+const dnsDirs = [];
+/** Settles when `swift.sh install` is over: two apt-get runs at once would fight over apt's locks. */
+let swiftInstallOver = Promise.resolve();
 
 // Every child runs asynchronously: while a spawnSync blocks, signal handlers cannot run, and the
 // Swift clusters would then outlive a Ctrl-C.
@@ -123,7 +131,9 @@ async function startSwiftClusters() {
   process.stdout.write(`\n== ${label}\n`);
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
   // Not captured: silent when the packages are there, and a first install shows what it does.
-  const install = await spawnChild(swiftSh, ['install']);
+  const installing = spawnChild(swiftSh, ['install']);
+  swiftInstallOver = installing.then(() => undefined);
+  const install = await installing;
   if (install.status !== 0) {
     process.stdout.write(`== ${label}: install FAILED after ${seconds()}s\n`);
     return undefined;
@@ -169,6 +179,90 @@ async function stopSwiftClusters() {
   }
 }
 
+/** First ports tried per kind (then +10, +20, …), as in test/servers/dns.ts; pdns's API is on port + 1. */
+const DNS_FIRST_PORT = { pdns: 20053, knot: 21053, bind: 22053 };
+
+/** Starts one DNS server of `kind` on 127.0.0.1, trying further ports while dns.sh says "taken". */
+async function startDns(kind) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (interrupted) break;
+    const dataDir = mkdtempSync(join(tmpdir(), `outlast-dns-${kind}-`));
+    dnsDirs.push(dataDir);
+    const port = DNS_FIRST_PORT[kind] + attempt * 10;
+    const ports = kind === 'pdns' ? [String(port), String(port + 1)] : [String(port)];
+    const result = await spawnChild(dnsSh, [`start-${kind}`, dataDir, ...ports], { capture: true });
+    if (result.status === 0) {
+      return JSON.parse(readFileSync(join(dataDir, 'server.json'), 'utf8'));
+    }
+    if (result.status !== PORT_TAKEN) {
+      throw new Error(
+        `dns.sh start-${kind} ${dataDir} ${ports.join(' ')} failed (exit ${result.status}):\n${result.stderr}`,
+      );
+    }
+  }
+  throw new Error(interrupted ? 'interrupted' : `no free port for ${kind} from ${DNS_FIRST_PORT[kind]} on`);
+}
+
+async function startDnsServers() {
+  const label = 'DNS servers (OUTLAST_TEST_NO_SERVERS=1 skips them)';
+  const started = Date.now();
+  process.stdout.write(`\n== ${label}\n`);
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
+  await swiftInstallOver;
+  if (interrupted) return undefined;
+  const install = await spawnChild(dnsSh, ['install']);
+  if (install.status !== 0) {
+    process.stdout.write(`== ${label}: install FAILED after ${seconds()}s\n`);
+    return undefined;
+  }
+  const installSeconds = seconds();
+  const kinds = ['pdns', 'knot', 'bind'];
+  const results = await Promise.allSettled(kinds.map((kind) => startDns(kind)));
+  const failed = results.filter((result) => result.status === 'rejected');
+  if (failed.length > 0) {
+    if (!interrupted) {
+      for (const result of failed) process.stdout.write(`${result.reason?.message ?? result.reason}\n`);
+    }
+    process.stdout.write(`== ${label}: FAILED after ${seconds()}s\n`);
+    return undefined;
+  }
+  const [pdns, knot, bind] = results.map((result) => result.value);
+  process.stdout.write(
+    `   pdns ${pdns.host}:${pdns.port} (API ${pdns.apiUrl})\n   knot ${knot.host}:${knot.port}\n` +
+      `   bind ${bind.host}:${bind.port}\n`,
+  );
+  process.stdout.write(`== ${label}: ok (${seconds()}s, of which install check ${installSeconds}s)\n`);
+  return {
+    OUTLAST_TEST_DNS_PDNS: JSON.stringify(pdns),
+    OUTLAST_TEST_DNS_KNOT: JSON.stringify(knot),
+    OUTLAST_TEST_DNS_BIND: JSON.stringify(bind),
+  };
+}
+
+async function stopDnsServers() {
+  if (dnsDirs.length === 0) return;
+  const dirs = dnsDirs.splice(0);
+  const started = Date.now();
+  // Detached, like the Swift clusters' stop: a second Ctrl-C cannot cut it short.
+  const result = await spawnChild(
+    'bash',
+    [
+      '-c',
+      'rc=0; for d in "$@"; do "$0" stop "$d" & done; for j in $(jobs -p); do wait "$j" || rc=1; done; exit $rc',
+      dnsSh,
+      ...dirs,
+    ],
+    { capture: true, detached: true },
+  );
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    process.stdout.write(`${result.stderr}== DNS servers: stop FAILED (${seconds}s)\n`);
+  } else {
+    process.stdout.write(`== DNS servers stopped (${seconds}s)\n`);
+  }
+}
+
 async function main() {
   const selected = process.argv.slice(2);
   if (!process.env.OUTLAST_TEST_SKIP_CHECKS) {
@@ -188,11 +282,19 @@ async function main() {
   }
   let serverEnv = {};
   const external = process.env.OUTLAST_TEST_SWIFT_A && process.env.OUTLAST_TEST_SWIFT_B;
-  if (!process.env.OUTLAST_TEST_NO_SERVERS && !external) {
-    const env = await startSwiftClusters();
+  const externalDns =
+    process.env.OUTLAST_TEST_DNS_PDNS &&
+    process.env.OUTLAST_TEST_DNS_KNOT &&
+    process.env.OUTLAST_TEST_DNS_BIND;
+  if (!process.env.OUTLAST_TEST_NO_SERVERS && !(external && externalDns)) {
+    // In parallel: the DNS servers start (in about a second) while the Swift clusters do.
+    const [swiftEnv, dnsEnv] = await Promise.all([
+      external ? {} : startSwiftClusters(),
+      externalDns ? {} : startDnsServers(),
+    ]);
     if (interrupted) return interrupted;
-    if (!env) return 1;
-    serverEnv = env;
+    if (!swiftEnv || !dnsEnv) return 1;
+    serverEnv = { ...swiftEnv, ...dnsEnv };
   }
   return run(
     `tests (${files.length} files)`,
@@ -223,6 +325,6 @@ try {
 } catch (error) {
   console.error(error);
 } finally {
-  await stopSwiftClusters();
+  await Promise.all([stopSwiftClusters(), stopDnsServers()]);
 }
 process.exit(interrupted ?? status);

@@ -260,6 +260,9 @@ user_admin_admin = admin .admin .reseller_admin
 user_test_tester = testing .admin
 user_test_tester3 = testing3
 user_test2_tester2 = testing2 .admin
+# outlast:swiftdriver is the swift driver's tests' own (test/unit/storage-swift.test.ts revokes its
+# token in memcache to test re-login; revoking a shared user's token would break other tests).
+user_outlast_swiftdriver = swiftdriver .admin
 
 [filter:s3api]
 use = egg:swift#s3api

@@ -15,6 +15,7 @@ import {
   type MachineConfig,
   type MachineEvent,
   type MachineState,
+  machineConfig,
   step,
 } from '../failover/machine.ts';
 import type { HealthTransition, OriginHealth } from '../health/engine.ts';
@@ -88,12 +89,10 @@ export class Watcher {
     this.logger = options.logger ?? componentLogger('watch');
     this.store = new StateStore(config.watch.stateDir);
     this.origins = new Map(config.origins.map((origin) => [origin.id, origin]));
-    this.machineConfig = {
-      policy: config.failover.policy,
-      order: config.failover.order ?? config.origins.map((origin) => origin.id),
-      failback: config.failover.failback,
-      holdDownMs: config.failover.holdDown,
-    };
+    this.machineConfig = machineConfig(
+      config.failover,
+      config.origins.map((origin) => origin.id),
+    );
     this.machine = initialState(this.machineConfig);
   }
 

@@ -1,0 +1,312 @@
+/**
+ * `powerdns`: PowerDNS Authoritative through its HTTP API (v1, tested on 4.7 with gsqlite3).
+ *
+ * read  = GET  /api/v1/servers/{serverId}/zones/{zone}.?rrset_name={name}.  (older servers ignore the
+ *         filter and send the whole zone; the sets are picked by name and type here either way)
+ * apply = one PATCH /api/v1/servers/{serverId}/zones/{zone}. with every change as an rrset
+ *         (`changetype` REPLACE or DELETE). PowerDNS applies one PATCH in one backend transaction,
+ *         so an apply is atomic, bumps the SOA serial once (soa_edit_api) and purges the packet
+ *         cache: the next query answers the new data.
+ *
+ * The API has no precondition on a PATCH, so compare-and-set is emulated: `apply` reads the sets
+ * right before the PATCH and fails with `conflict` when one is neither `before` nor `after`. That
+ * catches a watcher acting on a stale read, but another writer can still slip in between that read
+ * and the PATCH (a window of one round trip), so the capability is declared false.
+ */
+import { isIP } from 'node:net';
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { type ErrorCode, OutlastError } from '../../errors.ts';
+import { componentLogger } from '../../util/log.ts';
+import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
+import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+
+export interface PowerDnsOptions {
+  /** The API's base URL, e.g. `http://127.0.0.1:8081` (a trailing `/api/v1` is accepted too). */
+  url: string;
+  /** The server id in the API path; `localhost` for a plain PowerDNS. */
+  serverId: string;
+  /** The zone as configured in PowerDNS, e.g. `example.com` (with or without the trailing dot). */
+  zone: string;
+  /** Sent as `X-API-Key`; never logged nor put in a message. */
+  apiKey: string;
+  /** Per request, connect to last byte (default 5 s). */
+  timeoutMs?: number;
+}
+
+const PROVIDER_NAME = 'powerdns';
+const DEFAULT_TIMEOUT_MS = 5000;
+/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
+const MAX_TTL = 2 ** 31 - 1;
+const HOSTNAME =
+  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+const capabilities: DnsProviderCapabilities = {
+  compareAndSet: false,
+  atomic: true,
+  // PowerDNS itself takes 0, but a zero TTL defeats resolvers' caches for no failover gain.
+  minTtl: 1,
+  types: MANAGED_TYPES,
+};
+
+/** What GET …/zones/{zone} returns, as far as it is used here. */
+const zoneSchema = z.object({
+  rrsets: z.array(
+    z.object({
+      name: z.string(),
+      type: z.string(),
+      ttl: z.number().int(),
+      records: z.array(z.object({ content: z.string(), disabled: z.boolean().optional() })),
+    }),
+  ),
+});
+
+/** A provider for one zone of one PowerDNS server. Makes no request until used. */
+export function createPowerDnsProvider(options: PowerDnsOptions): DnsProvider {
+  const zone = normalizeName(options.zone);
+  const base = options.url.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+  const zoneUrl = `${base}/api/v1/servers/${encodeURIComponent(options.serverId)}/zones/${encodeURIComponent(`${zone}.`)}`;
+  const shownUrl = safeUrl(base);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const agent = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 10_000 });
+  const log = componentLogger('dns', { provider: PROVIDER_NAME, zone });
+
+  /** One API call; the parsed JSON body (undefined for 204), or an OutlastError. */
+  async function call(method: 'GET' | 'PATCH', url: string, what: string, body?: unknown): Promise<unknown> {
+    let response: Awaited<ReturnType<typeof request>>;
+    let text: string;
+    try {
+      response = await request(url, {
+        method,
+        dispatcher: agent,
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: {
+          'x-api-key': options.apiKey,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      text = await response.body.text();
+    } catch (error) {
+      throw networkError(error, `${what}: ${shownUrl}`);
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      if (text.trim() === '') return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (error) {
+        throw failure('internal', `${what}: the API answered something other than JSON`, error);
+      }
+    }
+    throw httpError(response.statusCode, text, what);
+  }
+
+  function httpError(status: number, text: string, what: string): OutlastError {
+    const detail = errorText(text);
+    if (status === 401 || status === 403) {
+      return failure('permission_denied', `${what}: the API key was refused (HTTP ${status})`, undefined, {
+        hint: 'check apiKey of the powerdns provider against api-key in pdns.conf',
+      });
+    }
+    if (status === 404) {
+      return failure('not_found', `${what}: no zone ${zone} on server ${options.serverId} at ${shownUrl}`);
+    }
+    if (status === 400 || status === 422) {
+      return failure('invalid_argument', `${what}: PowerDNS refused it: ${detail}`);
+    }
+    if (status === 429) return failure('rate_limited', `${what}: HTTP 429 ${detail}`);
+    if (status >= 500) return failure('unavailable', `${what}: HTTP ${status} ${detail}`);
+    return failure('internal', `${what}: unexpected HTTP ${status} ${detail}`);
+  }
+
+  /** `name` inside the zone, normalized; invalid_argument (before any request) otherwise. */
+  function inZone(name: string): string {
+    const host = normalizeName(name);
+    if (!HOSTNAME.test(host))
+      throw failure('invalid_argument', `${JSON.stringify(name)} is not a valid DNS name`);
+    if (host !== zone && !host.endsWith(`.${zone}`)) {
+      throw failure('invalid_argument', `${host} is outside the zone ${zone}`);
+    }
+    return host;
+  }
+
+  async function readSets(host: string): Promise<RecordSet[]> {
+    const query = new URLSearchParams({ rrsets: 'true', rrset_name: `${host}.` });
+    const body = await call('GET', `${zoneUrl}?${query}`, `read ${host}`);
+    const parsed = zoneSchema.safeParse(body);
+    if (!parsed.success) {
+      throw failure('internal', `read ${host}: unexpected answer from the API`, parsed.error);
+    }
+    const sets: RecordSet[] = [];
+    for (const type of MANAGED_TYPES) {
+      const rrset = parsed.data.rrsets.find(
+        (item) => normalizeName(item.name) === host && item.type === type,
+      );
+      // Disabled records are not served, so for failover they are not there.
+      const values =
+        rrset?.records.filter((record) => !record.disabled).map((record) => record.content) ?? [];
+      if (!rrset || values.length === 0) continue;
+      sets.push({
+        name: host,
+        type,
+        ttl: rrset.ttl,
+        values: canonicalValues({ name: host, type, ttl: 0, values }),
+      });
+    }
+    return sets;
+  }
+
+  return {
+    name: PROVIDER_NAME,
+    capabilities,
+
+    describe() {
+      return `powerdns ${zone} @ ${shownUrl}`;
+    },
+
+    async read(name) {
+      return readSets(inZone(name));
+    },
+
+    async apply(changes) {
+      if (changes.length === 0) return;
+      const checked = changes.map((change) => checkChange(change, inZone));
+      const names = [...new Set(checked.map((change) => change.name))];
+      const current = new Map(
+        await Promise.all(names.map(async (host) => [host, await readSets(host)] as const)),
+      );
+      const pending = checked.filter((change) => {
+        const held = current.get(change.name)?.find((set) => set.type === change.type);
+        if (matches(held, change.after)) return false;
+        if (matches(held, change.before)) return true;
+        throw failure(
+          'conflict',
+          `${change.name} ${change.type} changed since it was read: it is ${show(held)}, expected ${show(change.before)}`,
+        );
+      });
+      if (pending.length === 0) return;
+      // Deletes first: PowerDNS checks a CNAME against the other sets in the order of the PATCH.
+      pending.sort((x, y) => Number(x.after !== undefined) - Number(y.after !== undefined));
+      const rrsets = pending.map(toRrset);
+      log.debug({ changes: pending.map((change) => `${change.name} ${change.type}`) }, 'dns patch');
+      await call('PATCH', zoneUrl, `apply ${names.join(', ')}`, { rrsets });
+    },
+
+    async close() {
+      await agent.close();
+    },
+  };
+}
+
+interface RrsetChange {
+  name: string;
+  type: ManagedType;
+  changetype: 'REPLACE' | 'DELETE';
+  ttl?: number;
+  records?: Array<{ content: string; disabled: boolean }>;
+}
+
+function toRrset(change: DnsChange): RrsetChange {
+  const name = `${change.name}.`;
+  if (!change.after) return { name, type: change.type, changetype: 'DELETE' };
+  // The API wants absolute names; without the dot a CNAME target would be refused.
+  const content = (value: string) => (change.type === 'CNAME' ? `${value}.` : value);
+  return {
+    name,
+    type: change.type,
+    changetype: 'REPLACE',
+    ttl: change.after.ttl,
+    records: change.after.values.map((value) => ({ content: content(value), disabled: false })),
+  };
+}
+
+/** The change with names and sets normalized; invalid_argument for what PowerDNS would refuse. */
+function checkChange(change: DnsChange, inZone: (name: string) => string): DnsChange {
+  const name = inZone(change.name);
+  if (!MANAGED_TYPES.includes(change.type)) {
+    throw failure('invalid_argument', `${name}: type ${String(change.type)} is not managed`);
+  }
+  const checkSet = (set: RecordSet | undefined) => set && checkSetOf(name, change.type, set);
+  return { name, type: change.type, before: checkSet(change.before), after: checkSet(change.after) };
+}
+
+function checkSetOf(name: string, type: ManagedType, set: RecordSet): RecordSet {
+  const where = `${name} ${type}`;
+  if (normalizeName(set.name) !== name || set.type !== type) {
+    throw failure('invalid_argument', `${where}: the change carries a set for ${set.name} ${set.type}`);
+  }
+  if (!Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL) {
+    throw failure(
+      'invalid_argument',
+      `${where}: TTL ${set.ttl} is not an integer from ${capabilities.minTtl} to ${MAX_TTL}`,
+    );
+  }
+  if (set.values.length === 0) throw failure('invalid_argument', `${where}: a set needs at least one value`);
+  for (const value of set.values) {
+    const ok =
+      type === 'A'
+        ? isIP(value) === 4
+        : type === 'AAAA'
+          ? isIP(value) === 6
+          : HOSTNAME.test(normalizeName(value));
+    if (!ok)
+      throw failure('invalid_argument', `${where}: ${JSON.stringify(value)} is not a valid ${type} value`);
+  }
+  const values =
+    type === 'CNAME' ? canonicalValues(set) : [...new Set(set.values.map(canonicalAddress))].sort();
+  if (type === 'CNAME' && values.length > 1)
+    throw failure('invalid_argument', `${where}: a CNAME has exactly one target`);
+  return { name, type, ttl: set.ttl, values };
+}
+
+function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
+  if (held === undefined || wanted === undefined) return held === wanted;
+  return sameSet(held, wanted);
+}
+
+function show(set: RecordSet | undefined): string {
+  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
+}
+
+function failure(
+  code: ErrorCode,
+  message: string,
+  cause?: unknown,
+  extra: { hint?: string } = {},
+): OutlastError {
+  return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...extra });
+}
+
+/** A failed request that got no HTTP answer: a timeout, or a server that is not there. */
+function networkError(error: unknown, what: string): OutlastError {
+  const name = error instanceof Error ? error.name : '';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return failure('timeout', `${what}: no answer in time`, error);
+  }
+  const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+  return failure('unavailable', `${what}: cannot reach the API (${reason})`, error);
+}
+
+/** PowerDNS's own words: `{"error": "…"}` on 4xx/5xx, plain text on some (401, 404). */
+function errorText(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return text.trim().slice(0, 300) || '(no body)';
+}
+
+/** The URL for messages: without credentials, query or fragment. */
+function safeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/$/, '')}`;
+  } catch {
+    return url;
+  }
+}

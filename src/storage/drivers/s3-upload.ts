@@ -1,0 +1,137 @@
+/**
+ * The `s3` driver's put: how the bytes go up, by size. Every put sends the sha256 it stores as
+ * `x-amz-content-sha256`, so the store checks the bytes against the manifest's hash (AWS and
+ * Swift's s3api both refuse a mismatch); all but multipart puts also send Content-MD5.
+ *
+ *   - bytes, and files below BUFFER_LIMIT: read into memory, one PUT (a signed payload);
+ *   - files up to MULTIPART_THRESHOLD: streamed with their length and an MD5 computed first.
+ *     A stream of unknown length would make the SDK use aws-chunked, which Swift's S3 API and
+ *     other stores refuse (notes §3(5)); with ContentLength set, a plain streamed PUT works;
+ *   - larger files: a multipart upload (lib-storage), PART_SIZE parts, PART_QUEUE in flight, each
+ *     with its Content-MD5 (s3-client.ts). The ETag is then `<md5 of the parts' md5s>-<parts>`.
+ *
+ * Buffering below 8 MiB keeps one read per file; streaming above bounds memory at about
+ * 16 concurrent puts × 8 MiB, and multipart at 4 × 8 MiB per upload.
+ */
+import { createHash } from 'node:crypto';
+import type { ReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
+import type { ObjectSource } from '../driver.ts';
+
+/** Files below this are read into memory: one read, a signed payload, no second pass for MD5. */
+export const BUFFER_LIMIT = 8 * 1024 * 1024;
+/** Files from this size on go up in parts: a failed part costs a part, and memory stays bounded. */
+export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+export const PART_SIZE = 8 * 1024 * 1024;
+/** Parts in flight per upload. */
+const PART_QUEUE = 4;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Uploads `source` with `input` (bucket, key, headers, metadata). Errors are the SDK's, except
+ * for the source file's own (unreadable, or not the size the scan saw), which are OutlastErrors.
+ */
+export async function uploadObject(
+  client: S3Client,
+  input: PutObjectCommandInput,
+  source: ObjectSource,
+  sha256: string,
+  errorSource: string,
+): Promise<void> {
+  if (source.kind === 'bytes') {
+    const bytes = Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength);
+    await putOnce(
+      client,
+      { ...input, Body: bytes, ContentLength: bytes.length, ContentMD5: md5(bytes) },
+      sha256,
+    );
+    return;
+  }
+  const key = input.Key ?? '';
+  const handle = await openSource(source.path, key, errorSource);
+  const streams: ReadStream[] = [];
+  const stream = () => {
+    const created = handle.createReadStream({ start: 0, autoClose: false });
+    streams.push(created);
+    return created;
+  };
+  try {
+    const { size } = await handle.stat();
+    if (size !== source.size) throw changedFile(key, source, size, errorSource);
+    if (size < BUFFER_LIMIT) {
+      const bytes = await handle.readFile();
+      await putOnce(client, { ...input, Body: bytes, ContentLength: size, ContentMD5: md5(bytes) }, sha256);
+    } else if (size < MULTIPART_THRESHOLD) {
+      const digest = await md5Stream(stream());
+      await putOnce(client, { ...input, Body: stream(), ContentLength: size, ContentMD5: digest }, sha256);
+    } else {
+      const params = { ...input, Body: stream(), ContentLength: size };
+      await new Upload({ client, params, partSize: PART_SIZE, queueSize: PART_QUEUE }).done();
+    }
+  } finally {
+    // A failed request may leave a stream mid-read: stop it before its handle goes away.
+    for (const created of streams) created.destroy();
+    await handle.close();
+  }
+}
+
+/** One PutObject, with the payload hash preset (the signer uses a hash already present). */
+async function putOnce(client: S3Client, input: PutObjectCommandInput, sha256: string): Promise<void> {
+  const command = new PutObjectCommand(input);
+  if (SHA256_HEX.test(sha256)) {
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-amz-content-sha256'] = sha256;
+        return next(args);
+      },
+      { step: 'build', name: 'outlastPayloadSha256' },
+    );
+  }
+  await client.send(command);
+}
+
+async function openSource(path: string, key: string, errorSource: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    const code: ErrorCode =
+      errno === 'ENOENT' ? 'not_found' : errno === 'EACCES' ? 'permission_denied' : 'internal';
+    throw new OutlastError(
+      code,
+      `put ${JSON.stringify(key)}: cannot read the source file ${path}: ${messageOf(error)}`,
+      {
+        source: errorSource,
+        cause: error,
+      },
+    );
+  }
+}
+
+function changedFile(
+  key: string,
+  file: { path: string; size: number },
+  size: number,
+  errorSource: string,
+): OutlastError {
+  return new OutlastError(
+    'conflict',
+    `put ${JSON.stringify(key)}: the source file ${file.path} has ${size} bytes, not the ${file.size} it had when the site was scanned`,
+    { source: errorSource, hint: 'run the deploy again once the site is built' },
+  );
+}
+
+function md5(bytes: Uint8Array): string {
+  return createHash('md5').update(bytes).digest('base64');
+}
+
+async function md5Stream(stream: Readable): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('base64');
+}

@@ -1,0 +1,322 @@
+/**
+ * `s3`: Amazon S3 and S3-compatible stores (R2, B2, Wasabi, MinIO, Ceph, OpenStack Swift's s3api)
+ * through the AWS SDK v3. Around this module: s3-client.ts (the client and its fixes for stores
+ * other than AWS), s3-upload.ts (how a put goes up, by size), s3-errors.ts (the SDK's errors onto
+ * outlast's codes) and s3-setup.ts (`outlast setup`).
+ *
+ * Objects: the sha256 is the user metadata `outlast-sha256` (`x-amz-meta-outlast-sha256`), the
+ * headers are the object's own. ListObjectsV2 carries no user metadata: `listHasMetadata` is false.
+ * Server-side copy keeps headers and metadata (MetadataDirective COPY), up to S3's 5 GiB limit.
+ */
+import { PassThrough, Readable } from 'node:stream';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectsV2Command,
+  type PutObjectCommandInput,
+  type _Error as S3DeleteError,
+} from '@aws-sdk/client-s3';
+import type { StorageConfig } from '../../config/schema.ts';
+import { type ErrorCode, OutlastError } from '../../errors.ts';
+import {
+  type DriverCapabilities,
+  type ObjectHeaders,
+  type ObjectInfo,
+  SHA256_METADATA_KEY,
+  type StorageDriver,
+} from '../driver.ts';
+import { createS3Client, credentialSource, endpointLabel } from './s3-client.ts';
+import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status } from './s3-errors.ts';
+import { setupS3Bucket } from './s3-setup.ts';
+import { uploadObject } from './s3-upload.ts';
+
+/**
+ * The `s3` storage config (see config/schema.ts): `bucket`, `region`, and optionally `endpoint`
+ * (an S3-compatible store), `forcePathStyle`, `profile` (an AWS shared-config profile) or static
+ * `credentials`. `prefix` is applied by Store for objects; the driver uses it only in `setup`, to
+ * make public only what is under it.
+ */
+export type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
+
+const DRIVER_NAME = 's3';
+/** ListObjectsV2's and DeleteObjects' most keys per request. */
+const MAX_PAGE_SIZE = 1000;
+const MAX_DELETE_BATCH = 1000;
+/** Per-key failures named in a deleteMany error before "and N more". */
+const NAMED_FAILURES = 5;
+
+const capabilities: DriverCapabilities = {
+  copy: true,
+  deleteMany: true,
+  // ListObjectsV2 gives key, size and ETag only: sha256 and headers need a HEAD per object.
+  listHasMetadata: false,
+  fileAndDirectorySameName: true,
+  maxDeleteBatch: MAX_DELETE_BATCH,
+};
+
+/**
+ * A driver for one bucket. Creating it makes no request; credentials are resolved on the first
+ * call. The driver keeps sockets alive between calls: `close()` releases them.
+ */
+export function createS3Driver(options: S3StorageConfig): StorageDriver {
+  const { bucket } = options;
+  const client = createS3Client(options);
+  const errorContext: S3ErrorContext = {
+    source: DRIVER_NAME,
+    bucket,
+    endpoint: endpointLabel(options),
+    credentialSource: credentialSource(options),
+    ...(options.credentials ? { secret: options.credentials.secretAccessKey } : {}),
+  };
+  // A HEAD of a missing object and a HEAD in a missing bucket both answer a bare 404: the first
+  // such 404 asks whether the bucket exists; once it did (or any call worked), it is not asked again.
+  let bucketSeen = false;
+
+  async function call<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    try {
+      const result = await run();
+      bucketSeen = true;
+      return result;
+    } catch (error) {
+      throw s3Error(errorContext, error, operation, key);
+    }
+  }
+
+  async function bucketMissing(): Promise<boolean> {
+    if (bucketSeen) return false;
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      bucketSeen = true;
+      return false;
+    } catch (error) {
+      // Only a clear 404 says so; a HEAD we may not make must not turn a missing object into an error.
+      return s3Status(error) === 404;
+    }
+  }
+
+  return {
+    name: DRIVER_NAME,
+    capabilities,
+
+    async list({ prefix = '', cursor, pageSize = MAX_PAGE_SIZE }) {
+      const out = await call('list', prefix || undefined, () =>
+        client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            ...(prefix ? { Prefix: prefix } : {}),
+            ...(cursor === undefined ? {} : { ContinuationToken: cursor }),
+            MaxKeys: Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize))),
+          }),
+        ),
+      );
+      const items: ObjectInfo[] = (out.Contents ?? []).map((item) =>
+        defined({
+          key: item.Key ?? '',
+          size: item.Size ?? 0,
+          etag: unquote(item.ETag),
+          lastModified: item.LastModified,
+        }),
+      );
+      if (!out.IsTruncated) return { items };
+      if (!out.NextContinuationToken) {
+        const message = `list in bucket ${JSON.stringify(bucket)}: a truncated page without a continuation token`;
+        throw new OutlastError('internal', message, { source: DRIVER_NAME });
+      }
+      return { items, cursor: out.NextContinuationToken };
+    },
+
+    async stat(key) {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        bucketSeen = true;
+        return objectInfo(key, head);
+      } catch (error) {
+        if (s3Status(error) === 404) {
+          if (await bucketMissing()) throw s3Error(errorContext, noSuchBucket(error), 'stat', key);
+          return undefined;
+        }
+        throw s3Error(errorContext, await explainHead(error, key), 'stat', key);
+      }
+    },
+
+    async get(key) {
+      const out = await call('get', key, () =>
+        client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+      );
+      const body = guardBody(out.Body, (error) => s3Error(errorContext, error, 'get', key));
+      return { info: objectInfo(key, out), body };
+    },
+
+    async put(key, source, putOptions) {
+      const { sha256, metadata = {}, ...headers } = putOptions;
+      const input: PutObjectCommandInput = {
+        Bucket: bucket,
+        Key: key,
+        ...headerParams(headers),
+        Metadata: { ...metadata, [SHA256_METADATA_KEY]: sha256 },
+      };
+      await call('put', key, () => uploadObject(client, input, source, sha256, DRIVER_NAME));
+    },
+
+    async delete(key) {
+      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    },
+
+    async deleteMany(keys) {
+      if (keys.length === 0) return;
+      if (keys.length > MAX_DELETE_BATCH) {
+        const message = `deleteMany: ${keys.length} keys, at most ${MAX_DELETE_BATCH} per call`;
+        throw new OutlastError('invalid_argument', message, { source: DRIVER_NAME });
+      }
+      const label = `${keys[0]} (+${keys.length - 1} more)`;
+      const out = await call('deleteMany', label, () =>
+        client.send(
+          new DeleteObjectsCommand({
+            Bucket: bucket,
+            Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+          }),
+        ),
+      );
+      if (out.Errors?.length) throw deleteManyError(bucket, keys.length, out.Errors, out);
+    },
+
+    async copy(fromKey, toKey) {
+      await call(`copy to ${JSON.stringify(toKey)} from`, fromKey, () =>
+        client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: toKey,
+            CopySource: `${bucket}/${encodeKey(fromKey)}`,
+            MetadataDirective: 'COPY',
+          }),
+        ),
+      );
+    },
+
+    setup(setupOptions) {
+      const prefix = options.prefix ? options.prefix.replace(/\/*$/, '/') : '';
+      return setupS3Bucket({ ...errorContext, client, region: options.region, prefix }, setupOptions);
+    },
+
+    async close() {
+      client.destroy();
+    },
+  };
+
+  /**
+   * A HEAD's error has no body, so a 403 or 400 says nothing of why. A one-byte GET of the same
+   * key gets the store's reason (wrong secret, unknown key id, denied); it is asked only then.
+   */
+  async function explainHead(error: unknown, key: string): Promise<unknown> {
+    const status = s3Status(error);
+    if (!isBodiless(error) || (status !== 400 && status !== 401 && status !== 403)) return error;
+    try {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }));
+      (out.Body as Readable | undefined)?.destroy?.();
+      return error;
+    } catch (detailed) {
+      return isBodiless(detailed) ? error : detailed;
+    }
+  }
+}
+
+function objectInfo(key: string, out: HeadObjectCommandOutput | GetObjectCommandOutput): ObjectInfo {
+  const { [SHA256_METADATA_KEY]: sha256, ...metadata } = out.Metadata ?? {};
+  return defined({
+    key,
+    size: out.ContentLength ?? 0,
+    sha256,
+    etag: unquote(out.ETag),
+    lastModified: out.LastModified,
+    contentType: out.ContentType,
+    cacheControl: out.CacheControl,
+    contentEncoding: out.ContentEncoding,
+    contentDisposition: out.ContentDisposition,
+    contentLanguage: out.ContentLanguage,
+    metadata,
+  });
+}
+
+function headerParams(headers: ObjectHeaders): Partial<PutObjectCommandInput> {
+  return defined({
+    ContentType: headers.contentType,
+    CacheControl: headers.cacheControl,
+    ContentEncoding: headers.contentEncoding,
+    ContentDisposition: headers.contentDisposition,
+    ContentLanguage: headers.contentLanguage,
+  });
+}
+
+/**
+ * The key as it goes into `x-amz-copy-source`: each segment percent-encoded (UTF-8), the slashes
+ * kept. encodeURIComponent leaves `!'()*` as they are, which S3 and Swift read back unchanged.
+ */
+export function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** The per-key failures of a DeleteObjects answer as one error, naming the first few keys. */
+function deleteManyError(
+  bucket: string,
+  total: number,
+  errors: S3DeleteError[],
+  cause: unknown,
+): OutlastError {
+  const codes = errors.map((item) => errorCodeOf(item.Code));
+  // Retrying the batch cannot fix a refusal: report that one before any transient failure.
+  const code: ErrorCode =
+    codes.find((item) => item !== 'unavailable' && item !== 'rate_limited' && item !== 'timeout') ??
+    codes[0]!;
+  const named = errors
+    .slice(0, NAMED_FAILURES)
+    .map(
+      (item) =>
+        `${JSON.stringify(item.Key ?? '')} (${item.Code ?? 'error'}${item.Message ? `: ${item.Message}` : ''})`,
+    );
+  const more = errors.length > NAMED_FAILURES ? ` and ${errors.length - NAMED_FAILURES} more` : '';
+  return new OutlastError(
+    code,
+    `deleteMany in bucket ${JSON.stringify(bucket)}: ${errors.length} of ${total} keys not deleted: ${named.join(', ')}${more}`,
+    { source: DRIVER_NAME, cause },
+  );
+}
+
+/** The body of a GET, whose network errors become outlast's (so Store retries a broken transfer). */
+function guardBody(body: unknown, fail: (error: unknown) => OutlastError): Readable {
+  if (body === undefined) return Readable.from([]);
+  if (!(body instanceof Readable)) {
+    throw new OutlastError('internal', 'get: the SDK returned a body that is not a Node stream', {
+      source: DRIVER_NAME,
+    });
+  }
+  const guarded = new PassThrough();
+  body.once('error', (error) => guarded.destroy(fail(error)));
+  // A reader that stops early closes the response, so its socket is not left half-read.
+  guarded.once('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  return body.pipe(guarded);
+}
+
+/** What a HEAD's bare 404 meant once HeadBucket said the bucket is missing too. */
+function noSuchBucket(cause: unknown): Error {
+  return Object.assign(new Error('The specified bucket does not exist.', { cause }), {
+    Code: 'NoSuchBucket',
+    $metadata: { httpStatusCode: 404 },
+  });
+}
+
+function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/^(W\/)?"(.*)"$/, '$2');
+}
+
+/** The object without its undefined fields, so infos compare and print cleanly. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+}

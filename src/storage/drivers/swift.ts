@@ -1,0 +1,381 @@
+/**
+ * `swift`: OpenStack Swift's native API (Rackspace Cloud Files, OVHcloud Object Storage, any
+ * Swift cluster), through a small client of our own on undici (swift-http.ts) and the three
+ * usual logins (swift-auth.ts). One container is one origin; staticweb serves it (swift-setup.ts).
+ *
+ * Objects:
+ *   - URL = storage URL / container / key, every segment percent-encoded, so any valid key
+ *     (spaces, `#`, `?`, `%`, `+`, Unicode) round-trips.
+ *   - sha256 and user metadata are `X-Object-Meta-*` headers; the object headers (Content-Type,
+ *     Cache-Control, Content-Encoding, Content-Disposition, Content-Language) are stored as they are
+ *     by Swift 2.30's defaults. Swift always has a Content-Type: without one, it guesses from the name.
+ *   - A put sends `ETag: <md5>`, so Swift refuses (422) bytes that arrive damaged.
+ *   - A listing carries name, size, MD5 and date but no metadata: `listHasMetadata` is false.
+ *   - Batch deletes use the bulk middleware (`POST ?bulk-delete`) when `/info` lists it, else
+ *     single deletes. Copies are `PUT` with `X-Copy-From` (metadata kept by Swift).
+ *   - Objects over 5 GiB would need SLO/DLO segments, which this driver does not do yet.
+ *
+ * Statuses: 401 (after one fresh login) and 403 → permission_denied; 404 → not_found (a missing
+ * object on stat → undefined; a missing container, checked once, → not_found naming it);
+ * 408 and socket timeouts → timeout; 429/498 → rate_limited (Retry-After kept); 422 (MD5
+ * mismatch), 5xx, refused or reset connections → unavailable, retryable; 507 → unavailable, final.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { z } from 'zod';
+import { messageOf, OutlastError } from '../../errors.ts';
+import {
+  type DriverCapabilities,
+  type GetResult,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectSource,
+  type PutOptions,
+  SHA256_METADATA_KEY,
+  type StorageDriver,
+  type UserMetadata,
+} from '../driver.ts';
+import { createSwiftAuth, type SwiftStorageConfig } from './swift-auth.ts';
+import { createBulkDeleter, DEFAULT_BULK_DELETES } from './swift-bulk.ts';
+import {
+  containerUrl,
+  createAgent,
+  DRIVER_NAME,
+  encodeSegments,
+  failure,
+  header,
+  isSuccess,
+  networkError,
+  objectUrl,
+  parseJson,
+  SwiftClient,
+  type SwiftResponse,
+} from './swift-http.ts';
+import { swiftSetup, swiftSiteAliases } from './swift-setup.ts';
+
+export type { SwiftStorageConfig } from './swift-auth.ts';
+export { DRIVER_NAME } from './swift-http.ts';
+
+/** Knobs for tests and special deployments; the config file never sets them. */
+export interface SwiftDriverTuning {
+  /** Send requests through this dispatcher instead of an agent of the driver's own (not closed by
+   * `close()`); tests use it to watch or alter the traffic. */
+  dispatcher?: Dispatcher;
+  /** At most this many keys per bulk delete request, below the cluster's own limit. */
+  bulkDeleteLimit?: number;
+}
+
+/** Swift's `container_listing_limit` default: the most one listing returns. */
+const MAX_LISTING = 10_000;
+const DEFAULT_PAGE_SIZE = 1000;
+/** Swift's `max_file_size` default (5 GiB + 2): a larger single object needs SLO/DLO. */
+const MAX_OBJECT_BYTES = 5 * 1024 ** 3 + 2;
+const META = 'x-object-meta-';
+const SHA256_HEADER = `${META}${SHA256_METADATA_KEY}`;
+/** ObjectHeaders field → the HTTP header Swift stores and serves. */
+const OBJECT_HEADERS = [
+  ['contentType', 'content-type'],
+  ['cacheControl', 'cache-control'],
+  ['contentEncoding', 'content-encoding'],
+  ['contentDisposition', 'content-disposition'],
+  ['contentLanguage', 'content-language'],
+] as const;
+
+const listing = z.array(
+  z.object({
+    name: z.string(),
+    bytes: z.number(),
+    hash: z.string().optional(),
+    last_modified: z.string().optional(),
+  }),
+);
+
+export function createSwiftDriver(
+  options: SwiftStorageConfig,
+  tuning: SwiftDriverTuning = {},
+): StorageDriver {
+  const { container } = options;
+  if (container.includes('/')) {
+    // Swift's paths are /account/container/object: a slash cannot be part of a container's name.
+    throw new OutlastError('invalid_argument', `container ${JSON.stringify(container)} contains "/"`, {
+      source: DRIVER_NAME,
+      hint: 'use storage.prefix for a folder inside the container',
+    });
+  }
+  const ownAgent = tuning.dispatcher ? undefined : createAgent();
+  const dispatcher = tuning.dispatcher ?? ownAgent!;
+  const auth = createSwiftAuth({
+    auth: options.auth,
+    interface: options.interface,
+    dispatcher,
+    ...(options.region === undefined ? {} : { region: options.region }),
+  });
+  const client = new SwiftClient(auth, dispatcher);
+  /** Set once the container answered anything but 404: later 404s are then missing objects. */
+  let containerSeen = false;
+
+  const what = (operation: string, key?: string) =>
+    `${operation} ${key === undefined ? '' : `${JSON.stringify(key)} `}in container ${JSON.stringify(container)}`;
+
+  /** After a 404 on an object: a missing container is `not_found` (one HEAD, while unknown). */
+  async function checkContainer(operation: string): Promise<void> {
+    if (containerSeen) return;
+    const response = await client.call(what(operation), (session) => ({
+      method: 'HEAD',
+      url: containerUrl(session.storageUrl, container),
+    }));
+    await response.body.dump();
+    if (response.statusCode === 404) throw containerMissing(operation);
+    if (!isSuccess(response)) throw await failure(response, what(operation));
+    containerSeen = true;
+  }
+
+  function containerMissing(operation: string): OutlastError {
+    return new OutlastError(
+      'not_found',
+      `${operation}: container ${JSON.stringify(container)} does not exist`,
+      {
+        source: DRIVER_NAME,
+        hint: 'create it with `outlast setup --create`',
+      },
+    );
+  }
+
+  async function objectRequest(operation: string, key: string, method: Dispatcher.HttpMethod) {
+    const response = await client.call(what(operation, key), (session) => ({
+      method,
+      url: objectUrl(session.storageUrl, container, key),
+    }));
+    if (isSuccess(response)) containerSeen = true;
+    return response;
+  }
+
+  async function deleteOne(key: string): Promise<void> {
+    const response = await objectRequest('delete', key, 'DELETE');
+    await response.body.dump();
+    if (!isSuccess(response) && response.statusCode !== 404)
+      throw await failure(response, what('delete', key));
+  }
+
+  const bulk = createBulkDeleter(
+    client,
+    container,
+    tuning.bulkDeleteLimit ?? DEFAULT_BULK_DELETES,
+    deleteOne,
+  );
+
+  const driver: StorageDriver = {
+    name: DRIVER_NAME,
+
+    get capabilities(): DriverCapabilities {
+      return {
+        copy: true,
+        // Once /info has said there is no bulk delete, Store deletes one by one itself.
+        deleteMany: bulk.available,
+        listHasMetadata: false,
+        fileAndDirectorySameName: true,
+        maxDeleteBatch: bulk.batch,
+      };
+    },
+
+    async list({ prefix = '', cursor, pageSize = DEFAULT_PAGE_SIZE }): Promise<ListPage> {
+      const size = Math.max(1, Math.min(pageSize, MAX_LISTING - 1));
+      // One more than the page, so the last page is known without an empty request after it.
+      const query = [`format=json`, `limit=${size + 1}`, `prefix=${encodeURIComponent(prefix)}`];
+      if (cursor !== undefined) query.push(`marker=${encodeURIComponent(cursor)}`);
+      const label = what('list', prefix);
+      const response = await client.call(label, (session) => ({
+        method: 'GET',
+        url: `${containerUrl(session.storageUrl, container)}?${query.join('&')}`,
+        headers: { accept: 'application/json' },
+      }));
+      if (response.statusCode === 404) {
+        await response.body.dump();
+        throw containerMissing('list');
+      }
+      if (!isSuccess(response)) throw await failure(response, label);
+      containerSeen = true;
+      const text = response.statusCode === 204 ? '[]' : await response.body.text();
+      const parsed = listing.safeParse(parseJson(text));
+      if (!parsed.success) {
+        throw new OutlastError('internal', `${label}: the listing is not the JSON Swift sends`, {
+          source: DRIVER_NAME,
+        });
+      }
+      const rows = parsed.data;
+      const items = rows.slice(0, size).map((row): ObjectInfo => {
+        const item: ObjectInfo = { key: row.name, size: row.bytes };
+        if (row.hash) item.etag = row.hash;
+        // Swift's listing dates are UTC without a zone designator.
+        const date = row.last_modified ? new Date(`${row.last_modified}Z`) : undefined;
+        if (date && !Number.isNaN(date.getTime())) item.lastModified = date;
+        return item;
+      });
+      return rows.length > size ? { items, cursor: items[items.length - 1]!.key } : { items };
+    },
+
+    async stat(key) {
+      const response = await objectRequest('stat', key, 'HEAD');
+      await response.body.dump();
+      if (response.statusCode === 404) {
+        await checkContainer('stat');
+        return undefined;
+      }
+      if (!isSuccess(response)) throw await failure(response, what('stat', key));
+      return infoFromHeaders(key, response);
+    },
+
+    async get(key): Promise<GetResult> {
+      const response = await objectRequest('get', key, 'GET');
+      if (response.statusCode === 404) {
+        await response.body.dump();
+        await checkContainer('get');
+        throw new OutlastError('not_found', `${what('get', key)}: no such object`, { source: DRIVER_NAME });
+      }
+      if (!isSuccess(response)) throw await failure(response, what('get', key));
+      return { info: infoFromHeaders(key, response), body: guardBody(response.body, what('get', key)) };
+    },
+
+    async put(key, source, putOptions) {
+      const label = what('put', key);
+      const { md5, size, body } = await prepareSource(source, label);
+      if (size > MAX_OBJECT_BYTES) {
+        throw new OutlastError(
+          'invalid_argument',
+          `${label}: ${size} bytes is over Swift's 5 GiB per object`,
+          {
+            source: DRIVER_NAME,
+            hint: 'segmented uploads (SLO/DLO) are not supported yet',
+          },
+        );
+      }
+      const headers = putHeaders(putOptions);
+      headers['content-length'] = String(size);
+      headers.etag = md5;
+      const response = await client.call(label, (session) => ({
+        method: 'PUT',
+        url: objectUrl(session.storageUrl, container, key),
+        headers,
+        body,
+      }));
+      await response.body.dump();
+      if (response.statusCode === 404) throw containerMissing('put');
+      if (!isSuccess(response)) throw await failure(response, label);
+      containerSeen = true;
+    },
+
+    delete: deleteOne,
+
+    deleteMany: (keys) => bulk.deleteMany(keys),
+
+    async copy(fromKey, toKey) {
+      const label = what('copy', fromKey) + ` to ${JSON.stringify(toKey)}`;
+      const response = await client.call(label, (session) => ({
+        method: 'PUT',
+        url: objectUrl(session.storageUrl, container, toKey),
+        headers: {
+          'x-copy-from': `/${encodeURIComponent(container)}/${encodeSegments(fromKey)}`,
+          'content-length': '0',
+        },
+      }));
+      await response.body.dump();
+      if (response.statusCode === 404) {
+        await checkContainer('copy');
+        throw new OutlastError('not_found', `${label}: no such object`, { source: DRIVER_NAME });
+      }
+      if (!isSuccess(response)) throw await failure(response, label);
+      containerSeen = true;
+    },
+
+    siteAliases: swiftSiteAliases,
+
+    setup: (setupOptions) => swiftSetup(client, container, setupOptions),
+
+    async close() {
+      await ownAgent?.close();
+    },
+  };
+  return driver;
+}
+
+/** A put's body: bytes as they are, a file hashed first then opened again for each attempt. */
+async function prepareSource(
+  source: ObjectSource,
+  label: string,
+): Promise<{ md5: string; size: number; body: () => Uint8Array | Readable }> {
+  if (source.kind === 'bytes') {
+    const bytes = source.bytes;
+    return { md5: createHash('md5').update(bytes).digest('hex'), size: bytes.byteLength, body: () => bytes };
+  }
+  // The ETag header goes before the body, so the MD5 needs a first pass over the file; the
+  // second pass comes from the page cache.
+  const hash = createHash('md5');
+  let size = 0;
+  try {
+    for await (const chunk of createReadStream(source.path)) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+  } catch (error) {
+    throw new OutlastError(
+      'invalid_argument',
+      `${label}: cannot read the source file ${source.path}: ${messageOf(error)}`,
+      {
+        source: DRIVER_NAME,
+        cause: error,
+      },
+    );
+  }
+  return { md5: hash.digest('hex'), size, body: () => createReadStream(source.path) };
+}
+
+function putHeaders(options: PutOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [field, name] of OBJECT_HEADERS) {
+    const value = options[field];
+    if (value !== undefined) headers[name] = value;
+  }
+  for (const [name, value] of Object.entries(options.metadata ?? {})) headers[`${META}${name}`] = value;
+  headers[SHA256_HEADER] = options.sha256;
+  return headers;
+}
+
+function infoFromHeaders(key: string, response: SwiftResponse): ObjectInfo {
+  const { headers } = response;
+  const info: ObjectInfo = { key, size: Number(header(headers, 'content-length') ?? 0) };
+  const sha256 = header(headers, SHA256_HEADER);
+  if (sha256) info.sha256 = sha256;
+  const etag = header(headers, 'etag');
+  if (etag) info.etag = etag.replace(/^"(.*)"$/, '$1');
+  // X-Timestamp has sub-second precision, Last-Modified only seconds.
+  const timestamp = Number(header(headers, 'x-timestamp'));
+  const modified = Number.isFinite(timestamp)
+    ? new Date(timestamp * 1000)
+    : new Date(header(headers, 'last-modified') ?? '');
+  if (!Number.isNaN(modified.getTime())) info.lastModified = modified;
+  for (const [field, name] of OBJECT_HEADERS) {
+    const value = header(headers, name);
+    if (value !== undefined) info[field] = value;
+  }
+  const metadata: UserMetadata = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith(META) || name === SHA256_HEADER || value === undefined) continue;
+    metadata[name.slice(META.length)] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  info.metadata = metadata;
+  return info;
+}
+
+/** The response body, with a failure in mid-transfer as a retryable outlast error. */
+function guardBody(body: SwiftResponse['body'], label: string): Readable {
+  async function* chunks() {
+    try {
+      for await (const chunk of body) yield chunk as Buffer;
+    } catch (error) {
+      throw networkError(error, label);
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
+}
