@@ -55,11 +55,14 @@ Exit codes: 0 done, 1 failed (an origin or service), 2 bad command line, config 
 (nothing written), 3 refused by the delete guard (nothing written; --force overrides), 130 Ctrl-C.
 Config reference: the Configuration section of README.md.`,
     )
-    .hook('preAction', (command) => {
+    .hook('preAction', (command, action) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       debug = options.debug ?? false;
       if (options.debug) setLogLevel('debug');
       else if (options.verbose) setLogLevel('info');
+      // A one-shot command says what went wrong in its own words; retries and such are noise on a
+      // terminal unless asked for. The daemon keeps warnings: its log is read by operators.
+      else if (!process.env.OUTLAST_LOG_LEVEL && action.name() !== 'watch') setLogLevel('error');
     });
 
   program

@@ -119,7 +119,7 @@ function printResults(outcome: RunOutcome, elapsed: number): void {
   for (const origin of outcome.origins) {
     const name = origin.originId.padEnd(Math.max(...outcome.origins.map((o) => o.originId.length)));
     if (origin.error) {
-      out(`${name}  FAILED (${origin.requests} requests): ${origin.error.message}`);
+      out(`${name}  FAILED (${formatCount(origin.requests, 'request')}): ${origin.error.message}`);
       if (origin.error.hint) out(`${' '.repeat(name.length)}  hint: ${origin.error.hint}`);
       out(`${' '.repeat(name.length)}  serves ${shortRelease(origin.release)}`);
       continue;
@@ -133,7 +133,7 @@ function printResults(outcome: RunOutcome, elapsed: number): void {
     const what = plan.noop
       ? `already on ${shortRelease(plan.release)}, nothing to do`
       : `${shortRelease(plan.previousRelease)} → ${shortRelease(plan.release)}: uploaded ${result.uploaded} (${formatBytes(result.uploadedBytes)}), deleted ${result.deleted}, unchanged ${plan.unchanged}`;
-    out(`${name}  ${what}  [${origin.requests} requests]`);
+    out(`${name}  ${what}  [${formatCount(origin.requests, 'request')}]`);
     for (const warning of plan.warnings) out(`${' '.repeat(name.length)}  warning: ${warning}`);
   }
   const failed = outcome.origins.filter((origin) => origin.error).length;
