@@ -4,6 +4,7 @@
  * against the config file's folder by load.ts, after validation.
  */
 import { z } from 'zod';
+import { parseZoneConfig, STATIC_TYPES } from '../dns/embedded/records.ts';
 import { parseDuration } from '../util/duration.ts';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -288,6 +289,65 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT, e.g. 127.0.0.1:53' });
 
+/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
+const dnsTtl = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
+
+/** outlast's own authoritative server (src/dns/providers/embedded.ts). */
+const embeddedDnsProvider = z
+  .strictObject({
+    type: z.literal('embedded'),
+    /** Where to answer, UDP and TCP: `["127.0.0.1:5353", "[::1]:5353"]`; port 53 needs privileges. */
+    listen: z.array(hostPort).min(1),
+    /** The zone served, e.g. `example.com`; `dns.name` must be inside it. */
+    zone: z.string().min(1),
+    /** The apex NS records (absolute names); the first is the SOA's primary name server. */
+    nameservers: z.array(z.string().min(1)).min(1),
+    /** TTL of the SOA, the NS and the static records that set none. */
+    ttl: dnsTtl.default(300),
+    soa: z
+      .strictObject({
+        /** The zone's contact, `hostmaster@example.com` or `hostmaster.example.com` (default hostmaster.<zone>). */
+        email: z.string().min(1).optional(),
+        refresh: dnsTtl.default(3600),
+        retry: dnsTtl.default(600),
+        expire: dnsTtl.default(604800),
+        /** The TTL of negative answers (RFC 2308). */
+        minimum: dnsTtl.default(60),
+      })
+      .prefault({}),
+    /** Static records beside the managed name. Names: `@`, relative (`ns1`), or absolute with a trailing dot. */
+    records: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          type: z.enum(STATIC_TYPES),
+          ttl: dnsTtl.optional(),
+          /** Presentation form: `192.0.2.1`, `10 mail.example.com.`, `"v=spf1 -all"`, `0 issue "letsencrypt.org"`. */
+          value: z.string(),
+        }),
+      )
+      .default([]),
+    secondaries: z
+      .strictObject({
+        /** HOST:PORT of each secondary that gets a NOTIFY after every change. */
+        notify: z.array(hostPort).default([]),
+        /** Addresses or CIDR prefixes allowed to transfer the zone (AXFR); default: the notify hosts. */
+        allowTransfer: z.array(z.string().min(1)).optional(),
+        /** Transfers must be signed with this key; NOTIFYs are signed with it. */
+        tsig: tsigSchema.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((provider, ctx) => {
+    for (const problem of parseZoneConfig(provider).problems) {
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    }
+  });
+
 export const dnsProviderSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('memory'),
@@ -311,6 +371,7 @@ export const dnsProviderSchema = z.discriminatedUnion('type', [
     /** Per attempt. */
     timeout: duration('3s'),
   }),
+  embeddedDnsProvider,
 ]);
 
 const dnsSchema = z.strictObject({

@@ -17,6 +17,10 @@ export async function createDnsProvider(config: DnsProviderConfig): Promise<DnsP
       const { createPowerDnsProvider } = await import('./providers/powerdns.ts');
       return createPowerDnsProvider(config);
     }
+    case 'embedded': {
+      const { createEmbeddedProvider } = await import('./providers/embedded.ts');
+      return createEmbeddedProvider(config);
+    }
     case 'rfc2136': {
       const { createRfc2136Provider } = await import('./providers/rfc2136.ts');
       return createRfc2136Provider(config);

@@ -1,0 +1,312 @@
+// Helpers for the embedded DNS server's tests: raw exchanges over UDP and TCP (the tests need the
+// whole reply, flags and OPT included, and several replies on one connection), queries built with
+// dns-packet, a seeded PRNG, and a Knot DNS started for one test file (knotd from Debian in a temp
+// dir, its PID recorded, stopped by that PID after the file, or at exit however the file ends).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Answer, type DecodedPacket, decode, encode } from 'dns-packet';
+import { installDnsServers } from './dns.ts';
+
+export interface QuerySpec {
+  name: string;
+  /** A dns-packet type name (`A`, `TXT`, `AXFR`…). */
+  type: string;
+  id?: number;
+  rd?: boolean;
+  cd?: boolean;
+  /** Default 0 (QUERY). */
+  opcode?: number;
+  /** An OPT record (default: none). */
+  edns?: { size: number; version?: number; do?: boolean };
+}
+
+/** A query on the wire. */
+export function makeQuery(spec: QuerySpec): Buffer {
+  let flags = (spec.opcode ?? 0) << 11;
+  if (spec.rd) flags |= 0x100;
+  if (spec.cd) flags |= 0x10;
+  return encode({
+    type: 'query',
+    id: spec.id ?? Math.floor(Math.random() * 65536),
+    flags,
+    questions: [{ name: spec.name, type: spec.type as 'A', class: 'IN' }],
+    additionals: spec.edns
+      ? [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: spec.edns.size,
+            extendedRcode: 0,
+            ednsVersion: spec.edns.version ?? 0,
+            flags: spec.edns.do ? 0x8000 : 0,
+            flag_do: spec.edns.do ?? false,
+            options: [],
+          },
+        ]
+      : [],
+  });
+}
+
+/** The reply with the query's ID, or undefined after `timeoutMs`. */
+export function udpExchange(
+  host: string,
+  port: number,
+  message: Buffer,
+  timeoutMs = 2000,
+): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const id = message.length >= 2 ? message.readUInt16BE(0) : -1;
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    function finish(reply: Buffer | undefined, error?: Error): void {
+      clearTimeout(timer);
+      socket.close();
+      if (error) reject(error);
+      else resolve(reply);
+    }
+    socket.on('error', (error) => finish(undefined, error));
+    socket.on('message', (reply) => {
+      if (reply.length >= 2 && reply.readUInt16BE(0) === id) finish(reply);
+    });
+    socket.send(message, port, host);
+  });
+}
+
+/**
+ * Sends `messages` on one TCP connection (each with its length prefix, all at once) and collects
+ * replies until `done(replies)` says so, the server closes, or `timeoutMs` passes.
+ */
+export function tcpExchange(
+  host: string,
+  port: number,
+  messages: Buffer[],
+  done: (replies: Buffer[]) => boolean = (replies) => replies.length >= messages.length,
+  timeoutMs = 5000,
+): Promise<{ replies: Buffer[]; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const replies: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    let settled = false;
+    const finish = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ replies, closed });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('connect', () => {
+      socket.write(Buffer.concat(messages.map((message) => framed(message))));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        replies.push(Buffer.from(pending.subarray(2, 2 + pending.readUInt16BE(0))));
+        pending = pending.subarray(2 + pending.readUInt16BE(0));
+      }
+      if (done(replies)) finish(false);
+    });
+    socket.on('error', () => finish(true));
+    socket.on('close', () => finish(true));
+  });
+}
+
+/** `message` with its two-byte TCP length prefix. */
+export function framed(message: Buffer): Buffer {
+  const prefix = Buffer.alloc(2);
+  prefix.writeUInt16BE(message.length);
+  return Buffer.concat([prefix, message]);
+}
+
+/** The rcode, extended by the OPT's upper bits (BADVERS is 16). */
+export function fullRcode(packet: DecodedPacket): number {
+  const opt = (packet.additionals ?? []).find((record) => record.type === 'OPT') as
+    | { extendedRcode?: number }
+    | undefined;
+  return ((opt?.extendedRcode ?? 0) << 4) | ((packet.flags ?? 0) & 0xf);
+}
+
+const RCODE_NAMES = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'YXDOMAIN',
+  'YXRRSET',
+  'NXRRSET',
+  'NOTAUTH',
+  'NOTZONE',
+];
+
+/** The header's rcode by name (dns-packet decodes it, its types do not say so). */
+export function rcodeName(packet: DecodedPacket): string {
+  const code = (packet.flags ?? 0) & 0xf;
+  return RCODE_NAMES[code] ?? `RCODE${code}`;
+}
+
+/** The header's opcode number. */
+export function opcodeOf(packet: DecodedPacket): number {
+  return ((packet.flags ?? 0) >> 11) & 0xf;
+}
+
+/** The data of a decoded record (undefined for OPT), typed loosely for comparisons. */
+export function dataOf(record: Answer): unknown {
+  return 'data' in record ? record.data : undefined;
+}
+
+export { decode };
+
+/** mulberry32: a small seeded PRNG, so a failing fuzz run can be replayed. */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A port free right now for both UDP and TCP on 127.0.0.1 (the caller binds it soon after). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 30000 + Math.floor(Math.random() * 20000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const udp = createSocket('udp4');
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => {
+        const tcp = createServer();
+        tcp.once('error', () => udp.close(() => resolve(false)));
+        tcp.listen(port, '127.0.0.1', () => tcp.close(() => udp.close(() => resolve(true))));
+      });
+    });
+    if (ok) return port;
+  }
+}
+
+export interface KnotServer {
+  host: string;
+  port: number;
+  pid: number;
+  dir: string;
+  /** Everything knotd wrote so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const knots = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * Starts knotd (foreground) in a fresh temp dir on 127.0.0.1:PORT with `zones` (the YAML after the
+ * `server`, `log`, `database` and `template` sections: keys, remotes, acls, the zone list) and
+ * `files` (written into the dir first, e.g. zone files). Resolves once `ready` holds.
+ */
+export async function startKnot(options: {
+  yaml: (dir: string) => string;
+  files?: (dir: string) => Record<string, string>;
+  ready: (server: { host: string; port: number }) => Promise<boolean>;
+  /** Default: a free port (freePort). */
+  port?: number;
+  timeoutMs?: number;
+}): Promise<KnotServer> {
+  // Debian's knot package, installed by dns.sh when missing (a no-op when it is there).
+  await installDnsServers();
+  const dir = await mkdtemp(join(tmpdir(), 'outlast-knot-'));
+  const port = options.port ?? (await freePort());
+  for (const [name, text] of Object.entries(options.files?.(dir) ?? {}))
+    await writeFile(join(dir, name), text);
+  await writeFile(
+    join(dir, 'knot.conf'),
+    `server:
+    rundir: "${dir}"
+    pidfile: "${dir}/knot.pid"
+    listen: 127.0.0.1@${port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+
+log:
+  - target: stderr
+    any: info
+
+database:
+    storage: "${dir}"
+
+control:
+    listen: "${dir}/knot.sock"
+
+template:
+  - id: default
+    storage: "${dir}"
+    zonefile-sync: -1
+    journal-content: none
+
+${options.yaml(dir)}
+`,
+  );
+  const child = spawn('/usr/sbin/knotd', ['-c', join(dir, 'knot.conf')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  knots.add(child);
+  if (!exitHook) {
+    exitHook = true;
+    // However the test file ends, no knotd outlives it (by PID, never by name).
+    process.on('exit', () => {
+      for (const knot of knots) knot.kill('SIGKILL');
+    });
+  }
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped: Promise<void> | undefined;
+  const server: KnotServer = {
+    host: '127.0.0.1',
+    port,
+    pid: child.pid ?? -1,
+    dir,
+    log: () => output,
+    stop() {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const killed = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+          if (!killed) {
+            child.kill('SIGKILL');
+            await exited;
+          }
+        }
+        knots.delete(child);
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    if (child.exitCode !== null) {
+      await server.stop();
+      throw new Error(`knotd exited during start-up:\n${output}`);
+    }
+    if (await options.ready(server).catch(() => false)) return server;
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`knotd not ready on port ${port}:\n${output}`);
+    }
+    await sleep(50);
+  }
+}
