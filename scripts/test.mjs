@@ -23,6 +23,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const swiftSh = join(root, 'scripts', 'servers', 'swift.sh');
 const dnsSh = join(root, 'scripts', 'servers', 'dns.sh');
+const browserSh = join(root, 'scripts', 'servers', 'browser.sh');
 
 /** The children running now, so that a signal sent to this process alone can be passed on. */
 const children = new Set();
@@ -295,6 +296,14 @@ async function main() {
     if (interrupted) return interrupted;
     if (!swiftEnv || !dnsEnv) return 1;
     serverEnv = { ...swiftEnv, ...dnsEnv };
+  }
+  // The dashboard's browser tests drive Debian's Chromium: installed when missing (silent when
+  // there), after the servers' installs, since two apt-get runs would fight over apt's locks.
+  const browser = await spawnChild(browserSh, ['install']);
+  if (interrupted) return interrupted;
+  if (browser.status !== 0) {
+    process.stdout.write('== browser (scripts/servers/browser.sh install): FAILED\n');
+    return browser.status;
   }
   return run(
     `tests (${files.length} files)`,

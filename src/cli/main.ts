@@ -160,8 +160,15 @@ Config reference: the Configuration section of README.md.`,
 
   program
     .command('demo')
-    .description('the local demo (what `npm start` runs): deploy examples/site to two local origins')
-    .option('--dir <dir>', 'where the demo keeps its origins', '.outlast/demo')
+    .description(
+      'the local demo (what `npm start` runs): examples/site on two local origins, the watcher with ' +
+        "outlast's own DNS server and its dashboard; stop an origin and watch the name move",
+    )
+    .option('--dir <dir>', 'where the demo keeps its origins and state', '.outlast/demo')
+    .option('--dns <host:port>', 'where the DNS server answers', '127.0.0.1:5353')
+    .option('--status <host:port>', 'where the dashboard and /status are served', '127.0.0.1:8787')
+    .option('--port <port>', 'the HTTP port of the two origins (on 127.0.0.2 and 127.0.0.3)', '8081')
+    .option('--no-keys', 'no keyboard controls (1, 2, q)')
     .action(run(async (options) => (await import('./commands/demo.ts')).demoCommand(options)));
 
   try {

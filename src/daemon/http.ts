@@ -6,13 +6,24 @@
  *   GET  /events            server-sent events: each new timeline event as it happens
  *   POST /actions/<action>  failback | pause | resume | force ({"origins": [...]}), with
  *                           `Authorization: Bearer <token>` (OUTLAST_TOKEN or the state folder's token)
+ *   GET  /                  the dashboard (src/daemon/dashboard.ts): one self-contained page
+ *   GET  /demo              only with demo controls (else 404): {"origins": [{"id", "running"}]}
+ *   POST /demo/origins/<id>/stop|start   only with demo controls, with the token
  * Anything that changes state needs the token; without it the server is read-only.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isOutlastError, OutlastError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
+import { DASHBOARD_CSP, dashboardHtml } from './dashboard.ts';
 import type { WatchAction, Watcher } from './watcher.ts';
+
+/** Local origins the dashboard may stop and start (`outlast demo`, tests). */
+export interface DemoControls {
+  list(): { id: string; running: boolean }[];
+  stop(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+}
 
 export interface StatusServer {
   url: string;
@@ -29,6 +40,7 @@ export async function startStatusServer(
     token: string;
     logger: Logger;
     page?: (req: IncomingMessage) => string | undefined;
+    demo?: DemoControls;
   },
 ): Promise<StatusServer> {
   const server: Server = createServer((req, res) => {
@@ -69,7 +81,7 @@ export async function startStatusServer(
 
 async function handle(
   watcher: Watcher,
-  options: { token: string; page?: (req: IncomingMessage) => string | undefined },
+  options: { token: string; page?: (req: IncomingMessage) => string | undefined; demo?: DemoControls },
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -88,7 +100,20 @@ async function handle(
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       return void res.end(page);
     }
-    if (path === '/') return text(res, 200, 'outlast watch: see /status, /metrics, /events\n');
+    if (path === '/') {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': DASHBOARD_CSP,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      });
+      return void res.end(dashboardHtml({ title: `outlast · ${watcher.config.dns?.name ?? 'watch'}` }));
+    }
+    if (path === '/demo') {
+      if (!options.demo) return json(res, 404, { error: 'no demo controls on this watcher' });
+      return json(res, 200, { origins: options.demo.list() });
+    }
     return json(res, 404, { error: `no such page: ${path}` });
   }
   if (req.method === 'POST' && path.startsWith('/actions/')) {
@@ -116,6 +141,29 @@ async function handle(
       throw error;
     }
     return json(res, 202, { ok: true, status: watcher.status() });
+  }
+  const demoAction = req.method === 'POST' ? /^\/demo\/origins\/([^/]+)\/(stop|start)$/.exec(path) : null;
+  if (demoAction) {
+    if (!options.demo) return json(res, 404, { error: 'no demo controls on this watcher' });
+    if (!authorized(req, options.token)) {
+      return json(res, 401, { error: 'this action needs the token (Authorization: Bearer …)' });
+    }
+    let id: string;
+    try {
+      id = decodeURIComponent(demoAction[1]!);
+    } catch {
+      return json(res, 400, { error: 'malformed origin id' });
+    }
+    if (!options.demo.list().some((origin) => origin.id === id)) {
+      return json(res, 404, { error: `no such demo origin: ${id}` });
+    }
+    try {
+      await (demoAction[2] === 'stop' ? options.demo.stop(id) : options.demo.start(id));
+    } catch (error) {
+      if (isOutlastError(error)) return json(res, 400, { error: error.message });
+      throw error;
+    }
+    return json(res, 202, { ok: true, origins: options.demo.list() });
   }
   res.setHeader('allow', 'GET, HEAD, POST');
   return json(res, 405, { error: `method ${req.method} not allowed` });

@@ -153,7 +153,7 @@ export class Watcher {
     this.record([
       this.logEvent(
         'started',
-        `watching ${dns.name}: ${this.config.origins.length} origins, ${providers.length} DNS providers`,
+        `watching ${dns.name}: ${this.config.origins.length} origins, ${providers.length} DNS provider${providers.length === 1 ? '' : 's'}`,
       ),
     ]);
   }
@@ -277,7 +277,8 @@ export class Watcher {
     const events: LogEvent[] = [];
     for (const effect of effects) {
       if (effect.type === 'event') {
-        events.push(effect.event as LogEvent);
+        // Health changes are logged by onTransition, with the probe's reason.
+        if (effect.event.kind !== 'health') events.push(effect.event as LogEvent);
         continue;
       }
       const dns = this.config.dns!;

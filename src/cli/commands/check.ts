@@ -198,6 +198,14 @@ async function checkDns(config: Config): Promise<Finding[]> {
   return Promise.all(
     dns.providers.map(async (providerConfig, index) => {
       const subject = `dns provider ${index + 1} (${providerConfig.type})`;
+      if (providerConfig.type === 'embedded') {
+        // It is served by `outlast watch` itself: binding its ports here would collide with it.
+        return {
+          level: 'ok' as const,
+          subject,
+          message: `outlast's own server for ${providerConfig.zone}, on ${providerConfig.listen.join(', ')} while \`outlast watch\` runs`,
+        };
+      }
       try {
         const provider = await createDnsProvider(providerConfig);
         try {

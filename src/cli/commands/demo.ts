@@ -1,79 +1,215 @@
 /**
- * `outlast demo` (what `npm start` runs): deploys examples/site to two local directory origins,
- * then prints their status and how to look at them. Needs no config file and no cloud account.
+ * `outlast demo` (what `npm start` runs): the whole system on one machine, no cloud account.
+ * It deploys examples/site to two directory origins, serves each over HTTP on its own 127.0.0.x
+ * address, and runs the watcher with outlast's own authoritative DNS server and its dashboard.
+ * Stop an origin (a key, or a dashboard button) and watch the name move. Ctrl-C stops everything
+ * it started.
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../config/load.ts';
-import { readStatus, runDeploy } from '../../deploy/engine.ts';
+import type { Config } from '../../config/schema.ts';
+import { type DemoControls, startStatusServer } from '../../daemon/http.ts';
+import { Watcher } from '../../daemon/watcher.ts';
+import { runDeploy } from '../../deploy/engine.ts';
+import { OutlastError } from '../../errors.ts';
+import { type RunningServer, startServer } from '../../serve/server.ts';
+import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
-import { formatBytes, formatCount, shortRelease } from '../format.ts';
+import { formatBytes, formatCount } from '../format.ts';
 import type { GlobalOptions } from '../main.ts';
+import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const EXAMPLE_SITE = fileURLToPath(new URL('../../../examples/site', import.meta.url));
+const ORIGIN_HOSTS = ['127.0.0.2', '127.0.0.3'];
+const NAME = 'www.demo.test';
 
-/** The demo's config, as a user would write it (printed with --verbose). */
-export function demoConfigText(dir: string): string {
-  const base = resolve(dir);
+export interface DemoOptions extends GlobalOptions {
+  dir: string;
+  dns: string;
+  status: string;
+  port: string;
+  keys?: boolean;
+}
+
+/** The demo's config, as a user would write it (`--verbose` prints it). */
+export function demoConfigText(options: { dir: string; dns: string; status: string; port: number }): string {
+  const base = resolve(options.dir);
   return stringify({
     site: {
       dir: EXAMPLE_SITE,
-      hostname: 'www.demo.test',
-      indexDocument: 'index.html',
+      hostname: NAME,
       errorDocument: '404.html',
-      keepReleases: 3,
       headers: [
         { match: 'assets/**', cacheControl: 'public, max-age=31536000, immutable' },
         { match: '**/*.html', cacheControl: 'public, max-age=60' },
       ],
     },
-    origins: [
-      {
-        id: 'local-a',
-        storage: { type: 'fs', path: resolve(base, 'origins/a') },
-        url: 'http://127.0.0.2:8081',
-      },
-      {
-        id: 'local-b',
-        storage: { type: 'fs', path: resolve(base, 'origins/b') },
-        url: 'http://127.0.0.3:8081',
-      },
-    ],
+    origins: ['a', 'b'].map((letter, index) => ({
+      id: `local-${letter}`,
+      storage: { type: 'fs', path: resolve(base, 'origins', letter) },
+      url: `http://${ORIGIN_HOSTS[index]}:${options.port}`,
+      dns: { a: [ORIGIN_HOSTS[index]] },
+    })),
+    health: { interval: '1s', timeout: '1s', retryInterval: '250ms', fall: 2, rise: 2 },
+    failover: { policy: 'priority', failback: 'auto', holdDown: '10s' },
+    dns: {
+      name: NAME,
+      ttl: 5,
+      providers: [
+        {
+          type: 'embedded',
+          listen: [options.dns],
+          zone: 'demo.test',
+          nameservers: ['ns1.demo.test.'],
+          records: [{ name: 'ns1', type: 'A', value: '127.0.0.1' }],
+        },
+      ],
+    },
+    watch: { listen: options.status, stateDir: resolve(base, 'state') },
   });
 }
 
-export async function demoCommand(options: GlobalOptions & { dir: string }): Promise<number> {
-  const text = demoConfigText(options.dir);
-  if (options.verbose) out(`# the demo's config\n${text}`);
-  const { config } = parseConfig(text, '<demo config>');
-  out(`outlast demo: publishing ${EXAMPLE_SITE} to two local origins\n`);
-  const outcome = await runDeploy({ config });
-  out(
-    `release ${outcome.releaseId}: ${formatCount(outcome.scan.files.length, 'file')}, ${formatBytes(outcome.scan.totalBytes)}`,
-  );
-  for (const origin of outcome.origins) {
-    if (origin.error) out(`  ${origin.originId}  FAILED: ${origin.error.message}`);
-    else if (origin.plan?.noop)
-      out(`  ${origin.originId}  already on ${shortRelease(origin.release)}, nothing to do`);
-    else
-      out(
-        `  ${origin.originId}  uploaded ${origin.result?.uploaded ?? 0}, deleted ${origin.result?.deleted ?? 0}`,
-      );
+/** Starts and stops the demo's origin servers (for the keys and the dashboard's buttons). */
+class LocalOrigins implements DemoControls {
+  private readonly servers = new Map<string, RunningServer | undefined>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly port: number,
+  ) {}
+
+  list() {
+    return this.config.origins.map((origin) => ({
+      id: origin.id,
+      running: this.servers.get(origin.id) !== undefined,
+    }));
   }
-  out('\nstatus (read back from each origin’s beacon):');
-  for (const status of await readStatus(config)) {
-    const where = config.origins.find((origin) => origin.id === status.originId)!;
-    const path = where.storage.type === 'fs' ? where.storage.path : '';
-    out(
-      `  ${status.originId}  ${status.beacon ? `release ${status.beacon.release}, ${status.beacon.files} files` : status.error ? `error: ${status.error.message}` : 'not deployed'}  (${path})`,
+
+  async start(id: string): Promise<void> {
+    if (this.servers.get(id)) return;
+    const index = this.config.origins.findIndex((origin) => origin.id === id);
+    const origin = this.config.origins[index];
+    if (!origin || origin.storage.type !== 'fs')
+      throw new OutlastError('invalid_argument', `no local origin ${id}`);
+    this.servers.set(
+      id,
+      await startServer({ dir: origin.storage.path, host: ORIGIN_HOSTS[index]!, port: this.port }),
     );
   }
-  const a = config.origins[0]!;
-  out('\nLook at an origin the way a browser would:');
-  out(`  npx outlast serve --dir ${a.storage.type === 'fs' ? a.storage.path : ''} --listen 127.0.0.2:8081`);
-  out('  curl -i http://127.0.0.2:8081/');
-  out('Edit a file in examples/site and run `npm start` again: only that file is uploaded.');
-  return outcome.origins.some((origin) => origin.error) ? EXIT.failed : EXIT.ok;
+
+  async stop(id: string): Promise<void> {
+    const server = this.servers.get(id);
+    this.servers.set(id, undefined);
+    await server?.close();
+  }
+
+  async toggle(id: string): Promise<boolean> {
+    if (this.servers.get(id)) await this.stop(id);
+    else await this.start(id);
+    return this.servers.get(id) !== undefined;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.servers.keys()].map((id) => this.stop(id)));
+  }
+}
+
+export async function demoCommand(options: DemoOptions): Promise<number> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new OutlastError('invalid_argument', `--port ${options.port}: expected a port number`);
+  }
+  parseListen(options.dns);
+  const status = parseListen(options.status);
+  const text = demoConfigText({ dir: options.dir, dns: options.dns, status: options.status, port });
+  if (options.verbose) out(`# the demo's config\n${text}`);
+  const { config } = parseConfig(text, '<demo config>');
+
+  out(`outlast demo: publishing ${EXAMPLE_SITE} to two local origins`);
+  const deployed = await runDeploy({ config });
+  for (const origin of deployed.origins) {
+    if (origin.error) throw origin.error;
+    out(
+      `  ${origin.originId}  release ${origin.release}: uploaded ${origin.result?.uploaded ?? 0}, unchanged ${origin.plan?.unchanged ?? 0}`,
+    );
+  }
+  out(`  ${formatCount(deployed.scan.files.length, 'file')}, ${formatBytes(deployed.scan.totalBytes)}\n`);
+
+  const origins = new LocalOrigins(config, port);
+  const logger = componentLogger('demo');
+  let watcher: Watcher | undefined;
+  let server: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  try {
+    for (const origin of config.origins) await origins.start(origin.id);
+    watcher = new Watcher({ config, logger });
+    watcher.subscribe((event) => out(`${event.at.slice(11, 19)}  ${event.kind.padEnd(9)} ${event.message}`));
+    await watcher.start();
+    const token = await watcher.store.token();
+    server = await startStatusServer(watcher, {
+      host: status.host,
+      port: status.port,
+      token,
+      logger,
+      demo: origins,
+    });
+    const [dnsHost, dnsPort] = [parseListen(options.dns).host, parseListen(options.dns).port];
+    out('');
+    out('outlast demo is running. Ctrl-C stops everything it started.');
+    out(`  the site, on two origins:  ${config.origins.map((origin) => `${origin.url}/`).join('   ')}`);
+    out(`  the name that moves:       dig @${dnsHost} -p ${dnsPort} ${NAME} +short`);
+    out(
+      `  the dashboard:             ${server.url}/   (its buttons need the token in ${config.watch.stateDir}/token)`,
+    );
+    out(
+      `  cause an outage:           ${process.stdin.isTTY && options.keys !== false ? 'press 1 or 2 to stop/start local-a or local-b; ' : ''}or use the dashboard`,
+    );
+    out(
+      `  expected failover time:    ~${watcher.status().expectedFailoverSeconds} s for a browser (here DNS itself moves in ~2 s)`,
+    );
+    out('');
+    await waitForQuit(origins, options.keys !== false);
+    out('\nstopping…');
+    return EXIT.ok;
+  } finally {
+    await server?.close();
+    await watcher?.stop();
+    await origins.stopAll();
+  }
+}
+
+/** Resolves on Ctrl-C, SIGTERM or `q`; keys 1 and 2 toggle the origins (on a terminal). */
+function waitForQuit(origins: LocalOrigins, keys: boolean): Promise<void> {
+  return new Promise((resolveQuit) => {
+    const stdin = process.stdin;
+    const raw = keys && stdin.isTTY;
+    const onKey = (chunk: Buffer) => {
+      const key = chunk.toString();
+      if (key === '\u0003' || key === 'q') return finish();
+      const index = ['1', '2'].indexOf(key);
+      const id = origins.list()[index]?.id;
+      if (id) {
+        void origins.toggle(id).then((running) => out(`(you ${running ? 'started' : 'stopped'} ${id})`));
+      }
+    };
+    const finish = () => {
+      process.off('SIGINT', finish);
+      process.off('SIGTERM', finish);
+      if (raw) {
+        stdin.off('data', onKey);
+        stdin.setRawMode(false);
+        stdin.pause();
+      }
+      resolveQuit();
+    };
+    process.on('SIGINT', finish);
+    process.on('SIGTERM', finish);
+    if (raw) {
+      stdin.setRawMode(true);
+      stdin.resume();
+      stdin.on('data', onKey);
+    }
+  });
 }
