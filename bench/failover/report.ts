@@ -1,0 +1,236 @@
+/** Statistics and the Markdown report of the failover bench (the JSON is the `FailoverReport`). */
+
+export type Scenario = 'refused' | 'hung';
+export type System = 'outlast' | 'pdns-lua';
+
+/** One failure of origin a, observed by both systems at once. */
+export interface EventMeasurement {
+  scenario: Scenario;
+  /** The outlast watcher's health.retryInterval during this event (ms). */
+  retryIntervalMs: number;
+  round: number;
+  attempt: number;
+  /** Seconds from the signal to the first DNS reply with origin b's address; undefined: not within the limit. */
+  outlastSeconds: number | undefined;
+  luaSeconds: number | undefined;
+  /** When outlast declared origin a down, and when its DNS write finished (ms since the signal). */
+  outlastDownAtMs: number | undefined;
+  outlastWriteAtMs: number | undefined;
+  /** How long the bench waited for other processes to calm down before this attempt (ms). */
+  quietWaitMs: number;
+  /** Random wait before the signal (ms), so the failure falls at any phase of the probe timers. */
+  phaseMs: number;
+  loadBefore: string;
+  loadAfter: string;
+  foreignCores: number;
+  disturbed: boolean;
+  /** Whether this attempt is the one used in the statistics. */
+  used: boolean;
+  /** Every answer change seen while polling (ms since the signal). */
+  changes: { name: string; answer: string; atMs: number }[];
+  /** outlast's timeline events during the measurement (health, failover, dns). */
+  outlastEvents: { atMs: number; kind: string; message: string }[];
+}
+
+export interface CountMeasurement {
+  /** `steady`, `flap-kill` or `flap-stop`. */
+  scenario: string;
+  retryIntervalMs: number;
+  seconds: number;
+  /** DNS writes outlast made (its `dns` events) during the window … */
+  outlastWrites: number;
+  /** … and in the few seconds after it (a failover the last down phase caused). */
+  outlastWritesAfter: number;
+  /** Changes of providers[].lastWriteAt seen by sampling status() during the window. */
+  lastWriteAtChanges: number;
+  /** outlast's health transitions of origin a during the window. */
+  outlastHealthTransitions: number;
+  /** Changes of the answer for www (outlast) and lua (PowerDNS LUA) seen by polling every 20 ms. */
+  wwwAnswerChanges: number;
+  luaAnswerChanges: number;
+  /** The answers each name gave, with counts of polls. */
+  wwwAnswers: Record<string, number>;
+  luaAnswers: Record<string, number>;
+  /** Flap only: how long origin a actually was down and up per cycle (ms). */
+  downMs?: number[];
+  upMs?: number[];
+  /** outlast's timeline during the window and the 5 s after (ms since the window's start). */
+  outlastEvents: { atMs: number; kind: string; message: string }[];
+  loadBefore: string;
+  loadAfter: string;
+  foreignCores: number;
+  disturbed: boolean;
+  attempt: number;
+  /** The attempt the summary uses (the first quiet one, else the least disturbed). */
+  used: boolean;
+}
+
+export interface FailoverReport {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: { cpus: number; node: string; pdns: string };
+  settings: Record<string, unknown>;
+  events: EventMeasurement[];
+  counts: CountMeasurement[];
+  notes: string[];
+}
+
+export interface Stats {
+  n: number;
+  failed: number;
+  min: number | undefined;
+  median: number | undefined;
+  max: number | undefined;
+}
+
+export function stats(values: (number | undefined)[]): Stats {
+  const ok = values.filter((value): value is number => value !== undefined).sort((a, b) => a - b);
+  const median =
+    ok.length === 0
+      ? undefined
+      : ok.length % 2 === 1
+        ? ok[(ok.length - 1) / 2]
+        : (ok[ok.length / 2 - 1]! + ok[ok.length / 2]!) / 2;
+  return { n: ok.length, failed: values.length - ok.length, min: ok[0], median, max: ok.at(-1) };
+}
+
+const fmt = (value: number | undefined, digits = 2) => (value === undefined ? '—' : value.toFixed(digits));
+
+/** The targets the table compares against (seconds). */
+export const TARGETS: Record<Scenario, { seconds: number; text: string }> = {
+  refused: { seconds: 1.5, text: 'connection refused → DNS changed within 1.5 s (fall 3)' },
+  hung: { seconds: 3.5, text: 'hung origin, 1 s timeout → DNS changed within 3.5 s' },
+};
+
+/** What outlast's schedule allows (see README): [best, worst] seconds before the DNS write. */
+export function outlastModel(
+  scenario: Scenario,
+  h: { intervalMs: number; timeoutMs: number; retryMs: number; fall: number },
+): [number, number] {
+  const per = scenario === 'refused' ? 0 : h.timeoutMs;
+  const best = h.fall * per + (h.fall - 1) * h.retryMs;
+  return [best / 1000, (best + h.intervalMs) / 1000];
+}
+
+export interface Row {
+  scenario: Scenario;
+  system: string;
+  config: string;
+  stats: Stats;
+  model: string;
+  loads: string;
+  foreign: string;
+}
+
+export function rows(
+  report: FailoverReport,
+  health: { intervalMs: number; timeoutMs: number; fall: number },
+  luaTimeoutMs: number,
+  luaIntervalMs: number,
+): Row[] {
+  const out: Row[] = [];
+  const retries = [...new Set(report.events.map((event) => event.retryIntervalMs))];
+  for (const scenario of ['refused', 'hung'] as Scenario[]) {
+    const used = report.events.filter((event) => event.used && event.scenario === scenario);
+    const describe = (events: EventMeasurement[]) => {
+      const loads = events.map((event) => Number(event.loadBefore.split(' ')[0]));
+      const foreign = events.map((event) => event.foreignCores);
+      return {
+        loads: loads.length ? `${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}` : '—',
+        foreign: foreign.length ? `${Math.max(...foreign).toFixed(2)}` : '—',
+      };
+    };
+    for (const retryMs of retries) {
+      const events = used.filter((event) => event.retryIntervalMs === retryMs);
+      const [best, worst] = outlastModel(scenario, { ...health, retryMs });
+      out.push({
+        scenario,
+        system: 'outlast',
+        config: `interval ${health.intervalMs / 1000}s, timeout ${health.timeoutMs / 1000}s, retryInterval ${retryMs}ms, fall ${health.fall}`,
+        stats: stats(events.map((event) => event.outlastSeconds)),
+        model: `${best.toFixed(2)}–${worst.toFixed(2)} + write`,
+        ...describe(events),
+      });
+    }
+    const luaBest = scenario === 'refused' ? 0 : luaTimeoutMs / 1000;
+    out.push({
+      scenario,
+      system: 'PowerDNS LUA (ifurlextup)',
+      config: `lua-health-checks-interval ${luaIntervalMs / 1000}s, timeout ${luaTimeoutMs / 1000}s, no threshold (all rounds)`,
+      stats: stats(used.map((event) => event.luaSeconds)),
+      model: `${luaBest.toFixed(2)}–${(luaBest + luaIntervalMs / 1000).toFixed(2)}`,
+      ...describe(used),
+    });
+  }
+  return out;
+}
+
+export function markdown(
+  report: FailoverReport,
+  table: Row[],
+  extra: { title: string; intro: string[] },
+): string {
+  const lines: string[] = [`# ${extra.title}`, '', ...extra.intro, ''];
+  lines.push(
+    '## Time to move DNS (seconds from the signal to the first DNS reply with origin b)',
+    '',
+    '| scenario | system | settings | n | min | median | max | target | meets target (max) | schedule allows | load avg (1 min) | max foreign CPU (cores) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const row of table) {
+    const target = TARGETS[row.scenario];
+    const meets =
+      row.stats.max === undefined
+        ? 'no data'
+        : row.stats.failed > 0
+          ? `no (${row.stats.failed} never moved)`
+          : row.stats.max <= target.seconds
+            ? 'yes'
+            : row.stats.median !== undefined && row.stats.median <= target.seconds
+              ? 'median only'
+              : 'no';
+    lines.push(
+      `| ${row.scenario} | ${row.system} | ${row.config} | ${row.stats.n} | ${fmt(row.stats.min)} | ${fmt(row.stats.median)} | ${fmt(row.stats.max)} | ≤ ${target.seconds} s | ${meets} | ${row.model} | ${row.loads} | ${row.foreign} |`,
+    );
+  }
+  lines.push('', 'Targets:', ...Object.values(TARGETS).map((target) => `- ${target.text}`), '');
+
+  lines.push(
+    '## No flap, no needless write',
+    '',
+    '| scenario | outlast retryInterval | attempt | seconds | outlast DNS writes (window / +5 s after) | lastWriteAt changes | outlast health transitions of a | www answer changes (outlast) | lua answer changes (PowerDNS LUA) | a down / up per cycle (ms, mean) | load avg before → after | foreign CPU (cores) | used |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const count of report.counts) {
+    const mean = (values: number[] | undefined) =>
+      values && values.length > 0
+        ? Math.round(values.reduce((sum, value) => sum + value, 0) / values.length).toString()
+        : '—';
+    const cycles = count.downMs
+      ? `${mean(count.downMs)} / ${mean(count.upMs)} (${count.downMs.length} cycles)`
+      : '—';
+    lines.push(
+      `| ${count.scenario} | ${count.retryIntervalMs} ms | ${count.attempt} | ${count.seconds.toFixed(0)} | ${count.outlastWrites} / ${count.outlastWritesAfter} | ${count.lastWriteAtChanges} | ${count.outlastHealthTransitions} | ${count.wwwAnswerChanges} | ${count.luaAnswerChanges} | ${cycles} | ${count.loadBefore} → ${count.loadAfter} | ${count.foreignCores.toFixed(2)}${count.disturbed ? ' (disturbed)' : ''} | ${count.used ? 'yes' : 'no'} |`,
+    );
+  }
+  lines.push('');
+
+  lines.push(
+    '## Every measurement',
+    '',
+    '| scenario | retryInterval | round | attempt | outlast s | outlast: a down verdict / write done (ms) | PowerDNS LUA s | phase ms | load avg before → after | foreign CPU (cores) | used |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const event of report.events) {
+    lines.push(
+      `| ${event.scenario} | ${event.retryIntervalMs} ms | ${event.round} | ${event.attempt} | ${fmt(event.outlastSeconds, 3)} | ${event.outlastDownAtMs ?? '—'} / ${event.outlastWriteAtMs ?? '—'} | ${fmt(event.luaSeconds, 3)} | ${event.phaseMs} | ${event.loadBefore} → ${event.loadAfter} | ${event.foreignCores.toFixed(2)}${event.disturbed ? ' (disturbed)' : ''} | ${event.used ? 'yes' : 'no'} |`,
+    );
+  }
+  lines.push('', '## Notes', '', ...report.notes.map((note) => `- ${note}`), '');
+  lines.push(
+    `Command: \`${report.command}\` — started ${report.startedAt}, finished ${report.finishedAt}; ${report.machine.cpus} CPUs, Node ${report.machine.node}, ${report.machine.pdns}.`,
+    '',
+  );
+  return lines.join('\n');
+}
