@@ -1,5 +1,5 @@
 /** The benchmark's results as rows, the ratios the issues ask for, and their Markdown. */
-import type { ScenarioName } from './targets.ts';
+import type { ScenarioName } from './target.ts';
 
 export interface Row {
   target: string;

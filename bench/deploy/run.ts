@@ -17,7 +17,8 @@ import { killGroup, liveChildren, loadAverages, type Measurement, measure, waitF
 import { computeRatios, markdown, type Report, type Row } from './report.ts';
 import { DEFAULT_SEED, setVersion, writeSite } from './site.ts';
 import { ProxyLog, serverPids } from './swift-api.ts';
-import { type BenchContext, type Group, TARGETS, type Target } from './targets.ts';
+import type { BenchContext, Group, Target } from './target.ts';
+import { TARGETS } from './targets.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const GROUPS: Group[] = ['fs', 'swift', 's3', 'peers'];

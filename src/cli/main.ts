@@ -169,6 +169,10 @@ Config reference: the Configuration section of README.md.`,
     .option('--status <host:port>', 'where the dashboard and /status are served', '127.0.0.1:8787')
     .option('--port <port>', 'the HTTP port of the two origins (on 127.0.0.2 and 127.0.0.3)', '8081')
     .option('--no-keys', 'no keyboard controls (1, 2, q)')
+    .option(
+      '--drill',
+      'run the outage by itself: stop the primary, time the failover and the failback, print a report, exit',
+    )
     .action(run(async (options) => (await import('./commands/demo.ts')).demoCommand(options)));
 
   try {

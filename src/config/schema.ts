@@ -348,6 +348,69 @@ const embeddedDnsProvider = z
     }
   });
 
+/** Amazon Route 53 (src/dns/providers/route53.ts): one hosted zone, by id or found by name. */
+const route53DnsProvider = z
+  .strictObject({
+    type: z.literal('route53'),
+    /** The hosted zone's id, e.g. `Z0123456789ABC`. */
+    hostedZoneId: z
+      .string()
+      .regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, {
+        message: 'expected a hosted zone id such as Z0123456789ABC',
+      })
+      .optional(),
+    /** The zone's name; without hostedZoneId the zone is found by it (a public zone first). */
+    zone: z.string().min(1).optional(),
+    /** The signing region: Route 53 is global, `us-east-1` outside China and GovCloud. */
+    region: z.string().min(1).default('us-east-1'),
+    /** Another endpoint (a local stand-in in tests). */
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    /** An AWS shared-config profile instead of the default credential chain. */
+    profile: z.string().min(1).optional(),
+    /** After each change, wait until Route 53 serves it from every name server (INSYNC). */
+    waitForSync: z.boolean().default(false),
+  })
+  .refine((provider) => provider.hostedZoneId !== undefined || provider.zone !== undefined, {
+    message: 'expected hostedZoneId or zone',
+  });
+
+/** Cloudflare DNS (src/dns/providers/cloudflare.ts): one zone, by name or by id. */
+const cloudflareDnsProvider = z
+  .strictObject({
+    type: z.literal('cloudflare'),
+    /** The zone's name; found through the API (the token then needs Zone:Read). */
+    zone: z.string().min(1).optional(),
+    /** The zone's id: 32 hex digits, on the zone's Overview page. */
+    zoneId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, { message: 'expected a zone id of 32 hex digits' })
+      .optional(),
+    /** An API token with DNS:Edit on the zone, e.g. `${CF_API_TOKEN}`. */
+    apiToken: z.string().min(1),
+    /** Proxy (orange cloud) the records written; unset keeps each record's flag. */
+    proxied: z.boolean().optional(),
+    /** A comment on the records written; unset keeps each record's comment. */
+    comment: z.string().optional(),
+    /** Another API base URL (a local stand-in in tests). */
+    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .refine((provider) => provider.zone !== undefined || provider.zoneId !== undefined, {
+    message: 'expected zone or zoneId',
+  });
+
+/** DNS Made Easy (src/dns/providers/dnsmadeeasy.ts): one domain, through the REST API v2.0. */
+const dnsMadeEasyDnsProvider = z.strictObject({
+  type: z.literal('dnsmadeeasy'),
+  /** The domain as managed in DNS Made Easy, e.g. `example.com`. */
+  domain: z.string().min(1),
+  /** e.g. `${DME_API_KEY}`. */
+  apiKey: z.string().min(1),
+  /** e.g. `${DME_SECRET_KEY}`. */
+  secretKey: z.string().min(1),
+  /** The sandbox is `https://api.sandbox.dnsmadeeasy.com/V2.0`. */
+  baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.dnsmadeeasy.com/V2.0'),
+});
+
 export const dnsProviderSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('memory'),
@@ -372,6 +435,9 @@ export const dnsProviderSchema = z.discriminatedUnion('type', [
     timeout: duration('3s'),
   }),
   embeddedDnsProvider,
+  route53DnsProvider,
+  cloudflareDnsProvider,
+  dnsMadeEasyDnsProvider,
 ]);
 
 const dnsSchema = z.strictObject({

@@ -6,6 +6,7 @@
  * origin as it was and the origins stay on the same release. An origin that fails does not stop
  * the others: the outcome says which origin is on which release.
  */
+import { join } from 'node:path';
 import type { Config, OriginConfig } from '../config/schema.ts';
 import { isOutlastError, OutlastError } from '../errors.ts';
 import { canonicalManifestJson, releaseIdOf } from '../release/manifest.ts';
@@ -56,6 +57,12 @@ export interface RunOptions {
   force?: boolean;
   onProgress?: (progress: ApplyProgress) => void;
   onScanProgress?: (done: number, total: number) => void;
+  /**
+   * The folder of the site scan's hash cache. Default: `hash-cache` in `config.watch.stateDir`
+   * (resolved against the config file's folder, `.outlast/state` unless set), a folder outlast
+   * already owns and that is never inside the site; `null` turns the cache off.
+   */
+  cacheDir?: string | null;
 }
 
 export function selectOrigins(config: Config, only: string[] | undefined): OriginConfig[] {
@@ -77,7 +84,12 @@ export function selectOrigins(config: Config, only: string[] | undefined): Origi
 /** Scans the site once, then deploys it to every selected origin. */
 export async function runDeploy(options: RunOptions): Promise<RunOutcome & { scan: SiteScan }> {
   const origins = selectOrigins(options.config, options.only);
-  const scan = await scanSite(options.config.site, { onProgress: options.onScanProgress });
+  const cacheDir =
+    options.cacheDir === undefined ? join(options.config.watch.stateDir, 'hash-cache') : options.cacheDir;
+  const scan = await scanSite(options.config.site, {
+    onProgress: options.onScanProgress,
+    ...(cacheDir === null ? {} : { cacheDir }),
+  });
   const target: PlanTarget = {
     releaseId: scan.releaseId,
     manifest: scan.manifest,

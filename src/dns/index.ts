@@ -25,6 +25,18 @@ export async function createDnsProvider(config: DnsProviderConfig): Promise<DnsP
       const { createRfc2136Provider } = await import('./providers/rfc2136.ts');
       return createRfc2136Provider(config);
     }
+    case 'route53': {
+      const { createRoute53Provider } = await import('./providers/route53.ts');
+      return createRoute53Provider(config);
+    }
+    case 'cloudflare': {
+      const { createCloudflareProvider } = await import('./providers/cloudflare.ts');
+      return createCloudflareProvider(config);
+    }
+    case 'dnsmadeeasy': {
+      const { createDnsMadeEasyProvider } = await import('./providers/dnsmadeeasy.ts');
+      return createDnsMadeEasyProvider(config);
+    }
     default: {
       const unknown: never = config;
       throw new OutlastError(

@@ -7,13 +7,24 @@
  * - From `unknown`, the first result decides, so a daemon that starts knows at once.
  * - up → down after `fall` consecutive failures; down → up after `rise` consecutive passes. An
  *   origin that alternates never reaches either, so it does not flap.
- * - After a pass the next probe comes after `interval`; after a failure that is not yet confirmed,
- *   after `retryInterval`, so `fall` is reached in about fall × retryInterval. Once an origin is
- *   down, it is probed every `interval` again: hammering a dead origin tells nothing new.
- * - A probe in flight is never doubled: `probeNow` joins it.
+ * - While passing, one probe at a time, the next `interval` after the last one ended. Once an
+ *   origin is down, the same: hammering a dead origin tells nothing new.
+ * - After a failure that is not yet confirmed (up, `consecutiveFail` > 0), retries start every
+ *   `retryInterval`, start to start, even while earlier probes are still in flight, with at most
+ *   `fall` in flight per origin. A hung origin's timeouts then run side by side instead of one
+ *   after another: down at about phase + timeout (the first failure) + (fall − 2) × retryInterval
+ *   + timeout, instead of phase + fall × timeout + (fall − 1) × retryInterval. An origin that
+ *   fails fast still goes down in about (fall − 1) × retryInterval after its first failure.
+ * - Results count in the order probes started: each probe gets a sequence number when it starts,
+ *   and a result counts only if it started after the last result that counted. An older result
+ *   that arrives late (a probe that hung while a newer one already answered) is dropped: it
+ *   changes no counter, state, history or release and does not go to `onProbe`. So the newest
+ *   word always wins, and a late pass can never break a streak of newer failures.
+ * - `probeNow` joins the newest probe in flight instead of doubling it.
+ * - `stop()` clears the timer and waits for every probe in flight (each ends within `timeout`).
  *
- * Every result goes to `onProbe` (the failover machine needs each origin's release even when no
- * state changes); state changes go to `onTransition`.
+ * Every result that counts goes to `onProbe` (the failover machine needs each origin's release
+ * even when no state changes); state changes go to `onTransition`.
  */
 import type { Dispatcher } from 'undici';
 import type { HealthConfig } from '../config/schema.ts';
@@ -82,7 +93,15 @@ interface Slot {
   target: ProbeTarget;
   health: OriginHealth;
   timer: NodeJS.Timeout | undefined;
-  inFlight: Promise<ProbeResult> | undefined;
+  /** Every probe in flight (more than one only during an unconfirmed failure streak). */
+  inFlight: Set<Promise<ProbeResult>>;
+  /** The newest probe in flight, which `probeNow` joins. */
+  newest: Promise<ProbeResult> | undefined;
+  /** Sequence number of the last probe started, and of the last one whose result counted. */
+  started: number;
+  counted: number;
+  /** When the last probe started (ms, `performance.now()`), to space retries start to start. */
+  lastStartAt: number;
   lastCertificateWarnAt: number | undefined;
 }
 
@@ -112,7 +131,11 @@ export class HealthEngine {
           history: [],
         },
         timer: undefined,
-        inFlight: undefined,
+        inFlight: new Set(),
+        newest: undefined,
+        started: 0,
+        counted: 0,
+        lastStartAt: 0,
         lastCertificateWarnAt: undefined,
       });
     }
@@ -130,13 +153,16 @@ export class HealthEngine {
   /** Stops probing: clears every timer and waits for probes in flight. Idempotent. */
   async stop(): Promise<void> {
     this.running = false;
-    const inFlight: Promise<unknown>[] = [];
     for (const slot of this.slots.values()) {
       clearTimeout(slot.timer);
       slot.timer = undefined;
-      if (slot.inFlight) inFlight.push(slot.inFlight);
     }
-    await Promise.allSettled(inFlight);
+    // Probes end on their own within `timeout`; loop in case a `probeNow` started one meanwhile.
+    for (;;) {
+      const inFlight = [...this.slots.values()].flatMap((slot) => [...slot.inFlight]);
+      if (inFlight.length === 0) break;
+      await Promise.allSettled(inFlight);
+    }
   }
 
   /** Every origin's state, as copies (safe to keep or serialize). */
@@ -165,17 +191,28 @@ export class HealthEngine {
     clearTimeout(slot.timer);
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
+      // Outside a failure streak one probe at a time; inside, at most `fall` (see the module doc).
+      const limit = this.inStreak(slot.health) ? this.options.health.fall : 1;
+      if (slot.inFlight.size >= limit) return; // the next completion schedules again
       // Only `expectedRelease` can throw here (probes and callbacks don't); the next timer is set anyway.
-      this.probe(slot).catch((error: unknown) => {
+      this.probe(slot, false).catch((error: unknown) => {
         this.log.error({ originId: slot.health.originId, error: messageOf(error) }, 'probe failed to run');
       });
     }, delayMs);
   }
 
-  private probe(slot: Slot): Promise<ProbeResult> {
-    if (slot.inFlight) return slot.inFlight;
+  /** An up origin that failed at least once and is not yet down: retries may overlap. */
+  private inStreak(health: OriginHealth): boolean {
+    return health.state === 'up' && health.consecutiveFail > 0;
+  }
+
+  /** Starts a probe, or with `join` returns the newest one in flight if there is one. */
+  private probe(slot: Slot, join = true): Promise<ProbeResult> {
+    if (join && slot.newest) return slot.newest;
     clearTimeout(slot.timer);
     slot.timer = undefined;
+    const seq = ++slot.started;
+    slot.lastStartAt = performance.now();
     const run = async (): Promise<ProbeResult> => {
       const { health } = this.options;
       const result = await probeOrigin(slot.target, {
@@ -185,19 +222,45 @@ export class HealthEngine {
         expectedRelease: health.requireCurrentRelease ? this.options.expectedRelease() : undefined,
         ...this.options.probe,
       });
-      this.record(slot, result);
+      if (seq > slot.counted) {
+        slot.counted = seq;
+        this.record(slot, result);
+      } else {
+        this.log.debug(
+          { originId: slot.health.originId, ok: result.ok, error: result.error },
+          'late probe result dropped (a newer probe already answered)',
+        );
+      }
       return result;
     };
-    slot.inFlight = run().finally(() => {
-      slot.inFlight = undefined;
-      if (this.running) this.schedule(slot, this.nextDelay(slot.health));
+    const promise: Promise<ProbeResult> = run().finally(() => {
+      slot.inFlight.delete(promise);
+      if (slot.newest === promise) slot.newest = undefined;
+      if (this.running) this.scheduleAfterResult(slot);
     });
-    return slot.inFlight;
+    slot.inFlight.add(promise);
+    slot.newest = promise;
+    // In a streak the next retry is due `retryInterval` after this start, in flight or not.
+    if (this.running && this.inStreak(slot.health) && slot.inFlight.size < this.options.health.fall) {
+      this.schedule(slot, this.options.health.retryInterval);
+    }
+    return promise;
   }
 
-  private nextDelay(health: OriginHealth): number {
-    const { interval, retryInterval } = this.options.health;
-    return health.consecutiveFail > 0 && health.state !== 'down' ? retryInterval : interval;
+  /** After a probe ends: the next retry in a streak, else the next probe `interval` from now. */
+  private scheduleAfterResult(slot: Slot): void {
+    const { interval, retryInterval, fall } = this.options.health;
+    if (this.inStreak(slot.health)) {
+      if (slot.timer === undefined && slot.inFlight.size < fall) {
+        const sinceStart = performance.now() - slot.lastStartAt;
+        this.schedule(slot, Math.max(0, Math.round(retryInterval - sinceStart)));
+      }
+      return;
+    }
+    // Passing or down: no overlap. Drop a pending retry; the last probe to end sets the timer.
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    if (slot.inFlight.size === 0) this.schedule(slot, interval);
   }
 
   /** Applies one result: counters, state, history, certificate; then the callbacks. */

@@ -9,17 +9,18 @@
  */
 
 import { createHash } from 'node:crypto';
-import { access, close, constants, open, read } from 'node:fs';
+import { access, type BigIntStats, close, constants, fstat, open, read, stat as statCallback } from 'node:fs';
 import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { SiteConfig } from '../config/schema.ts';
 import { OutlastError } from '../errors.ts';
 import { buildManifest, canonicalManifestJson, releaseIdOf, sortByKey } from '../release/manifest.ts';
-import type { Manifest } from '../release/types.ts';
+import type { Manifest, ManifestEntry } from '../release/types.ts';
 import { OUTLAST_PREFIX } from '../release/types.ts';
 import type { ObjectHeaders } from '../storage/driver.ts';
 import { keyProblem } from '../storage/keys.ts';
+import { HashCache, stampOf, wallClockNs } from './hash-cache.ts';
 import { compileHeaderRules } from './headers.ts';
 
 /** One file of the site, ready to upload. */
@@ -49,6 +50,11 @@ export interface ScanOptions {
   concurrency?: number;
   /** Called with (0, total) before hashing and after each file is hashed; last with (total, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A folder for the hash cache (see hash-cache.ts): files whose stat is unchanged since the last
+   * scan are not read again. Default: no cache. Ignored when the folder is inside the site.
+   */
+  cacheDir?: string;
 }
 
 /** Problems listed in the error; the rest are counted. */
@@ -65,8 +71,15 @@ const RESERVED_FOLDER_KEY = OUTLAST_PREFIX.slice(0, -1);
  * listed in one error.
  */
 export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Promise<SiteScan> {
+  // Before any file is stat'ed or read: the cache's "racy" rule is relative to this time.
+  const startNs = wallClockNs();
   const root = path.resolve(site.dir);
   const rootReal = await openRoot(root);
+  const cacheDir = options.cacheDir === undefined ? undefined : path.resolve(options.cacheDir);
+  const cache =
+    cacheDir !== undefined && !isInside(rootReal, cacheDir) && !isInside(root, cacheDir)
+      ? await HashCache.load(cacheDir, rootReal)
+      : undefined;
   const walker = new Walker(rootReal, site.exclude);
   await walker.walkFolder(rootReal, '', '', [rootReal]);
   throwProblems(root, walker.problems);
@@ -78,7 +91,8 @@ export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Pro
   }
 
   const found = sortByKey(walker.found);
-  const hashed = await hashAll(found, options);
+  walker.found.length = 0;
+  const hashed = await hashAll(found, options, cache);
   throwProblems(root, hashed.problems);
   const headersOf = compileHeaderRules(site.headers);
   let totalBytes = 0;
@@ -87,13 +101,26 @@ export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Pro
     totalBytes += size;
     return { key: file.key, path: file.path, size, sha256, headers: headersOf(file.key) };
   });
-  const manifest = buildManifest(
-    files.map((file) => [file.key, { sha256: file.sha256, size: file.size, headers: file.headers }]),
-    site,
-  );
+  found.length = 0;
+  hashed.results.length = 0;
+  const manifest = buildManifest(manifestEntries(files), site);
   const manifestJson = canonicalManifestJson(manifest);
   const { releaseId, sha256 } = releaseIdOf(manifestJson);
+  await cache?.save(startNs);
   return { files, manifest, manifestJson, releaseId, manifestSha256: sha256, totalBytes };
+}
+
+function* manifestEntries(files: ScannedFile[]): Generator<[string, ManifestEntry]> {
+  for (const file of files) yield [file.key, { sha256: file.sha256, size: file.size, headers: file.headers }];
+}
+
+/** Whether `inner` is `outer` or below it. */
+function isInside(outer: string, inner: string): boolean {
+  const relative = path.relative(outer, inner);
+  return (
+    relative === '' ||
+    !(relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative))
+  );
 }
 
 interface Found {
@@ -249,6 +276,7 @@ function readdirBuffers(folder: string) {
 async function hashAll(
   files: Found[],
   options: ScanOptions,
+  cache: HashCache | undefined,
 ): Promise<{ results: { size: number; sha256: string }[]; problems: Problem[] }> {
   const results: { size: number; sha256: string }[] = new Array(files.length);
   const problems: Problem[] = [];
@@ -262,7 +290,9 @@ async function hashAll(
       const index = next++;
       const file = files[index]!;
       try {
-        results[index] = await hashFile(file.path, buffer);
+        results[index] = cache
+          ? await hashCached(file.path, buffer, cache)
+          : await hashFile(file.path, buffer);
       } catch (error) {
         problems.push({ shown: file.shown, message: `cannot be read (${errorCode(error)})` });
       }
@@ -274,9 +304,43 @@ async function hashAll(
   return { results, problems };
 }
 
+/** The cached hash if the file's stat is unchanged; otherwise hashes it and records the hash. */
+async function hashCached(
+  file: string,
+  buffer: Buffer,
+  cache: HashCache,
+): Promise<{ size: number; sha256: string }> {
+  const stats = await new Promise<BigIntStats | undefined>((resolve) =>
+    statCallback(file, { bigint: true }, (error, stats) => resolve(error ? undefined : stats)),
+  );
+  const hit = stats?.isFile() ? cache.lookup(file, stats) : undefined;
+  if (hit) return hit;
+  let before: BigIntStats | undefined;
+  const result = await hashFile(
+    file,
+    buffer,
+    (fd) =>
+      new Promise<void>((resolve) =>
+        fstat(fd, { bigint: true }, (error, stats) => {
+          before = error ? undefined : stats;
+          resolve();
+        }),
+      ),
+  );
+  // Only a plain file read whole is recorded (not one that grew or shrank while being read).
+  if (before?.isFile() && before.size === BigInt(result.size))
+    cache.record(file, stampOf(before), result.sha256);
+  return result;
+}
+
 // Callback fs rather than fs/promises: for many small files the promise API's per-call overhead
 // is larger than the reads themselves (measured: about 1.4x slower over 10,000 files).
-async function hashFile(file: string, buffer: Buffer): Promise<{ size: number; sha256: string }> {
+/** `beforeRead`, if given, runs on the open descriptor before the first byte is read. */
+async function hashFile(
+  file: string,
+  buffer: Buffer,
+  beforeRead?: (fd: number) => Promise<void>,
+): Promise<{ size: number; sha256: string }> {
   // O_NONBLOCK: should a FIFO replace the file after the walk, opening it must fail, not hang.
   const fd = await new Promise<number>((resolve, reject) =>
     open(file, constants.O_RDONLY | constants.O_NONBLOCK, (error, fd) =>
@@ -284,6 +348,7 @@ async function hashFile(file: string, buffer: Buffer): Promise<{ size: number; s
     ),
   );
   try {
+    await beforeRead?.(fd);
     const hash = createHash('sha256');
     let size = 0;
     for (;;) {

@@ -4,7 +4,7 @@
  * everything it started.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -109,4 +109,40 @@ test('the demo fails over when an origin stops, and Ctrl-C leaves nothing runnin
   assert.ok(await canListen('127.0.0.1', dnsPort), 'the DNS port is free again');
   assert.ok(await canListen('127.0.0.1', statusPort), 'the status port is free again');
   assert.ok(await canListen('127.0.0.3', originPort), 'the origin port is free again');
+});
+
+test('outlast demo --drill runs the outage by itself and prints its report', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outlast-drill-'));
+  try {
+    const dnsPort = await freePort('127.0.0.1');
+    const statusPort = await freePort('127.0.0.1');
+    const originPort = await freePort('127.0.0.2');
+    const result = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'demo',
+        '--drill',
+        '--dir',
+        dir,
+        '--dns',
+        `127.0.0.1:${dnsPort}`,
+        '--status',
+        `127.0.0.1:${statusPort}`,
+        '--port',
+        String(originPort),
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /drill report/);
+    assert.match(
+      result.stdout,
+      /failover: www\.demo\.test answered local-b \d+\.\d\d s after local-a stopped/,
+    );
+    assert.match(result.stdout, /failback: www\.demo\.test answered local-a again \d+\.\d\d s/);
+    assert.match(result.stdout, /DNS: +\d+ queries, 0 unanswered/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { HealthConfig } from '../../src/config/schema.ts';
@@ -235,6 +235,73 @@ describe('HealthEngine against a flapping origin', () => {
     assert.equal(first[0], second[0]);
     await assert.rejects(engine.probeNow('nope'), { name: 'OutlastError', code: 'invalid_argument' });
     await engine.stop();
+  });
+});
+
+describe('HealthEngine against a hung origin', () => {
+  test('probes overlap in a failure streak; down after exactly `fall` timeouts', async () => {
+    // Answers the beacon until `hung`; then accepts connections and never answers (like SIGSTOP).
+    let hung = false;
+    let started = 0;
+    let open = 0;
+    let maxOpen = 0;
+    const sockets = new Set<Socket>();
+    const server = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        open--;
+      });
+      socket.on('error', () => undefined);
+      if (!hung) {
+        socket.once('data', () => {
+          socket.end(
+            `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(BEACON_JSON)}\r\nconnection: close\r\n\r\n${BEACON_JSON}`,
+          );
+        });
+        return;
+      }
+      started++;
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const events = recorder();
+    let startedAtDown = -1;
+    const timersBefore = activeTimers();
+    // The timeout is long against retryInterval so retries are due well before a probe times out.
+    const health = { ...HEALTH, timeout: 400, retryInterval: 50, fall: 3 };
+    const engine = new HealthEngine({
+      targets: [{ originId: 'hung', url }],
+      health,
+      expectedRelease: () => RELEASE,
+      logger: silent,
+      onProbe: events.onProbe,
+      onTransition: (t) => {
+        if (t.to === 'down') startedAtDown = started;
+        events.onTransition(t);
+      },
+    });
+    engine.start();
+    try {
+      await waitFor('up', () => events.transitions().length === 1);
+      hung = true;
+      await waitFor('down', () => events.transitions().length === 2);
+    } finally {
+      await engine.stop();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    assert.equal(activeTimers(), timersBefore, 'stop() leaves no timer behind');
+    const down = events.transitions()[1]!;
+    assert.deepEqual([down.from, down.to], ['up', 'down']);
+    assert.equal(streakBefore(events.events, down, false), health.fall, 'exactly `fall` failures before it');
+    const failures = events.probes().filter((p) => !p.ok);
+    assert.ok(failures.length >= health.fall);
+    for (const result of failures) assert.equal(result.errorKind, 'timeout');
+    assert.ok(startedAtDown >= health.fall, `${startedAtDown} probes started before down`);
+    assert.ok(maxOpen > 1, `probes overlapped (at most ${maxOpen} in flight at once)`);
   });
 });
 

@@ -19,6 +19,7 @@ import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount } from '../format.ts';
 import type { GlobalOptions } from '../main.ts';
+import { runDrill } from './drill.ts';
 import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -32,6 +33,8 @@ export interface DemoOptions extends GlobalOptions {
   status: string;
   port: string;
   keys?: boolean;
+  /** Run the outage by itself, print a report and exit. */
+  drill?: boolean;
 }
 
 /** The demo's config, as a user would write it (`--verbose` prints it). */
@@ -170,6 +173,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
       `  expected failover time:    ~${watcher.status().expectedFailoverSeconds} s for a browser (here DNS itself moves in ~2 s)`,
     );
     out('');
+    if (options.drill) return await drill(config, origins, { host: dnsHost, port: dnsPort });
     await waitForQuit(origins, options.keys !== false);
     out('\nstopping…');
     return EXIT.ok;
@@ -212,4 +216,42 @@ function waitForQuit(origins: LocalOrigins, keys: boolean): Promise<void> {
       stdin.on('data', onKey);
     }
   });
+}
+
+async function drill(
+  config: Config,
+  origins: LocalOrigins,
+  dns: { host: string; port: number },
+): Promise<number> {
+  const [primary, secondary] = config.origins as [Config['origins'][number], Config['origins'][number]];
+  out(
+    `drill: stopping ${primary.id}, then starting it again, timed with real DNS queries to ${dns.host}:${dns.port}`,
+  );
+  const report = await runDrill(
+    { ...dns, name: NAME },
+    {
+      primary: primary.id,
+      secondary: secondary.id,
+      primaryAddress: ORIGIN_HOSTS[0]!,
+      secondaryAddress: ORIGIN_HOSTS[1]!,
+    },
+    origins,
+  );
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const health = config.health;
+  out('');
+  out('drill report');
+  out(
+    `  failover: ${NAME} answered ${secondary.id} ${seconds(report.failoverMs)} after ${primary.id} stopped ` +
+      `(probes every ${health.interval / 1000} s, retried after ${health.retryInterval} ms, down after ${health.fall} failures)`,
+  );
+  out(
+    `  failback: ${NAME} answered ${primary.id} again ${seconds(report.failbackMs)} after it came back ` +
+      `(up after ${health.rise} passes, then the ${config.failover.holdDown / 1000} s hold-down since the failover)`,
+  );
+  out(`  DNS:      ${report.queries} queries, ${report.unanswered} unanswered`);
+  out(
+    `  a browser would follow after about ${seconds(report.failoverMs + config.dns!.ttl * 1000 + 60_000)} (this + the TTL + its 60 s DNS cache)`,
+  );
+  return report.unanswered === 0 ? EXIT.ok : EXIT.failed;
 }

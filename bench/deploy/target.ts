@@ -1,0 +1,85 @@
+/**
+ * What a benchmark target is: a client with a command per scenario against a fresh origin
+ * (`prepare` makes one for every attempt, so a repeated measurement starts from an empty origin
+ * again), plus what every target shares: the context and the clients' environment.
+ */
+import { join } from 'node:path';
+import type { SwiftCluster } from '../../test/servers/swift.ts';
+import type { Measurement } from './measure.ts';
+import type { GeneratedSite } from './site.ts';
+
+export type ScenarioName = 'cold' | 'noop' | 'changed';
+export type Group = 'fs' | 'swift' | 's3' | 'peers';
+
+export interface BenchContext {
+  repo: string;
+  site: GeneratedSite;
+  /** Configs, folder origins, rclone's empty config. */
+  scratch: string;
+  clusters: { a: SwiftCluster; b: SwiftCluster } | undefined;
+}
+
+export interface Invocation {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** What the client itself reports (only outlast and the bare-PUT client report anything). */
+export interface ClientReport {
+  requests?: number;
+  requestCounts?: Record<string, number>;
+  uploaded?: number;
+  perOrigin?: unknown;
+  error?: string;
+}
+
+export interface PreparedTarget {
+  invocation(scenario: ScenarioName): Invocation;
+  report?(measurement: Measurement): ClientReport;
+  /** The clusters whose proxy logs and server CPU belong to this target. */
+  clusters: SwiftCluster[];
+  /** Objects in the origin(s) after a run: a check that the upload really happened. */
+  objectCount?(): Promise<number>;
+}
+
+export interface Target {
+  id: string;
+  /** `--only` selects a target when one of its groups is listed. */
+  groups: Group[];
+  description: string;
+  scenarios: ScenarioName[];
+  needsClusters: boolean;
+  prepare(ctx: BenchContext, attempt: number): Promise<PreparedTarget>;
+}
+
+export const ALL_SCENARIOS: ScenarioName[] = ['cold', 'noop', 'changed'];
+
+/** Environment variables the config's `${…}` take the secrets from. */
+export const S3_KEY_VAR = 'BENCH_S3_ACCESS_KEY_ID';
+export const S3_SECRET_VAR = 'BENCH_S3_SECRET_ACCESS_KEY';
+export const SWIFT_KEY_VAR = 'BENCH_SWIFT_KEY';
+
+export function clustersOf(ctx: BenchContext): { a: SwiftCluster; b: SwiftCluster } {
+  if (!ctx.clusters) throw new Error('this target needs the Swift clusters');
+  return ctx.clusters;
+}
+
+/**
+ * The environment of every client: no shared AWS config or credentials of the machine's user, and
+ * no AWS_CA_BUNDLE (rclone's S3 backend fails at once when it is set; the endpoints are plain http).
+ */
+export function clientEnv(ctx: BenchContext, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.AWS_CA_BUNDLE;
+  delete env.AWS_PROFILE;
+  for (const name of Object.keys(env)) if (/^(RCLONE_|ST_|OS_)/.test(name)) delete env[name];
+  return {
+    ...env,
+    AWS_CONFIG_FILE: join(ctx.scratch, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(ctx.scratch, 'no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    NO_COLOR: '1',
+    ...extra,
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * A local cache of file hashes, like git's index: a file whose stat (size, mtime, ctime, inode,
+ * device) is unchanged since it was hashed is not read again. It makes a deploy with nothing
+ * changed cost one `stat` per file instead of reading and hashing the whole site.
+ *
+ * Correctness comes first, so an entry is trusted only when all of these hold:
+ * - the file's real path, size, mtimeNs, ctimeNs, inode and device equal the entry's;
+ * - the file's mtime and ctime are more than RACY_SLACK_NS older than the time the scan that wrote
+ *   the cache started (git's "racy clean" rule: a file changed again within the timestamp
+ *   granularity of when it was hashed could keep the same stat with different bytes).
+ * Anything else is hashed again. The stat recorded with a hash is an fstat of the descriptor the
+ * bytes were read from, taken before reading, so a change during or after the read shows as a
+ * different stat next time (or falls under the racy rule).
+ *
+ * The file is binary: a header (magic, version, the scan's start time, entry count), the entries,
+ * and a sha256 of all of it. It is written to a temporary file and renamed into place. A missing,
+ * truncated, corrupt or other-version cache is ignored (everything is hashed), never an error; a
+ * cache that cannot be written is skipped too (the scan itself succeeded).
+ *
+ * Known limit: the racy rule compares file times (set by the file system's clock) with this
+ * machine's clock; a network file system whose clock lags by more than RACY_SLACK_NS and that has
+ * coarse timestamps could hide a same-size rewrite made within one tick of the hash. Local file
+ * systems (nanosecond timestamps, one clock) are not affected.
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const MAGIC = 0x4f4c4843; // "OLHC"
+const VERSION = 1;
+const HEADER_BYTES = 4 + 4 + 8 + 4;
+/** Per entry: path length (u16), the path, size, mtimeNs, ctimeNs (i64), ino, dev, the raw sha256. */
+const FIXED_ENTRY_BYTES = 2 + 5 * 8 + 32;
+const CHECKSUM_BYTES = 32;
+/** Files changed this close to (or after) the cache's scan start are hashed again. */
+export const RACY_SLACK_NS = 2_000_000_000n;
+
+/** The stat fields an entry is keyed on. */
+export interface FileStamp {
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+  dev: bigint;
+}
+
+interface Entry extends FileStamp {
+  sha256: string;
+}
+
+export function stampOf(stats: BigIntStats): FileStamp {
+  return { size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs, ino: stats.ino, dev: stats.dev };
+}
+
+export class HashCache {
+  /** What the last scan wrote (trusted only through `lookup`). */
+  private readonly previous: Map<string, Entry>;
+  /** Entries confirmed or hashed by this scan: what `save` writes. */
+  private readonly current = new Map<string, Entry>();
+  private readonly trustBeforeNs: bigint;
+
+  private constructor(
+    readonly file: string,
+    previous: Map<string, Entry>,
+    previousStartNs: bigint,
+  ) {
+    this.previous = previous;
+    this.trustBeforeNs = previousStartNs - RACY_SLACK_NS;
+  }
+
+  /** The cache file of the site at `rootReal` in `cacheDir`; an unreadable file gives an empty cache. */
+  static async load(cacheDir: string, rootReal: string): Promise<HashCache> {
+    const id = createHash('sha256').update(rootReal).digest('hex').slice(0, 16);
+    const file = path.join(path.resolve(cacheDir), `hashes-${id}.bin`);
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await readFile(file);
+    } catch {
+      bytes = undefined;
+    }
+    const decoded = bytes ? decode(bytes) : undefined;
+    return new HashCache(file, decoded?.entries ?? new Map(), decoded?.startNs ?? 0n);
+  }
+
+  /** The cached hash of `realPath` if its stat says it is the same file with the same bytes. */
+  lookup(realPath: string, stats: BigIntStats): { size: number; sha256: string } | undefined {
+    const entry = this.previous.get(realPath);
+    if (
+      entry === undefined ||
+      entry.size !== stats.size ||
+      entry.mtimeNs !== stats.mtimeNs ||
+      entry.ctimeNs !== stats.ctimeNs ||
+      entry.ino !== stats.ino ||
+      entry.dev !== stats.dev ||
+      stats.mtimeNs >= this.trustBeforeNs ||
+      stats.ctimeNs >= this.trustBeforeNs
+    ) {
+      return undefined;
+    }
+    this.current.set(realPath, entry);
+    return { size: Number(entry.size), sha256: entry.sha256 };
+  }
+
+  /** Records a hash computed from the bytes of a file whose stat, before reading, was `stamp`. */
+  record(realPath: string, stamp: FileStamp, sha256: string): void {
+    this.current.set(realPath, { ...stamp, sha256 });
+  }
+
+  /**
+   * Writes the entries of this scan, atomically. `startNs` is the wall-clock time (ns) the scan
+   * began, before any file was stat'ed or read. Errors are swallowed: the cache is only an aid.
+   */
+  async save(startNs: bigint): Promise<void> {
+    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      await writeFile(temp, encode(this.current, startNs), { mode: 0o600 });
+      await rename(temp, this.file);
+    } catch {
+      await rm(temp, { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** Now, in ns since the epoch, from the wall clock (the clock file times are compared with). */
+export function wallClockNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+function encode(entries: Map<string, Entry>, startNs: bigint): Buffer {
+  const paths: Buffer[] = [];
+  let length = HEADER_BYTES + CHECKSUM_BYTES;
+  for (const realPath of entries.keys()) {
+    const bytes = Buffer.from(realPath, 'utf8');
+    paths.push(bytes);
+    length += FIXED_ENTRY_BYTES + bytes.length;
+  }
+  const out = Buffer.alloc(length);
+  let at = out.writeUInt32BE(MAGIC, 0);
+  at = out.writeUInt32BE(VERSION, at);
+  at = out.writeBigUInt64BE(startNs, at);
+  at = out.writeUInt32BE(entries.size, at);
+  let index = 0;
+  for (const entry of entries.values()) {
+    const bytes = paths[index++]!;
+    at = out.writeUInt16BE(bytes.length, at);
+    at += bytes.copy(out, at);
+    at = out.writeBigUInt64BE(entry.size, at);
+    at = out.writeBigInt64BE(entry.mtimeNs, at);
+    at = out.writeBigInt64BE(entry.ctimeNs, at);
+    at = out.writeBigUInt64BE(entry.ino, at);
+    at = out.writeBigUInt64BE(entry.dev, at);
+    at += out.write(entry.sha256, at, 'hex');
+  }
+  const body = out.subarray(0, at);
+  createHash('sha256').update(body).digest().copy(out, at);
+  return out.subarray(0, at + CHECKSUM_BYTES);
+}
+
+/** The entries, or undefined for anything but a well-formed cache of this version. */
+function decode(bytes: Buffer): { entries: Map<string, Entry>; startNs: bigint } | undefined {
+  try {
+    if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES) return undefined;
+    const bodyEnd = bytes.length - CHECKSUM_BYTES;
+    const checksum = createHash('sha256').update(bytes.subarray(0, bodyEnd)).digest();
+    if (!checksum.equals(bytes.subarray(bodyEnd))) return undefined;
+    if (bytes.readUInt32BE(0) !== MAGIC || bytes.readUInt32BE(4) !== VERSION) return undefined;
+    const startNs = bytes.readBigUInt64BE(8);
+    const count = bytes.readUInt32BE(16);
+    const entries = new Map<string, Entry>();
+    let at = HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const pathLength = bytes.readUInt16BE(at);
+      at += 2;
+      if (at + pathLength + FIXED_ENTRY_BYTES - 2 > bodyEnd) return undefined;
+      const realPath = bytes.toString('utf8', at, at + pathLength);
+      at += pathLength;
+      const size = bytes.readBigUInt64BE(at);
+      const mtimeNs = bytes.readBigInt64BE(at + 8);
+      const ctimeNs = bytes.readBigInt64BE(at + 16);
+      const ino = bytes.readBigUInt64BE(at + 24);
+      const dev = bytes.readBigUInt64BE(at + 32);
+      const sha256 = bytes.toString('hex', at + 40, at + 72);
+      at += 72;
+      entries.set(realPath, { size, mtimeNs, ctimeNs, ino, dev, sha256 });
+    }
+    return at === bodyEnd ? { entries, startNs } : undefined;
+  } catch {
+    return undefined;
+  }
+}
