@@ -6,12 +6,14 @@
  * down, the decision on the second, a failover in the timeline and the provider's new records.
  * Then the timeline survives a watcher restart (events.jsonl).
  *
- * Screenshots: docs/dashboard.png (start) and docs/dashboard-failover.png (after the failover).
+ * Screenshots: dashboard.png (start) and dashboard-failover.png (after the failover), in a temp folder,
+ * or in docs/ (the README's pictures) with OUTLAST_UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
  * Nothing here asserts a timing: every wait polls the page until a generous deadline.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +42,9 @@ declare const document: {
 declare const window: { innerWidth: number; notReloaded?: boolean };
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SHOTS = process.env.OUTLAST_UPDATE_SCREENSHOTS
+  ? join(ROOT, 'docs')
+  : join(tmpdir(), `outlast-dashboard-shots-${process.pid}`);
 const CHROMIUM = '/usr/bin/chromium';
 const NAME = 'www.dashboard.test';
 const ADDRESSES = { 'local-a': '192.0.2.10', 'local-b': '192.0.2.20' } as const;
@@ -253,8 +258,8 @@ test('the dashboard shows a failover live, and refuses actions without the token
       undefined,
       WAIT,
     );
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    await page.screenshot({ path: join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     await page.evaluate(() => {
       window.notReloaded = true;
     });
@@ -300,7 +305,7 @@ test('the dashboard shows a failover live, and refuses actions without the token
       .locator(`${testid('timeline')} time`)
       .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('datetime') ?? ''));
     assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
-    await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-failover.png'), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, 'dashboard-failover.png'), fullPage: true });
     // Readable in a narrow window: one column, nothing wider than the viewport.
     await page.setViewportSize({ width: 380, height: 800 });
     await page.waitForFunction(
