@@ -5,7 +5,7 @@
  *
  * Correctness comes first, so an entry is trusted only when all of these hold:
  * - the file's real path, size, mtimeNs, ctimeNs, inode and device equal the entry's;
- * - the file's mtime and ctime are more than RACY_SLACK_NS older than the time the scan that wrote
+ * - the file's mtime is more than RACY_SLACK_NS older than the time the scan that wrote
  *   the cache started (git's "racy clean" rule: a file changed again within the timestamp
  *   granularity of when it was hashed could keep the same stat with different bytes).
  * Anything else is hashed again. The stat recorded with a hash is an fstat of the descriptor the
@@ -94,8 +94,7 @@ export class HashCache {
       entry.ctimeNs !== stats.ctimeNs ||
       entry.ino !== stats.ino ||
       entry.dev !== stats.dev ||
-      stats.mtimeNs >= this.trustBeforeNs ||
-      stats.ctimeNs >= this.trustBeforeNs
+      stats.mtimeNs >= this.trustBeforeNs
     ) {
       return undefined;
     }
