@@ -219,7 +219,7 @@ export function markdown(
   lines.push(
     '## Every measurement',
     '',
-    '| scenario | retryInterval | round | attempt | outlast s | outlast: a down verdict / write done (ms) | PowerDNS LUA s | phase ms | load avg before → after | foreign CPU (cores) | used |',
+    '| scenario | retryInterval | round | attempt | outlast s | outlast: a down verdict / write done (ms) | PowerDNS LUA s | random wait ms | load avg before → after | foreign CPU (cores) | used |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const event of report.events) {
