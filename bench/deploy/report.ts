@@ -40,6 +40,8 @@ export interface Ratio {
   value: number | null;
   numerator: string;
   denominator: string;
+  /** One of its measurements was disturbed by other work. */
+  disturbed: boolean;
 }
 
 export interface Report {
@@ -82,6 +84,7 @@ export function computeRatios(rows: Row[]): Ratio[] {
       denominator: den
         ? `${den.target} ${den.scenario} ${field === 'wallSeconds' ? 'wall' : 'CPU'}`
         : 'missing',
+      disturbed: (num?.disturbed ?? false) || (den?.disturbed ?? false),
     });
   };
   const bare = barePutBest(rows);
@@ -109,6 +112,7 @@ export function computeRatios(rows: Row[]): Ratio[] {
         value: two.cpuSeconds / (s3.cpuSeconds + swift.cpuSeconds),
         numerator: `outlast-two ${scenario} CPU`,
         denominator: `outlast-s3 + outlast-swift ${scenario} CPU`,
+        disturbed: two.disturbed || s3.disturbed || swift.disturbed,
       });
     }
     add(`CPU two origins / one (S3): ${scenario}`, two, find(rows, 'outlast-s3', scenario), 'cpuSeconds');
@@ -160,9 +164,13 @@ export function markdown(report: Report): string {
       `| ${row.target} | ${row.scenario} | ${fixed(row.wallSeconds, 2)}${flag} | ${row.requests ?? '–'} | ${row.serverRequests ?? '–'} | ${row.uploaded ?? '–'} | ${fixed(row.cpuSeconds, 2)} | ${fixed(row.peakRssMb, 0)} | ${fixed(ratio, 2)} | ${fixed(row.loadBefore, 2)} → ${fixed(row.loadAfter, 2)} | ${fixed(row.foreignCpuSeconds, 1)} |`,
     );
   }
+  lines.push('', '⚠: other work used more than 0.15 of a core during the run (see the notes).');
   lines.push('', '## Ratios', '', '| ratio | value | numerator | denominator |', '|---|--:|---|---|');
   for (const ratio of report.ratios) {
-    lines.push(`| ${ratio.name} | ${fixed(ratio.value, 2)} | ${ratio.numerator} | ${ratio.denominator} |`);
+    const flag = ratio.disturbed ? ' ⚠' : '';
+    lines.push(
+      `| ${ratio.name} | ${fixed(ratio.value, 2)}${flag} | ${ratio.numerator} | ${ratio.denominator} |`,
+    );
   }
   lines.push('', '## Targets', '');
   const seen = new Set<string>();
