@@ -14,27 +14,13 @@ import { Watcher } from '../../src/daemon/watcher.ts';
 import { runDeploy } from '../../src/deploy/engine.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
 import { componentLogger } from '../../src/util/log.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { setupFsDeploy } from '../helpers/site.ts';
 import { type DnsServer, dnsServersForTests, lockZone, query, resetZone } from '../servers/dns.ts';
 
 const NAME = 'www.example.test';
 const A_ADDRESS = '192.0.2.10';
 const B_ADDRESS = '192.0.2.20';
-
-/** Polls `check` until it returns true (or throws the last failure after `timeoutMs`). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting until ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 async function answers(server: DnsServer): Promise<string[]> {
   const result = await query(server, NAME, 'A');
