@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `outlast` command. Runs the TypeScript sources through tsx, so there is no build step.
-import { register } from 'tsx/esm/api';
+// The `outlast` command: runs the compiled code in dist/ (`npm run build`, which `npm ci` runs
+// through the `prepare` script). Each command imports what it needs when it runs.
+import { existsSync } from 'node:fs';
 
 // A reader that stops early (`outlast plan | head`) is not an error of ours.
 for (const stream of [process.stdout, process.stderr]) {
@@ -10,6 +11,17 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// Stack traces point into src/*.ts when they are shown (--debug); mapping costs start-up time.
+if (argv.includes('--debug')) process.setSourceMapsEnabled(true);
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write(
+    'error: outlast is not built: dist/cli/main.js is missing.\n' +
+      'hint: in a checkout, run `npm ci` (or `npm run build`); an installed package ships dist/.\n',
+  );
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(argv);

@@ -11,6 +11,8 @@
 //   npm test                      everything
 //   npm test -- test/unit/x.test.ts   only the given files (checks still run first)
 //   OUTLAST_TEST_SKIP_CHECKS=1    skip tsc and biome (for quick local loops; CI never sets it)
+//   OUTLAST_TEST_SKIP_BUILD=1     do not rebuild dist/ first (the CLI tests run bin/outlast.js, which
+//                                 runs dist/: only for loops where dist/ is known to be current)
 //   OUTLAST_TEST_NO_SERVERS=1     start no Swift clusters or DNS servers here (tests that need them
 //                                 start their own)
 import { spawn } from 'node:child_process';
@@ -266,6 +268,13 @@ async function stopDnsServers() {
 
 async function main() {
   const selected = process.argv.slice(2);
+  // The build first: the tests that run the CLI run what a user installs (bin/outlast.js → dist/).
+  if (!process.env.OUTLAST_TEST_SKIP_BUILD) {
+    const build = await run('build (npm run build)', process.execPath, [join(root, 'scripts', 'build.mjs')], {
+      OUTLAST_BUILD_QUIET: '1',
+    });
+    if (build !== 0 || interrupted) return build || interrupted;
+  }
   if (!process.env.OUTLAST_TEST_SKIP_CHECKS) {
     const tsc = await run('type-check (tsc)', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
     if (tsc !== 0 || interrupted) return tsc || interrupted;

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// `npm run build` (also run by `npm ci` through `prepare`, and by `npm test` before the tests):
+// compiles src/ to dist/ with tsc (tsconfig.build.json: ESM, source maps, `.ts` imports rewritten
+// to `.js`), from a clean dist/ so that a deleted source leaves no stale module behind.
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? code})`)),
+    );
+  });
+}
+
+const started = Date.now();
+try {
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  await run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
+} catch (error) {
+  process.stderr.write(`build: ${error.message}\n`);
+  process.exit(1);
+}
+if (!process.env.OUTLAST_BUILD_QUIET) {
+  process.stdout.write(`build: dist/ ready (${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
+}
