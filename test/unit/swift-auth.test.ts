@@ -328,13 +328,19 @@ describe('swift logins through Keystone v3 and Rackspace identity v2.0', () => {
   });
 
   it('logs in again when the token expires, once for concurrent requests', async () => {
-    // The first token lives one second; the next ones an hour.
-    const server = await keystone((login) =>
-      keystoneAnswer(
+    // The first token lives a few seconds; the next ones an hour. The driver renews a token after
+    // half its life (at most a minute before it expires): the first one is fresh for the first
+    // LIFETIME / 2 after its login started, and the requests below that must still use it (real
+    // Swift requests, slow on a loaded machine) get that long, not a guess at this machine's speed.
+    const LIFETIME_MS = 8000;
+    let firstLoginAt = Number.NaN;
+    const server = await keystone((login) => {
+      if (login === 1) firstLoginAt = Date.now();
+      return keystoneAnswer(
         [{ region: 'RegionOne', interface: 'public', url: storageUrl }],
-        login === 1 ? 1000 : 3_600_000,
-      ),
-    );
+        login === 1 ? LIFETIME_MS : 3_600_000,
+      );
+    });
     const driver = driverFor({
       auth: {
         type: 'keystone',
@@ -349,7 +355,9 @@ describe('swift logins through Keystone v3 and Rackspace identity v2.0', () => {
     assert.equal(server.logins, 1, 'eight concurrent first requests share one login');
     await store.putBytes('expiry.txt', text('x'));
     assert.equal(server.logins, 1);
-    await sleep(1100);
+    // The driver's login started before the stand-in answered it, so from here the token is due
+    // for renewal: a wait for that moment, not a fixed sleep.
+    await sleep(Math.max(0, firstLoginAt + LIFETIME_MS / 2 + 50 - Date.now()));
     await Promise.all(Array.from({ length: 8 }, () => store.stat('expiry.txt')));
     assert.equal(server.logins, 2, 'one new login after the expiry');
     await store.stat('expiry.txt');
