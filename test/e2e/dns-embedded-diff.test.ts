@@ -211,7 +211,9 @@ describe('embedded server vs Knot DNS: the same zone, the same answers', () => {
     const question = one.subarray(12);
     const two = Buffer.concat([one, question]);
     two.writeUInt16BE(2, 4);
-    const ours = await udpExchange(embedded.host, embedded.port, two, 500);
+    // The answer that must come is waited for as long as udpExchange's default allows (the wait
+    // ends at the reply); the one that must not come gets a short window.
+    const ours = await udpExchange(embedded.host, embedded.port, two);
     assert.equal(ours && rcodeName(decode(ours)), 'FORMERR');
     assert.equal(await udpExchange(knot.host, knot.port, two, 500), undefined);
   });

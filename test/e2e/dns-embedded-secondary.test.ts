@@ -11,7 +11,7 @@ import type { RecordSet } from '../../src/dns/provider.ts';
 import { createEmbeddedProvider, type EmbeddedDnsProvider } from '../../src/dns/providers/embedded.ts';
 import type { TsigKey } from '../../src/dns/tsig.ts';
 import { query } from '../servers/dns.ts';
-import { freePort, type KnotServer, startKnot } from '../servers/embedded-dns.ts';
+import { freePort, KnotPortTakenError, type KnotServer, startKnot } from '../servers/embedded-dns.ts';
 
 const ZONE = 'example.test';
 const WWW = `www.${ZONE}`;
@@ -45,20 +45,25 @@ describe('a Knot secondary of the embedded server', () => {
   }
 
   before(async () => {
-    const knotPort = await freePort();
-    provider = await createEmbeddedProvider({
-      listen: ['127.0.0.1:0'],
-      zone: ZONE,
-      nameservers: [`ns1.${ZONE}.`],
-      records: [{ name: 'ns1', type: 'A', value: '127.0.0.1' }],
-      soa: { refresh: 3600, retry: 600 },
-      secondaries: { notify: [`127.0.0.1:${knotPort}`], allowTransfer: ['127.0.0.1'], tsig: KEY },
-    });
-    await provider.apply([{ name: WWW, type: 'A', before: undefined, after: aSet('192.0.2.1') }]);
-    const primary = provider.addresses()[0]!;
-    knot = await startKnot({
-      port: knotPort,
-      yaml: () => `key:
+    // The primary must know the secondary's port before Knot starts (its NOTIFY target) and Knot
+    // the primary's: a free port is picked for Knot first. Should something else take it before
+    // knotd binds it, both start again on another one (a start retry, not a test retry).
+    for (let attempt = 0; ; attempt++) {
+      const knotPort = await freePort();
+      provider = await createEmbeddedProvider({
+        listen: ['127.0.0.1:0'],
+        zone: ZONE,
+        nameservers: [`ns1.${ZONE}.`],
+        records: [{ name: 'ns1', type: 'A', value: '127.0.0.1' }],
+        soa: { refresh: 3600, retry: 600 },
+        secondaries: { notify: [`127.0.0.1:${knotPort}`], allowTransfer: ['127.0.0.1'], tsig: KEY },
+      });
+      await provider.apply([{ name: WWW, type: 'A', before: undefined, after: aSet('192.0.2.1') }]);
+      const primary = provider.addresses()[0]!;
+      try {
+        knot = await startKnot({
+          port: knotPort,
+          yaml: () => `key:
   - id: ${KEY.name}
     algorithm: ${KEY.algorithm}
     secret: ${KEY.secret}
@@ -79,12 +84,18 @@ zone:
     master: outlast
     acl: notify-from-outlast
 `,
-      // Up as soon as it answers at all (SERVFAIL until the first transfer is in).
-      ready: async (server) => {
-        await query(server, ZONE, 'SOA');
-        return true;
-      },
-    });
+          // Up as soon as it answers at all (SERVFAIL until the first transfer is in).
+          ready: async (server) => {
+            await query(server, ZONE, 'SOA');
+            return true;
+          },
+        });
+        return;
+      } catch (error) {
+        await provider.close();
+        if (!(error instanceof KnotPortTakenError) || attempt >= 20) throw error;
+      }
+    }
   });
 
   after(async () => {

@@ -2,9 +2,9 @@
 // whole reply, flags and OPT included, and several replies on one connection), queries built with
 // dns-packet, a seeded PRNG, and a Knot DNS started for one test file (knotd from Debian in a temp
 // dir, its PID recorded, stopped by that PID after the file, or at exit however the file ends).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,12 +52,16 @@ export function makeQuery(spec: QuerySpec): Buffer {
   });
 }
 
-/** The reply with the query's ID, or undefined after `timeoutMs`. */
+/**
+ * The reply with the query's ID, or undefined after `timeoutMs`. The default is roomy, for replies
+ * that must come (a loaded machine is slow, and a wait ends at the reply); a test that expects no
+ * reply passes its own short window.
+ */
 export function udpExchange(
   host: string,
   port: number,
   message: Buffer,
-  timeoutMs = 2000,
+  timeoutMs = 5000,
 ): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
@@ -176,10 +180,17 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** A port free right now for both UDP and TCP on 127.0.0.1 (the caller binds it soon after). */
+/**
+ * A port free right now for both UDP and TCP on 127.0.0.1, for a server the caller starts soon
+ * after. Something else can still take it in between: startKnot retries on another port when knotd
+ * cannot bind (KnotPortTakenError when the caller chose the port). Picked below Linux's ephemeral
+ * range (32768-60999), where every outgoing connection and every unbound UDP socket that sends (the
+ * tests' DNS queries) gets its port, and away from the ports other test servers use (Swift from
+ * 8080, DNS servers from 20053, rfc2136's own from 24000).
+ */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = 30000 + Math.floor(Math.random() * 20000);
+    const port = 12000 + Math.floor(Math.random() * 8000);
     const ok = await new Promise<boolean>((resolve) => {
       const udp = createSocket('udp4');
       udp.once('error', () => resolve(false));
@@ -206,23 +217,52 @@ export interface KnotServer {
 const knots = new Set<ChildProcess>();
 let exitHook = false;
 
+/** knotd could not bind its port (taken between freePort and the start): try another one. */
+export class KnotPortTakenError extends Error {
+  constructor(
+    message: string,
+    readonly port: number,
+  ) {
+    super(message);
+    this.name = 'KnotPortTakenError';
+  }
+}
+
+const ADDRESS_IN_USE = /address already in use/i;
+
+interface KnotOptions {
+  yaml: (dir: string) => string;
+  files?: (dir: string) => Record<string, string>;
+  ready: (server: { host: string; port: number }) => Promise<boolean>;
+  /**
+   * Default: a free port (freePort), and another one when knotd finds it taken. A port given
+   * here is tried once: a taken one is a KnotPortTakenError, for the caller to start over.
+   */
+  port?: number;
+  /** How long knotd may take to become ready (default 30 s: a deadline, not an expectation). */
+  timeoutMs?: number;
+}
+
 /**
  * Starts knotd (foreground) in a fresh temp dir on 127.0.0.1:PORT with `zones` (the YAML after the
  * `server`, `log`, `database` and `template` sections: keys, remotes, acls, the zone list) and
  * `files` (written into the dir first, e.g. zone files). Resolves once `ready` holds.
  */
-export async function startKnot(options: {
-  yaml: (dir: string) => string;
-  files?: (dir: string) => Record<string, string>;
-  ready: (server: { host: string; port: number }) => Promise<boolean>;
-  /** Default: a free port (freePort). */
-  port?: number;
-  timeoutMs?: number;
-}): Promise<KnotServer> {
+export async function startKnot(options: KnotOptions): Promise<KnotServer> {
   // Debian's knot package, installed by dns.sh when missing (a no-op when it is there).
   await installDnsServers();
+  if (options.port !== undefined) return startKnotOnce(options, options.port);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startKnotOnce(options, await freePort());
+    } catch (error) {
+      if (!(error instanceof KnotPortTakenError) || attempt >= 20) throw error;
+    }
+  }
+}
+
+async function startKnotOnce(options: KnotOptions, port: number): Promise<KnotServer> {
   const dir = await mkdtemp(join(tmpdir(), 'outlast-knot-'));
-  const port = options.port ?? (await freePort());
   for (const [name, text] of Object.entries(options.files?.(dir) ?? {}))
     await writeFile(join(dir, name), text);
   await writeFile(
@@ -273,6 +313,8 @@ ${options.yaml(dir)}
     output += chunk;
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close': the exit and the end of its output (what it said before exiting is all there).
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let stopped: Promise<void> | undefined;
   const server: KnotServer = {
     host: '127.0.0.1',
@@ -296,17 +338,59 @@ ${options.yaml(dir)}
       return stopped;
     },
   };
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   for (;;) {
-    if (child.exitCode !== null) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await closed;
       await server.stop();
+      // knotd exits when it cannot bind its UDP or TCP socket ("cannot bind address … (address
+      // already in use)"), also when another knotd holds the port (it binds TCP without reuseport).
+      if (ADDRESS_IN_USE.test(output)) {
+        throw new KnotPortTakenError(`knotd could not bind 127.0.0.1@${port}:\n${output}`, port);
+      }
       throw new Error(`knotd exited during start-up:\n${output}`);
     }
-    if (await options.ready(server).catch(() => false)) return server;
+    if (await options.ready(server).catch(() => false)) {
+      // The answer must have come from this knotd: another server on the port (binding with
+      // SO_REUSEPORT, as knotd itself does for UDP) would share or steal its queries.
+      if (child.pid !== undefined && (await soleOwner(child.pid, port))) return server;
+      await server.stop();
+      throw new KnotPortTakenError(`another process shares 127.0.0.1@${port} with knotd`, port);
+    }
     if (Date.now() > deadline) {
       await server.stop();
       throw new Error(`knotd not ready on port ${port}:\n${output}`);
     }
     await sleep(50);
   }
+}
+
+/**
+ * Whether `pid` holds both the UDP and the listening TCP socket on 127.0.0.1:`port`, and no other
+ * process any socket there (as dns.sh's sole_owner): `ss` lists the sockets with their inodes,
+ * /proc/PID/fd names the ones the process holds.
+ */
+async function soleOwner(pid: number, port: number): Promise<boolean> {
+  const listing = await new Promise<string>((resolve, reject) =>
+    execFile('ss', ['-H', '-tulne', `sport = :${port}`], (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    ),
+  );
+  const held = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) held.add(inode);
+  }
+  const owned = new Set<string>();
+  for (const line of listing.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 5) continue;
+    const [proto, , , , local] = fields;
+    const inode = fields.find((field) => field.startsWith('ino:'))?.slice(4);
+    if (!local?.endsWith(`:${port}`)) continue;
+    if (!inode || !held.has(inode)) return false;
+    if (local === `127.0.0.1:${port}` && (proto === 'udp' || proto === 'tcp')) owned.add(proto);
+  }
+  return owned.has('udp') && owned.has('tcp');
 }

@@ -512,11 +512,13 @@ describe('embedded server', () => {
       replies.map((reply) => decode(reply).answers?.[0]?.name),
       ['www', 'mail', 'ns1'].map((label) => `${label}.${ZONE}`),
     );
-    const idle = await tcpExchange(host, port, [], () => false, 3000);
+    // The wait ends when the server closes; its deadline is roomy for a loaded machine, and still
+    // short of the default idle time (10 s), so only tcpIdleMs (500 ms) can pass it.
+    const idle = await tcpExchange(host, port, [], () => false, 8000);
     assert.ok(idle.closed, 'the server closed the idle connection (tcpIdleMs 500)');
-    // maxTcpConnections 3: a fourth connection is closed at once.
+    // maxTcpConnections 3: a fourth connection is closed at once (the wait ends at the close).
     const held = await Promise.all([0, 1, 2].map(() => openSocket(port)));
-    const fourth = await tcpExchange(host, port, [makeQuery({ name: ZONE, type: 'SOA' })], undefined, 2000);
+    const fourth = await tcpExchange(host, port, [makeQuery({ name: ZONE, type: 'SOA' })], undefined, 5000);
     assert.ok(fourth.closed && fourth.replies.length === 0, 'over the cap: closed without an answer');
     for (const socket of held) socket.destroy();
   });
