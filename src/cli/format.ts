@@ -12,8 +12,18 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/**
+ * 10000 → "10,000". By hand rather than `toLocaleString`: the first call of that loads ICU's
+ * number formats, about 30 ms of every command's start-up.
+ */
+export function groupDigits(count: number): string {
+  const [whole = '', fraction] = String(count).split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}
+
 export function formatCount(count: number, noun: string, plural = `${noun}s`): string {
-  return `${count.toLocaleString('en-US')} ${count === 1 ? noun : plural}`;
+  return `${groupDigits(count)} ${count === 1 ? noun : plural}`;
 }
 
 export function formatSeconds(ms: number): string {
@@ -23,7 +33,7 @@ export function formatSeconds(ms: number): string {
 /** At most `max` items, one per line with `indent`, then "… and N more". */
 export function listSome(items: string[], max: number, indent = '    '): string[] {
   const shown = items.slice(0, max).map((item) => `${indent}${item}`);
-  if (items.length > max) shown.push(`${indent}… and ${(items.length - max).toLocaleString('en-US')} more`);
+  if (items.length > max) shown.push(`${indent}… and ${groupDigits(items.length - max)} more`);
   return shown;
 }
 

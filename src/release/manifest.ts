@@ -53,9 +53,65 @@ export function buildManifest(
   return { version: MANIFEST_VERSION, site: siteInfo, files };
 }
 
-/** The manifest's canonical JSON: the same manifest gives the same bytes, however it was built. */
+/**
+ * The manifest's canonical JSON: the same manifest gives the same bytes, however it was built.
+ * Exactly `canonicalJson(manifest)` (a test holds them together), with the `files` record written
+ * by a loop that knows an entry's shape: the general walk sorts every entry's keys and every
+ * header set, which was a tenth of a no-op deploy of 10,000 files.
+ */
 export function canonicalManifestJson(manifest: Manifest): string {
-  return canonicalJson(manifest, 'manifest');
+  const record = manifest as unknown as Record<string, unknown>;
+  const keys = sortByKey(
+    Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .map((key) => ({ key })),
+  );
+  const parts = keys.map(
+    ({ key }) =>
+      `${JSON.stringify(key)}:${key === 'files' ? filesJson(manifest.files) : canonicalJson(record[key], 'manifest')}`,
+  );
+  return `{${parts.join(',')}}`;
+}
+
+/** Header names in the order canonical JSON lists them (ASCII, so code unit order is byte order). */
+const SORTED_HEADER_NAMES = [...HEADER_ORDER].sort();
+
+function filesJson(files: Record<string, ManifestEntry>): string {
+  const keys = sortByKey(
+    Object.keys(files)
+      .filter((key) => files[key] !== undefined)
+      .map((key) => ({ key })),
+  );
+  const parts = new Array<string>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!.key;
+    parts[i] = `${JSON.stringify(key)}:${entryJson(files[key]!)}`;
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** `{"headers":{…},"sha256":…,"size":…}`; anything of another shape goes the general way. */
+function entryJson(entry: ManifestEntry): string {
+  const { headers, sha256, size } = entry;
+  if (
+    Object.keys(entry).length !== 3 ||
+    typeof sha256 !== 'string' ||
+    typeof headers !== 'object' ||
+    headers === null
+  ) {
+    return canonicalJson(entry, 'manifest');
+  }
+  let headersJson = '';
+  let named = 0;
+  for (const name of SORTED_HEADER_NAMES) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') return canonicalJson(entry, 'manifest');
+    headersJson += `${named++ === 0 ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(value)}`;
+  }
+  const defined = Object.keys(headers).filter((name) => headers[name as keyof ObjectHeaders] !== undefined);
+  if (defined.length !== named) return canonicalJson(entry, 'manifest');
+  return `{"headers":{${headersJson}},"sha256":${JSON.stringify(sha256)},"size":${canonicalJson(size, 'manifest')}}`;
 }
 
 /** The sha256 (hex) of the manifest's JSON as UTF-8, and the release id (`r` + its first 20 hex). */

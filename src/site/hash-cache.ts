@@ -8,7 +8,9 @@
  * - the file's mtime is more than RACY_SLACK_NS older than the time the scan that wrote
  *   the cache started (git's "racy clean" rule: a file changed again within the timestamp
  *   granularity of when it was hashed could keep the same stat with different bytes).
- * Anything else is hashed again. The stat recorded with a hash is an fstat of the descriptor the
+ * Anything else is hashed again. A hit also stands for "this file can be read": the same user and
+ * groups (the cache file is per site and per user) read this inode last time, and any change of
+ * its permissions (chmod, chown, an ACL) would have changed its ctime. The stat recorded with a hash is an fstat of the descriptor the
  * bytes were read from, taken before reading, so a change during or after the read shows as a
  * different stat next time (or falls under the racy rule).
  *
@@ -72,7 +74,10 @@ export class HashCache {
 
   /** The cache file of the site at `rootReal` in `cacheDir`; an unreadable file gives an empty cache. */
   static async load(cacheDir: string, rootReal: string): Promise<HashCache> {
-    const id = createHash('sha256').update(rootReal).digest('hex').slice(0, 16);
+    // One cache per site and user: a hit also vouches that this user could read the file (see
+    // the scan), which holds only for the same user and groups.
+    const reader = `${process.getuid?.() ?? ''}:${process.getgid?.() ?? ''}:${process.getgroups?.().join(',') ?? ''}`;
+    const id = createHash('sha256').update(rootReal).update('\0').update(reader).digest('hex').slice(0, 16);
     const file = path.join(path.resolve(cacheDir), `hashes-${id}.bin`);
     let bytes: Buffer | undefined;
     try {
@@ -105,6 +110,19 @@ export class HashCache {
   /** Records a hash computed from the bytes of a file whose stat, before reading, was `stamp`. */
   record(realPath: string, stamp: FileStamp, sha256: string): void {
     this.current.set(realPath, { ...stamp, sha256 });
+    this.recorded++;
+  }
+
+  /** Hashes recorded by this scan (not confirmed from the previous one). */
+  private recorded = 0;
+
+  /**
+   * Whether `save` would write anything new: a hash was recorded, or a file of the last scan is
+   * gone. When every entry was confirmed, the file on disk already says all of it (and its older
+   * start time only makes the racy rule stricter), so a no-op deploy writes nothing here.
+   */
+  get changed(): boolean {
+    return this.recorded > 0 || this.current.size !== this.previous.size;
   }
 
   /**
@@ -112,6 +130,7 @@ export class HashCache {
    * began, before any file was stat'ed or read. Errors are swallowed: the cache is only an aid.
    */
   async save(startNs: bigint): Promise<void> {
+    if (!this.changed) return;
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });

@@ -12,16 +12,28 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 export function keyProblem(key: string): string | undefined {
   if (key.length === 0) return 'is empty';
   if (key.startsWith('/')) return 'starts with "/"';
+  // Most keys are printable ASCII: NFC, no surrogates, one byte a character. A scan checks every
+  // file's key, so the common case skips the Unicode checks.
+  if (PRINTABLE_ASCII.test(key)) return segmentProblem(key) ?? lengthProblem(key.length);
   if (CONTROL.test(key)) return 'contains a control character';
   if (key !== key.normalize('NFC')) return 'is not in Unicode NFC form';
   if (/[\ud800-\udfff]/.test(key.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')))
     return 'has a lone surrogate';
+  return segmentProblem(key) ?? lengthProblem(Buffer.byteLength(key, 'utf8'));
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+function segmentProblem(key: string): string | undefined {
   for (const segment of key.split('/')) {
     if (segment === '') return 'has an empty segment ("//" or a trailing "/")';
     if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
   }
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} UTF-8 bytes`;
   return undefined;
+}
+
+function lengthProblem(bytes: number): string | undefined {
+  return bytes > MAX_KEY_BYTES ? `is longer than ${MAX_KEY_BYTES} UTF-8 bytes` : undefined;
 }
 
 /** Compares keys by their UTF-8 bytes, the order every listing uses (S3's order). */

@@ -73,6 +73,29 @@ describe('hash cache', () => {
     assert.ok(fs.statSync(cacheFile(cacheDir)).size > 0);
   });
 
+  it('writes nothing when every entry was confirmed, and rewrites the file when one was not', async () => {
+    const { dir, cacheDir } = fixture(files);
+    await scanSite(siteOf(dir), { cacheDir });
+    const file = cacheFile(cacheDir);
+    const written = fs.statSync(file, { bigint: true });
+    const bytes = fs.readFileSync(file);
+    await scanSite(siteOf(dir), { cacheDir });
+    const after = fs.statSync(file, { bigint: true });
+    assert.equal(after.ino, written.ino, 'a no-op scan leaves the cache file in place');
+    assert.equal(after.mtimeNs, written.mtimeNs);
+    assert.ok(fs.readFileSync(file).equals(bytes));
+    // One file changed: its new hash is recorded (the file is replaced: rename gives a new inode).
+    fs.writeFileSync(path.join(dir, 'e.txt'), 'f'.repeat(5000));
+    age(path.join(dir, 'e.txt'));
+    await scanSite(siteOf(dir), { cacheDir });
+    assert.notEqual(fs.statSync(cacheFile(cacheDir), { bigint: true }).ino, written.ino);
+    // One file gone: its entry is dropped, so the file is written again too.
+    const beforeRemoval = fs.statSync(cacheFile(cacheDir), { bigint: true }).ino;
+    fs.rmSync(path.join(dir, 'a/b.css'));
+    await scanSite(siteOf(dir), { cacheDir });
+    assert.notEqual(fs.statSync(cacheFile(cacheDir), { bigint: true }).ino, beforeRemoval);
+  });
+
   it('detects a same-size change whose mtime was put back (ctime differs)', async () => {
     const { dir, cacheDir } = fixture(files);
     await scanSite(siteOf(dir), { cacheDir });

@@ -15,6 +15,7 @@ import {
 } from '../../src/release/manifest.ts';
 import type { Manifest, ManifestEntry } from '../../src/release/types.ts';
 import { RELEASE_ID_PATTERN } from '../../src/release/types.ts';
+import type { ObjectHeaders } from '../../src/storage/driver.ts';
 import { compareKeys } from '../../src/storage/keys.ts';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -84,6 +85,52 @@ describe('buildManifest and canonical JSON', () => {
     assert.deepEqual(manifest.site, { indexDocument: 'index.html' });
     assert.deepEqual(Object.keys(manifest.files.a!.headers), ['contentType']);
     assert.doesNotMatch(canonicalManifestJson(manifest), /errorDocument|cacheControl/);
+  });
+
+  it('writes exactly the bytes of the general canonical JSON, for every shape of entry', () => {
+    // canonicalManifestJson writes `files` with a loop of its own; it must never differ.
+    const random = (() => {
+      let seed = 7;
+      return () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return seed / 2_147_483_648;
+      };
+    })();
+    const odd = [
+      '10',
+      '2',
+      '__proto__',
+      'constructor',
+      'a b/c?d#e+f%g.html',
+      'é/ü.css',
+      '😀.html',
+      '"q"\\.txt',
+    ];
+    const headerSets: ObjectHeaders[] = [
+      {},
+      { contentType: 'text/html; charset=utf-8' },
+      { contentType: 'text/css', cacheControl: 'max-age=60', contentEncoding: 'gzip' },
+      { contentLanguage: 'fr', contentDisposition: 'attachment; filename="a.txt"', cacheControl: undefined },
+    ];
+    const pairs: [string, ManifestEntry][] = [];
+    for (let i = 0; i < 300; i++) {
+      const key =
+        i < odd.length
+          ? odd[i]!
+          : `dir${Math.floor(random() * 20)}/file-${i}.${['html', 'js', 'png'][i % 3]}`;
+      const headers = { ...headerSets[Math.floor(random() * headerSets.length)]! };
+      pairs.push([key, { sha256: sha(key), size: Math.floor(random() * 1e9), headers }]);
+    }
+    for (const site of [SITE, { indexDocument: 'index.html' }]) {
+      const manifest = buildManifest(pairs, site);
+      assert.equal(canonicalManifestJson(manifest), canonicalJson(manifest));
+      // And an entry of an unexpected shape (as a hand-edited manifest might hold) goes the general way.
+      const extra = {
+        ...manifest,
+        files: { ...manifest.files, x: { sha256: sha('x'), size: 1, headers: {}, more: 1 } },
+      };
+      assert.equal(canonicalManifestJson(extra as Manifest), canonicalJson(extra));
+    }
   });
 
   it('refuses a key given twice', () => {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { SiteConfig } from '../../src/config/schema.ts';
 import { isOutlastError } from '../../src/errors.ts';
 import { canonicalManifestJson, releaseIdOf } from '../../src/release/manifest.ts';
@@ -12,6 +13,8 @@ import { scanSite } from '../../src/site/scan.ts';
 import { compareKeys } from '../../src/storage/keys.ts';
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'outlast-scan-'));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD = fileURLToPath(new URL('../helpers/scan-child.ts', import.meta.url));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 let fixtures = 0;
@@ -236,14 +239,70 @@ describe('scanSite', () => {
     ]);
   });
 
-  it('refuses an unreadable file', async (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('running as root, which can read any file: EACCES cannot happen');
-      return;
-    }
-    const dir = fixture({ 'index.html': 'x', 'locked.txt': 'y' });
-    fs.chmodSync(path.join(dir, 'locked.txt'), 0o000);
-    await expectInvalid(siteOf(dir), [/ {2}locked\.txt: cannot be read \(permission denied\)/]);
+  describe('unreadable files, scanned as a user who may not read them', () => {
+    // Root reads every file, so the scan runs in a child process: as `nobody` when this suite runs
+    // as root (as CI does), else as this user (who cannot read a file of mode 000 either).
+    const asOther = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const scanAs = (
+      dir: string,
+      cacheDir?: string,
+      as: { uid?: number; gid?: number } = asOther,
+    ): { releaseId?: string; error?: string; code?: string } => {
+      const args = ['--import', 'tsx', CHILD, dir, ...(cacheDir === undefined ? [] : [cacheDir])];
+      const out = execFileSync(process.execPath, args, { ...as, cwd: ROOT, encoding: 'utf8' });
+      return JSON.parse(out.trim().split('\n').at(-1)!);
+    };
+    /** A site the other user can enter, with a cache folder it can write. */
+    const openFixture = (files: Record<string, string>) => {
+      const dir = fixture(files);
+      for (let at = dir; at !== path.dirname(tempRoot); at = path.dirname(at)) fs.chmodSync(at, 0o755);
+      const cacheDir = path.join(path.dirname(dir), `${path.basename(dir)}-cache`);
+      fs.mkdirSync(cacheDir, { mode: 0o777 });
+      fs.chmodSync(cacheDir, 0o777);
+      return { dir, cacheDir };
+    };
+
+    it('refuses a file it cannot read, with no cache and after a cache that had it', () => {
+      const { dir, cacheDir } = openFixture({ 'index.html': 'x', 'locked.txt': 'y' });
+      const readable = scanAs(dir, cacheDir);
+      assert.equal(readable.error, undefined, 'readable at first');
+      assert.match(readable.releaseId ?? '', /^r[0-9a-f]{20}$/);
+      fs.chmodSync(path.join(dir, 'locked.txt'), 0o000);
+      // The cache holds locked.txt's hash; the chmod moved its ctime, so the entry is not trusted.
+      for (const result of [scanAs(dir), scanAs(dir, cacheDir)]) {
+        assert.equal(result.code, 'invalid_site');
+        assert.match(result.error ?? '', / {2}locked\.txt: cannot be read \(permission denied\)/);
+      }
+    });
+
+    it('does not trust a cache entry made while the user was in a group that let it read the file', (t) => {
+      if (process.getuid?.() !== 0) {
+        t.skip('needs root, to run the scan as one user in two groups');
+        return;
+      }
+      const { dir, cacheDir } = openFixture({ 'index.html': 'x', 'group.txt': 'y' });
+      const file = path.join(dir, 'group.txt');
+      fs.chownSync(file, 0, 1); // root:daemon, readable by the group only
+      fs.chmodSync(file, 0o640);
+      const inGroup = scanAs(dir, cacheDir, { uid: 65534, gid: 1 });
+      assert.equal(inGroup.error, undefined, 'in the group, the file is read and cached');
+      // Same user, same file, same ctime, but no longer in the group: the cache must not vouch.
+      const result = scanAs(dir, cacheDir, { uid: 65534, gid: 65534 });
+      assert.match(result.error ?? '', /group\.txt: cannot be read \(permission denied\)/);
+    });
+
+    it('lists an unreadable file together with the problems the walk found', () => {
+      const { dir } = openFixture({
+        'index.html': 'x',
+        'locked.txt': 'y',
+        '.well-known/outlast/x.json': '{}',
+      });
+      fs.chmodSync(path.join(dir, 'locked.txt'), 0o000);
+      const result = scanAs(dir);
+      assert.match(result.error ?? '', /2 problems/);
+      assert.match(result.error ?? '', /locked\.txt: cannot be read \(permission denied\)/);
+      assert.match(result.error ?? '', /\.well-known\/outlast\/x\.json: is under \.well-known\/outlast\//);
+    });
   });
 
   it('reports all problems together, before hashing anything', async () => {
