@@ -353,9 +353,13 @@ ${options.yaml(dir)}
     if (await options.ready(server).catch(() => false)) {
       // The answer must have come from this knotd: another server on the port (binding with
       // SO_REUSEPORT, as knotd itself does for UDP) would share or steal its queries.
-      if (child.pid !== undefined && (await soleOwner(child.pid, port))) return server;
-      await server.stop();
-      throw new KnotPortTakenError(`another process shares 127.0.0.1@${port} with knotd`, port);
+      const owner = await portOwner(child.pid ?? -1, port);
+      if (owner === 'this') return server;
+      if (owner === 'shared') {
+        await server.stop();
+        throw new KnotPortTakenError(`another process has a socket on 127.0.0.1@${port} too`, port);
+      }
+      // 'incomplete': knotd has not bound both sockets yet; ask again.
     }
     if (Date.now() > deadline) {
       await server.stop();
@@ -366,11 +370,12 @@ ${options.yaml(dir)}
 }
 
 /**
- * Whether `pid` holds both the UDP and the listening TCP socket on 127.0.0.1:`port`, and no other
- * process any socket there (as dns.sh's sole_owner): `ss` lists the sockets with their inodes,
+ * Who has sockets on 127.0.0.1:`port` (as dns.sh's owns_port and sole_owner): 'this' when `pid`
+ * holds both the UDP and the listening TCP socket and no other process any socket there, 'shared'
+ * when some other process has one, else 'incomplete'. `ss` lists the sockets with their inodes,
  * /proc/PID/fd names the ones the process holds.
  */
-async function soleOwner(pid: number, port: number): Promise<boolean> {
+async function portOwner(pid: number, port: number): Promise<'this' | 'shared' | 'incomplete'> {
   const listing = await new Promise<string>((resolve, reject) =>
     execFile('ss', ['-H', '-tulne', `sport = :${port}`], (error, stdout) =>
       error ? reject(error) : resolve(stdout),
@@ -389,8 +394,8 @@ async function soleOwner(pid: number, port: number): Promise<boolean> {
     const [proto, , , , local] = fields;
     const inode = fields.find((field) => field.startsWith('ino:'))?.slice(4);
     if (!local?.endsWith(`:${port}`)) continue;
-    if (!inode || !held.has(inode)) return false;
+    if (!inode || !held.has(inode)) return 'shared';
     if (local === `127.0.0.1:${port}` && (proto === 'udp' || proto === 'tcp')) owned.add(proto);
   }
-  return owned.has('udp') && owned.has('tcp');
+  return owned.has('udp') && owned.has('tcp') ? 'this' : 'incomplete';
 }
