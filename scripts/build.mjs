@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // `npm run build` (also run by `npm ci` through `prepare`, and by `npm test` before the tests):
-// compiles src/ to dist/ with tsc (tsconfig.build.json: ESM, source maps, `.ts` imports rewritten
-// to `.js`), from a clean dist/ so that a deleted source leaves no stale module behind.
+// builds the dashboard's browser side (scripts/build-dashboard.mjs writes
+// src/daemon/dashboard/assets.generated.ts), then compiles src/ to dist/ with tsc
+// (tsconfig.build.json: ESM, source maps, `.ts` imports rewritten to `.js`), from a clean dist/ so
+// that a deleted source leaves no stale module behind.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDashboard } from './build-dashboard.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -22,6 +25,7 @@ function run(command, args) {
 const started = Date.now();
 try {
   rmSync(join(root, 'dist'), { recursive: true, force: true });
+  await buildDashboard({ root });
   await run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
 } catch (error) {
   process.stderr.write(`build: ${error.message}\n`);

@@ -278,6 +278,12 @@ async function main() {
   if (!process.env.OUTLAST_TEST_SKIP_CHECKS) {
     const tsc = await run('type-check (tsc)', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
     if (tsc !== 0 || interrupted) return tsc || interrupted;
+    const browserTsc = await run('type-check the browser code (tsc -p src/daemon/dashboard)', bin('tsc'), [
+      '--noEmit',
+      '-p',
+      'src/daemon/dashboard/tsconfig.json',
+    ]);
+    if (browserTsc !== 0 || interrupted) return browserTsc || interrupted;
     const biome = await run('format and lint (biome)', bin('biome'), [
       'check',
       '--diagnostic-level=error',

@@ -11,13 +11,12 @@
  * Nothing here asserts a timing: every wait polls the page until a generous deadline.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { type DemoControls, type StatusServer, startStatusServer } from '../../src/daemon/http.ts';
@@ -26,6 +25,7 @@ import { runDeploy } from '../../src/deploy/engine.ts';
 import { createMemoryDnsProvider } from '../../src/dns/providers/memory.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
 import { componentLogger } from '../../src/util/log.ts';
+import { ensureChromium, launch, testid, textOf, WAIT } from '../helpers/browser.ts';
 import { setupFsDeploy, type TestSetup } from '../helpers/site.ts';
 
 // The functions given to page.waitForFunction / page.evaluate run in the browser. This program has
@@ -45,43 +45,20 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = process.env.OUTLAST_UPDATE_SCREENSHOTS
   ? join(ROOT, 'docs')
   : join(tmpdir(), `outlast-dashboard-shots-${process.pid}`);
-const CHROMIUM = '/usr/bin/chromium';
 const NAME = 'www.dashboard.test';
 const ADDRESSES = { 'local-a': '192.0.2.10', 'local-b': '192.0.2.20' } as const;
 const HOSTS = { 'local-a': '127.0.0.2', 'local-b': '127.0.0.3' } as const;
 type OriginId = keyof typeof ADDRESSES;
 const IDS = Object.keys(ADDRESSES) as OriginId[];
-/** Generous: the page is polled until then; nothing is asserted about how long it takes. */
-const WAIT = { timeout: 60_000 };
 const MEMORY_REGISTRY = `dashboard-${process.pid}`;
 
 let browser: Browser;
 
-before(() => {
-  if (!existsSync(CHROMIUM)) {
-    execFileSync(join(ROOT, 'scripts', 'servers', 'browser.sh'), ['install'], { stdio: 'inherit' });
-  }
-});
+before(() => ensureChromium());
 
 after(async () => {
   await browser?.close();
 });
-
-async function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 /** Two fs origins with the site deployed, served on 127.0.0.2 and 127.0.0.3, stoppable. */
 async function localOrigins(setup: TestSetup) {
@@ -131,12 +108,6 @@ function watchConfig(setup: TestSetup, urls: Record<OriginId, string>) {
     watch: { listen: '127.0.0.1:0', stateDir: join(setup.root, 'state') },
   });
   return parseConfig(text, join(setup.root, 'outlast.yaml')).config;
-}
-
-const testid = (id: string) => `[data-testid="${id}"]`;
-
-async function textOf(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent()) ?? '';
 }
 
 /** Polls until the provider card lists `address` (and no other A record). */

@@ -1,16 +1,20 @@
 /**
  * `npm start`'s demo as a newcomer meets it: it comes up, its DNS server answers the name with the
  * first origin, stopping that origin (the dashboard's control) moves the name, and Ctrl-C stops
- * everything it started.
+ * everything it started. The dashboard's link it prints opens the page unlocked (in Debian's
+ * Chromium), and that line is the only one with the token.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import type { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { ensureChromium, launch, testid, WAIT } from '../helpers/browser.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { query } from '../servers/dns.ts';
 
@@ -36,8 +40,21 @@ function canListen(host: string, port: number): Promise<boolean> {
   });
 }
 
-test('the demo fails over when an origin stops, and Ctrl-C leaves nothing running', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'outlast-demo-'));
+interface Demo {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  dnsPort: number;
+  statusPort: number;
+  originPort: number;
+  /** Its stdout and stderr so far, interleaved. */
+  output: string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * `outlast demo` on free ports, its state in `dir`, stdin not a terminal; resolves once it has
+ * printed all of its "is running" lines (when it does not, stops it and removes `dir`).
+ */
+async function startDemo(dir: string, args: string[], env: Record<string, string> = {}): Promise<Demo> {
   const dnsPort = await freePort('127.0.0.1');
   const statusPort = await freePort('127.0.0.1');
   const originPort = await freePort('127.0.0.2');
@@ -54,29 +71,51 @@ test('the demo fails over when an origin stops, and Ctrl-C leaves nothing runnin
       `127.0.0.1:${statusPort}`,
       '--port',
       String(originPort),
-      '--no-keys',
+      ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
-  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const demo: Demo = { child, dnsPort, statusPort, originPort, output: '', exited };
   child.stdout.on('data', (chunk) => {
-    output += chunk;
+    demo.output += chunk;
   });
   child.stderr.on('data', (chunk) => {
-    output += chunk;
+    demo.output += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
     await eventually(
       'the demo says it is running',
-      async () => output.includes('outlast demo is running'),
+      async () => /outlast demo is running.*expected failover time/s.test(demo.output),
       60_000,
     );
-    const answer = async () =>
-      (await query({ host: '127.0.0.1', port: dnsPort }, 'www.demo.test', 'A')).answers
-        .map((a) => a.data)
-        .join();
-    await eventually('the name points to local-a', async () => (await answer()) === '127.0.0.2');
+  } catch (error) {
+    child.kill('SIGINT');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(error as Error).message}; its output:\n${demo.output}`);
+  }
+  return demo;
+}
+
+/** What the demo's DNS server answers for the name, comma-separated. */
+async function answer(demo: Demo): Promise<string> {
+  return (await query({ host: '127.0.0.1', port: demo.dnsPort }, 'www.demo.test', 'A')).answers
+    .map((a) => a.data)
+    .join();
+}
+
+/** Without a terminal (stdin is not a TTY here), with or without --no-keys: no keys offered. */
+const OUTAGE_LINE_WITHOUT_KEYS =
+  /^ {2}cause an outage: {11}use the dashboard's Stop and Start buttons \(under "Demo origins"\)$/m;
+
+test('the demo fails over when an origin stops, and Ctrl-C leaves nothing running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outlast-demo-'));
+  const demo = await startDemo(dir, ['--no-keys']);
+  const { dnsPort, statusPort, originPort } = demo;
+  try {
+    assert.match(demo.output, OUTAGE_LINE_WITHOUT_KEYS);
+    await eventually('the name points to local-a', async () => (await answer(demo)) === '127.0.0.2');
     const site = await fetch(`http://127.0.0.2:${originPort}/`);
     assert.match(await site.text(), /Harbor Coffee Roasters/);
 
@@ -90,17 +129,78 @@ test('the demo fails over when an origin stops, and Ctrl-C leaves nothing runnin
       headers: { authorization: `Bearer ${token}` },
     });
     assert.ok(stop.ok, `stop answered ${stop.status}`);
-    await eventually('the name points to local-b', async () => (await answer()) === '127.0.0.3');
-    assert.match(output, /failover/);
+    await eventually('the name points to local-b', async () => (await answer(demo)) === '127.0.0.3');
+    assert.match(demo.output, /failover/);
   } finally {
-    child.kill('SIGINT');
-    const code = await exited;
+    demo.child.kill('SIGINT');
+    const code = await demo.exited;
     rmSync(dir, { recursive: true, force: true });
-    assert.equal(code, 0, output);
+    assert.equal(code, 0, demo.output);
   }
   assert.ok(await canListen('127.0.0.1', dnsPort), 'the DNS port is free again');
   assert.ok(await canListen('127.0.0.1', statusPort), 'the status port is free again');
   assert.ok(await canListen('127.0.0.3', originPort), 'the origin port is free again');
+});
+
+describe('the dashboard link the demo prints', () => {
+  let browser: Browser | undefined;
+  before(() => ensureChromium());
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('opens the page unlocked, leaves no token in the address, and is the only line with the token', {
+    timeout: 180_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outlast-demo-link-'));
+    // Keys not turned off, but stdin is not a terminal; debug logs, so that more could leak.
+    const demo = await startDemo(dir, [], { OUTLAST_LOG_LEVEL: 'debug' });
+    const token = readFileSync(join(dir, 'state', 'token'), 'utf8').trim();
+    const home = `http://127.0.0.1:${demo.statusPort}/`;
+    let linkLine = '';
+    try {
+      assert.match(demo.output, OUTAGE_LINE_WITHOUT_KEYS);
+      linkLine = demo.output.split('\n').find((line) => line.startsWith('  the dashboard:')) ?? '';
+      const link = /(http:\/\/\S+)/.exec(linkLine)?.[1];
+      assert.equal(link, `${home}#token=${encodeURIComponent(token)}`, linkLine);
+
+      browser = await launch();
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      await page.goto(link!);
+      await page.locator(testid('actions')).waitFor(WAIT);
+      assert.ok(await page.locator(testid('unlock-form')).isHidden(), 'no token to type');
+      assert.equal(await page.evaluate('location.href'), home, 'the fragment is gone');
+      assert.equal(page.url(), home);
+      assert.equal(await page.evaluate("sessionStorage.getItem('outlast.token')"), token, 'kept in the tab');
+
+      // An action then succeeds: stop local-a, and the name moves.
+      await page.locator(testid('demo-stop-local-a')).waitFor(WAIT);
+      const [stopped] = await Promise.all([
+        page.waitForResponse((response) => response.url().endsWith('/demo/origins/local-a/stop'), WAIT),
+        page.locator(testid('demo-stop-local-a')).click(),
+      ]);
+      assert.equal(stopped.status(), 202);
+      await page.locator(`${testid('demo-state-local-a')}:text("stopped")`).waitFor(WAIT);
+      await eventually('the name points to local-b', async () => (await answer(demo)) === '127.0.0.3');
+      // A reload keeps it unlocked (sessionStorage), with the address still clean.
+      await page.reload();
+      await page.locator(testid('demo-start-local-a')).waitFor(WAIT);
+      assert.equal(page.url(), home);
+      assert.deepEqual(problems, [], 'no script errors and no CSP violations');
+    } finally {
+      demo.child.kill('SIGINT');
+      const code = await demo.exited;
+      rmSync(dir, { recursive: true, force: true });
+      assert.equal(code, 0, demo.output);
+    }
+    const withToken = demo.output.split('\n').filter((line) => line.includes(token));
+    assert.deepEqual(withToken, [linkLine], 'the token is in the dashboard line only');
+  });
 });
 
 test('outlast demo --drill runs the outage by itself and prints its report', async () => {

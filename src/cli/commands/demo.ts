@@ -163,11 +163,11 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     out('outlast demo is running. Ctrl-C stops everything it started.');
     out(`  the site, on two origins:  ${config.origins.map((origin) => `${origin.url}/`).join('   ')}`);
     out(`  the name that moves:       dig @${dnsHost} -p ${dnsPort} ${NAME} +short`);
+    // The token in the fragment, which a browser never sends: the page takes it and unlocks.
+    out(`  the dashboard:             ${dashboardLink(server.url, token)}   (the link unlocks its buttons)`);
+    const ids = config.origins.map((origin) => origin.id);
     out(
-      `  the dashboard:             ${server.url}/   (its buttons need the token in ${config.watch.stateDir}/token)`,
-    );
-    out(
-      `  cause an outage:           ${process.stdin.isTTY && options.keys !== false ? 'press 1 or 2 to stop/start local-a or local-b; ' : ''}or use the dashboard`,
+      `  cause an outage:           ${outageHint(ids, process.stdin.isTTY === true && options.keys !== false)}`,
     );
     out(
       `  expected failover time:    ~${watcher.status().expectedFailoverSeconds} s for a browser (here DNS itself moves in ~2 s)`,
@@ -182,6 +182,23 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     await watcher?.stop();
     await origins.stopAll();
   }
+}
+
+/**
+ * The dashboard's address with the token in the fragment (`/#token=…`): the page keeps it in the
+ * tab and takes it out of the address bar; a fragment is never sent to a server nor in its logs.
+ * Only the demo prints it: `outlast watch` prints no token, its user types it.
+ */
+export function dashboardLink(serverUrl: string, token: string): string {
+  return `${serverUrl}/#token=${encodeURIComponent(token)}`;
+}
+
+/** How to stop an origin: with the keys when there are some (a terminal, no --no-keys), else the dashboard. */
+export function outageHint(originIds: string[], keys: boolean): string {
+  const [first = 'local-a', second = 'local-b'] = originIds;
+  return keys
+    ? `press 1 or 2 to stop or start ${first} or ${second}, or use the dashboard's Stop and Start buttons`
+    : `use the dashboard's Stop and Start buttons (under "Demo origins")`;
 }
 
 /** Resolves on Ctrl-C, SIGTERM or `q`; keys 1 and 2 toggle the origins (on a terminal). */

@@ -1,0 +1,73 @@
+/**
+ * The JSON the page reads, as the page sees it: GET status (the watcher's `WatchStatus`, of which
+ * only the fields the page shows are named here) and GET demo. Types only, shared by both sides:
+ * src/daemon/dashboard.ts checks at compile time that what the watcher sends still fits.
+ */
+
+/** One probe of the last hour, oldest first. */
+export interface ProbePoint {
+  at: string;
+  ok: boolean;
+  latencyMs: number;
+}
+
+export interface OriginJson {
+  originId: string;
+  /** `unknown` | `up` | `down`; also the card's CSS class. */
+  state: string;
+  /** When the origin entered `state` (ISO 8601). */
+  since: string;
+  url: string;
+  /** DNS points here now. */
+  active: boolean;
+  onCurrentRelease: boolean;
+  release?: string;
+  deployedAt?: string;
+  latencyMs?: number;
+  history: ProbePoint[];
+  certificateWarning?: string;
+  lastProbe?: { ok: boolean; error?: string };
+}
+
+export interface ProviderJson {
+  provider: string;
+  /** The record sets it answered at the last read, as `TYPE ttl value…` lines. */
+  records: string[];
+  lastReadAt?: string;
+  lastWriteAt?: string;
+  lastWriteOk?: boolean;
+  lastError?: string;
+  pending: boolean;
+  attempts: number;
+  nextRetryAt?: string;
+}
+
+export interface EventJson {
+  at: string;
+  kind: string;
+  message: string;
+}
+
+export interface StatusJson {
+  name: string;
+  policy: string;
+  failback: string;
+  /** The origins DNS points to. */
+  active: string[];
+  activeSince?: string;
+  reason?: string;
+  paused: boolean;
+  awaitingFailback: boolean;
+  currentRelease?: string;
+  expectedFailoverSeconds: number;
+  origins: OriginJson[];
+  providers: ProviderJson[];
+  /** Oldest first. */
+  events: EventJson[];
+  startedAt: string;
+}
+
+/** GET demo: the local origins `outlast demo` can stop and start. */
+export interface DemoJson {
+  origins: { id: string; running: boolean }[];
+}
