@@ -2,10 +2,12 @@
 // `npm run build` (also run by `npm ci` through `prepare`, and by `npm test` before the tests):
 // builds the dashboard's browser side (scripts/build-dashboard.mjs writes
 // src/daemon/dashboard/assets.generated.ts), then compiles src/ to dist/ with tsc
-// (tsconfig.build.json: ESM, source maps, `.ts` imports rewritten to `.js`), from a clean dist/ so
-// that a deleted source leaves no stale module behind.
+// (tsconfig.build.json: ESM, source maps, `.ts` imports rewritten to `.js`). tsc writes a new
+// folder beside dist/, which then takes dist/'s place by two renames: a deleted source leaves no
+// stale module behind, a failed build leaves the last good dist/ as it was, and a command started
+// meanwhile (a test running the CLI) never finds dist/ half written or gone for long.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDashboard } from './build-dashboard.mjs';
@@ -24,9 +26,19 @@ function run(command, args) {
 
 const started = Date.now();
 try {
-  rmSync(join(root, 'dist'), { recursive: true, force: true });
   await buildDashboard({ root });
-  await run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json']);
+  const fresh = join(root, `.dist-${process.pid}`);
+  const old = join(root, `.dist-old-${process.pid}`);
+  rmSync(fresh, { recursive: true, force: true });
+  try {
+    await run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', fresh]);
+    const dist = join(root, 'dist');
+    if (existsSync(dist)) renameSync(dist, old);
+    renameSync(fresh, dist);
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
 } catch (error) {
   process.stderr.write(`build: ${error.message}\n`);
   process.exit(1);

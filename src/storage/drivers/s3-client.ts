@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { fromIni } from '@aws-sdk/credential-provider-ini';
 // Not a direct dependency of outlast's package.json: it comes with @aws-sdk/client-s3 (its default
 // credential chain uses it), so it is always there, at the version the client expects.
-import { fromIni } from '@aws-sdk/credential-provider-ini';
 import { componentLogger } from '../../util/log.ts';
 import type { S3StorageConfig } from './s3.ts';
 
@@ -74,7 +74,13 @@ export function createS3Client(options: S3StorageConfig): S3Client {
     config.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
   } else if (options.profile) {
     // Only the profile, as the user asked: the default chain would let environment keys win.
-    config.credentials = fromIni({ profile: options.profile });
+    // The ini provider is loaded on the first request that needs credentials, not at start.
+    const profile = options.profile;
+    let fromProfile: ReturnType<typeof fromIni> | undefined;
+    config.credentials = async (properties?: Parameters<ReturnType<typeof fromIni>>[0]) => {
+      fromProfile ??= (await import('@aws-sdk/credential-provider-ini')).fromIni({ profile });
+      return fromProfile(properties);
+    };
   }
   const client = new S3Client(config);
   client.middlewareStack.add(

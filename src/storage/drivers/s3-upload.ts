@@ -18,7 +18,6 @@ import type { ReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
 import type { ObjectSource } from '../driver.ts';
 
@@ -70,6 +69,8 @@ export async function uploadObject(
       await putOnce(client, { ...input, Body: stream(), ContentLength: size, ContentMD5: digest }, sha256);
     } else {
       const params = { ...input, Body: stream(), ContentLength: size };
+      // Loaded here: only files past the multipart threshold need it.
+      const { Upload } = await import('@aws-sdk/lib-storage');
       await new Upload({ client, params, partSize: PART_SIZE, queueSize: PART_QUEUE }).done();
     }
   } finally {
