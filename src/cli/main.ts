@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { setLogLevel } from '../util/log.ts';
 import { VERSION } from '../version.ts';
 import { EXIT, exitCodeFor, formatError } from './exit.ts';
+import { INIT_HELP } from './init/help.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -15,6 +16,11 @@ export interface GlobalOptions {
 }
 
 const CONFIG_HELP = 'the config file (default: outlast.yaml in the current folder)';
+
+/** For repeatable options: every value, in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
 
 function originOption(): Option {
   return new Option('-o, --origin <id...>', 'only these origins (repeatable; default: all)');
@@ -64,6 +70,20 @@ Config reference: the Configuration section of README.md.`,
       // terminal unless asked for. The daemon keeps warnings: its log is read by operators.
       else if (!process.env.OUTLAST_LOG_LEVEL && action.name() !== 'watch') setLogLevel('error');
     });
+
+  program
+    .command('init')
+    .description(
+      'write a commented outlast.yaml (or the --config file) for a new site: asks on a terminal, or ' +
+        'takes flags; secrets stay in environment variables; never overwrites a file',
+    )
+    .option('--site <dir>', "the built site's folder")
+    .option('--name <host>', 'the host name users type (site.hostname and dns.name)')
+    .option('--origin <spec>', 'an origin, TYPE:LOCATION[,KEY=VALUE...] (repeatable; see below)', collect)
+    .option('--dns <spec>', 'the DNS host, TYPE[,KEY=VALUE...], or none (repeatable; see below)', collect)
+    .option('--no-input', 'never ask, even on a terminal: fail listing what is missing')
+    .addHelpText('after', INIT_HELP)
+    .action(run(async (options) => (await import('./commands/init.ts')).initCommand(options)));
 
   program
     .command('plan')
