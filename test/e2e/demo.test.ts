@@ -16,21 +16,10 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { ensureChromium, launch, testid, WAIT } from '../helpers/browser.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
 import { query } from '../servers/dns.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
-
-/** A TCP port free on `host` right now. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function canListen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -52,12 +41,28 @@ interface Demo {
 
 /**
  * `outlast demo` on free ports, its state in `dir`, stdin not a terminal; resolves once it has
- * printed all of its "is running" lines (when it does not, stops it and removes `dir`).
+ * printed all of its "is running" lines. Started again on other ports when one was taken before
+ * the demo bound it; when it does not come up, it is stopped and `dir` removed.
  */
 async function startDemo(dir: string, args: string[], env: Record<string, string> = {}): Promise<Demo> {
-  const dnsPort = await freePort('127.0.0.1');
-  const statusPort = await freePort('127.0.0.1');
-  const originPort = await freePort('127.0.0.2');
+  const outcome = await startOnFreePorts(
+    ['127.0.0.1', '127.0.0.1', '127.0.0.2'],
+    ([dnsPort, statusPort, originPort]) => tryDemo(dir, args, env, dnsPort!, statusPort!, originPort!),
+    (outcome) => 'failed' in outcome && saysPortTaken(outcome.output),
+  );
+  if ('demo' in outcome) return outcome.demo;
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`${outcome.failed}; its output:\n${outcome.output}`);
+}
+
+async function tryDemo(
+  dir: string,
+  args: string[],
+  env: Record<string, string>,
+  dnsPort: number,
+  statusPort: number,
+  originPort: number,
+): Promise<{ demo: Demo } | { failed: string; output: string }> {
   const child = spawn(
     process.execPath,
     [
@@ -75,7 +80,13 @@ async function startDemo(dir: string, args: string[], env: Record<string, string
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let gone = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      gone = true;
+      resolve(code);
+    }),
+  );
   const demo: Demo = { child, dnsPort, statusPort, originPort, output: '', exited };
   child.stdout.on('data', (chunk) => {
     demo.output += chunk;
@@ -83,19 +94,19 @@ async function startDemo(dir: string, args: string[], env: Record<string, string
   child.stderr.on('data', (chunk) => {
     demo.output += chunk;
   });
+  const running = () => /outlast demo is running.*expected failover time/s.test(demo.output);
   try {
-    await eventually(
-      'the demo says it is running',
-      async () => /outlast demo is running.*expected failover time/s.test(demo.output),
-      60_000,
-    );
+    await eventually('the demo says it is running, or exits', async () => running() || gone, 60_000);
   } catch (error) {
     child.kill('SIGINT');
     await exited;
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${(error as Error).message}; its output:\n${demo.output}`);
+    return { failed: (error as Error).message, output: demo.output };
   }
-  return demo;
+  if (!running()) {
+    await exited;
+    return { failed: `the demo exited with ${await exited} before it was running`, output: demo.output };
+  }
+  return { demo };
 }
 
 /** What the demo's DNS server answers for the name, comma-separated. */
@@ -206,25 +217,27 @@ describe('the dashboard link the demo prints', () => {
 test('outlast demo --drill runs the outage by itself and prints its report', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outlast-drill-'));
   try {
-    const dnsPort = await freePort('127.0.0.1');
-    const statusPort = await freePort('127.0.0.1');
-    const originPort = await freePort('127.0.0.2');
-    const result = spawnSync(
-      process.execPath,
-      [
-        BIN,
-        'demo',
-        '--drill',
-        '--dir',
-        dir,
-        '--dns',
-        `127.0.0.1:${dnsPort}`,
-        '--status',
-        `127.0.0.1:${statusPort}`,
-        '--port',
-        String(originPort),
-      ],
-      { encoding: 'utf8', timeout: 120_000 },
+    const result = await startOnFreePorts(
+      ['127.0.0.1', '127.0.0.1', '127.0.0.2'],
+      async ([dnsPort, statusPort, originPort]) =>
+        spawnSync(
+          process.execPath,
+          [
+            BIN,
+            'demo',
+            '--drill',
+            '--dir',
+            dir,
+            '--dns',
+            `127.0.0.1:${dnsPort}`,
+            '--status',
+            `127.0.0.1:${statusPort}`,
+            '--port',
+            String(originPort),
+          ],
+          { encoding: 'utf8', timeout: 120_000 },
+        ),
+      (result) => result.status !== 0 && saysPortTaken(result.stderr),
     );
     assert.equal(result.status, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /drill report/);

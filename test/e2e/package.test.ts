@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join, sep } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
 import { tempDir } from '../helpers/site.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,17 +53,6 @@ function runAsync(command: string, args: string[], options: { cwd: string; env: 
       stderr += chunk;
     });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -189,34 +178,27 @@ describe('the npm package, installed from its tarball', () => {
 
   test('`outlast demo --drill` fails over and back from the install', async () => {
     const demoDir = join(work, 'demo');
-    let drill: Awaited<ReturnType<typeof runAsync>> | undefined;
-    // Ports are free when picked, but another process may take one before the demo binds it: then
-    // the demo says so and exits at once, and it is started again on other ports.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const [dns, status, origin] = [
-        await freePort('127.0.0.1'),
-        await freePort('127.0.0.1'),
-        await freePort('127.0.0.2'),
-      ];
-      drill = await runAsync(
-        outlastBin,
-        [
-          'demo',
-          '--drill',
-          '--dir',
-          demoDir,
-          '--dns',
-          `127.0.0.1:${dns}`,
-          '--status',
-          `127.0.0.1:${status}`,
-          '--port',
-          String(origin),
-        ],
-        { cwd: home, env: env() },
-      );
-      if (!/EADDRINUSE|address already in use/i.test(drill.stderr)) break;
-    }
-    assert.ok(drill);
+    const drill = await startOnFreePorts(
+      ['127.0.0.1', '127.0.0.1', '127.0.0.2'],
+      ([dns, status, origin]) =>
+        runAsync(
+          outlastBin,
+          [
+            'demo',
+            '--drill',
+            '--dir',
+            demoDir,
+            '--dns',
+            `127.0.0.1:${dns}`,
+            '--status',
+            `127.0.0.1:${status}`,
+            '--port',
+            String(origin),
+          ],
+          { cwd: home, env: env() },
+        ),
+      (result) => result.code !== 0 && saysPortTaken(result.stderr),
+    );
     assert.equal(drill.code, 0, `${drill.stdout}\n${drill.stderr}`);
     assert.match(drill.stdout, /failover: www\.demo\.test answered local-b [\d.]+ s after local-a stopped/);
     assert.match(
