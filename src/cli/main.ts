@@ -51,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       'after',
       `
 Examples:
+  outlast init                      write a commented outlast.yaml (asks, or takes flags)
   outlast plan                      what a deploy would change, per origin
   outlast deploy                    publish ./outlast.yaml's site to every origin
   outlast deploy --origin aws       only one origin
