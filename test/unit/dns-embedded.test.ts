@@ -552,6 +552,9 @@ describe('embedded server', () => {
         { name: `www.${ZONE}`, type: 'A', before: undefined, after: www(['192.0.2.7']) },
       ]);
       await answeredOnce;
+      // Nothing is awaited here but time: had the answer not stopped the retries, the next NOTIFY
+      // would be due 2 s after the answered one (the schedule is 1 s, 2 s, 4 s …), inside this
+      // window; a correct server sends nothing, however slow the machine.
       await new Promise((resolve) => setTimeout(resolve, 2500));
       assert.equal(answered, 1, 'no NOTIFY after the answer');
       const notify = decode(received[0]!);
