@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { ensureChromium, launch, testid, WAIT } from '../helpers/browser.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
+import { DEMO_HOSTS, demoArgs, saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
 import { query } from '../servers/dns.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
@@ -46,7 +46,7 @@ interface Demo {
  */
 async function startDemo(dir: string, args: string[], env: Record<string, string> = {}): Promise<Demo> {
   const outcome = await startOnFreePorts(
-    ['127.0.0.1', '127.0.0.1', '127.0.0.2'],
+    DEMO_HOSTS,
     ([dnsPort, statusPort, originPort]) => tryDemo(dir, args, env, dnsPort!, statusPort!, originPort!),
     (outcome) => 'failed' in outcome && saysPortTaken(outcome.output),
   );
@@ -63,23 +63,10 @@ async function tryDemo(
   statusPort: number,
   originPort: number,
 ): Promise<{ demo: Demo } | { failed: string; output: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'demo',
-      '--dir',
-      dir,
-      '--dns',
-      `127.0.0.1:${dnsPort}`,
-      '--status',
-      `127.0.0.1:${statusPort}`,
-      '--port',
-      String(originPort),
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  );
+  const child = spawn(process.execPath, [BIN, ...demoArgs(dir, [dnsPort, statusPort, originPort]), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let gone = false;
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
@@ -218,25 +205,12 @@ test('outlast demo --drill runs the outage by itself and prints its report', asy
   const dir = mkdtempSync(join(tmpdir(), 'outlast-drill-'));
   try {
     const result = await startOnFreePorts(
-      ['127.0.0.1', '127.0.0.1', '127.0.0.2'],
-      async ([dnsPort, statusPort, originPort]) =>
-        spawnSync(
-          process.execPath,
-          [
-            BIN,
-            'demo',
-            '--drill',
-            '--dir',
-            dir,
-            '--dns',
-            `127.0.0.1:${dnsPort}`,
-            '--status',
-            `127.0.0.1:${statusPort}`,
-            '--port',
-            String(originPort),
-          ],
-          { encoding: 'utf8', timeout: 120_000 },
-        ),
+      DEMO_HOSTS,
+      async (ports) =>
+        spawnSync(process.execPath, [BIN, ...demoArgs(dir, ports), '--drill'], {
+          encoding: 'utf8',
+          timeout: 120_000,
+        }),
       (result) => result.status !== 0 && saysPortTaken(result.stderr),
     );
     assert.equal(result.status, 0, result.stdout + result.stderr);

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { delimiter, join, sep } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
+import { DEMO_HOSTS, demoArgs, saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
 import { tempDir } from '../helpers/site.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -179,24 +179,8 @@ describe('the npm package, installed from its tarball', () => {
   test('`outlast demo --drill` fails over and back from the install', async () => {
     const demoDir = join(work, 'demo');
     const drill = await startOnFreePorts(
-      ['127.0.0.1', '127.0.0.1', '127.0.0.2'],
-      ([dns, status, origin]) =>
-        runAsync(
-          outlastBin,
-          [
-            'demo',
-            '--drill',
-            '--dir',
-            demoDir,
-            '--dns',
-            `127.0.0.1:${dns}`,
-            '--status',
-            `127.0.0.1:${status}`,
-            '--port',
-            String(origin),
-          ],
-          { cwd: home, env: env() },
-        ),
+      DEMO_HOSTS,
+      (ports) => runAsync(outlastBin, [...demoArgs(demoDir, ports), '--drill'], { cwd: home, env: env() }),
       (result) => result.code !== 0 && saysPortTaken(result.stderr),
     );
     assert.equal(drill.code, 0, `${drill.stdout}\n${drill.stderr}`);

@@ -43,3 +43,21 @@ export async function startOnFreePorts<T>(
   }
   return result as T;
 }
+
+/** The hosts of `outlast demo`'s three ports, in `demoArgs`' order: DNS, status, the origins. */
+export const DEMO_HOSTS = ['127.0.0.1', '127.0.0.1', '127.0.0.2'];
+
+/** `outlast demo`'s arguments for its state folder and the ports picked for `DEMO_HOSTS`. */
+export function demoArgs(dir: string, [dnsPort, statusPort, originPort]: number[]): string[] {
+  return [
+    'demo',
+    '--dir',
+    dir,
+    '--dns',
+    `127.0.0.1:${dnsPort}`,
+    '--status',
+    `127.0.0.1:${statusPort}`,
+    '--port',
+    String(originPort),
+  ];
+}
