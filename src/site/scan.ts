@@ -9,7 +9,17 @@
  */
 
 import { createHash } from 'node:crypto';
-import { accessSync, type BigIntStats, close, constants, fstat, open, read, readdirSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  type BigIntStats,
+  close,
+  constants,
+  fstat,
+  open,
+  read,
+  readdirSync,
+  statSync,
+} from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';

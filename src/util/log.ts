@@ -98,7 +98,8 @@ class LazyLogger implements Logger {
   }
 
   child(bindings: Record<string, unknown>, options: { level?: string } = {}): Logger {
-    const level = options.level !== undefined && options.level in LEVEL_VALUES ? options.level : this.ownLevel;
+    const level =
+      options.level !== undefined && options.level in LEVEL_VALUES ? options.level : this.ownLevel;
     return new LazyLogger({ ...this.bindings, ...bindings }, level);
   }
 }
