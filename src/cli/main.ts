@@ -8,12 +8,7 @@ import { setLogLevel } from '../util/log.ts';
 import { VERSION } from '../version.ts';
 import { EXIT, exitCodeFor, formatError } from './exit.ts';
 import { INIT_HELP } from './init/help.ts';
-
-export interface GlobalOptions {
-  config?: string;
-  verbose?: boolean;
-  debug?: boolean;
-}
+import type { GlobalOptions } from './options.ts';
 
 const CONFIG_HELP = 'the config file (default: outlast.yaml in the current folder)';
 

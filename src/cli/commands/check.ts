@@ -13,7 +13,7 @@ import { messageOf } from '../../errors.ts';
 import { probeOrigin } from '../../health/probe.ts';
 import { createStore } from '../../storage/index.ts';
 import { EXIT } from '../exit.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 type Level = 'ok' | 'warn' | 'fail';
 interface Finding {

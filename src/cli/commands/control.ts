@@ -3,7 +3,7 @@ import { loadConfig } from '../../config/load.ts';
 import { readToken } from '../../daemon/state-store.ts';
 import { OutlastError } from '../../errors.ts';
 import { EXIT } from '../exit.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export async function watcherUrl(listen: string): Promise<string> {
   const host = listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');

@@ -18,7 +18,7 @@ import { type RunningServer, startServer } from '../../serve/server.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount } from '../format.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { runDrill } from './drill.ts';
 import { parseListen } from './serve.ts';
 

@@ -4,7 +4,7 @@ import { type OriginOutcome, type RunOutcome, runDeploy, runRollback } from '../
 import type { OriginPlan } from '../../deploy/types.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount, formatSeconds, listSome, shortRelease } from '../format.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { ProgressLine } from '../progress.ts';
 
 interface CommonOptions extends GlobalOptions {

@@ -15,7 +15,7 @@ import { EXIT } from '../exit.ts';
 import { gatherAnswers, type InitFlags } from '../init/answers.ts';
 import { parseYesNo } from '../init/checks.ts';
 import { type Asker, FlagsOnlyAsker, type Question } from '../init/questions.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 export interface InitOptions extends InitFlags {
   /** `--no-input`: never ask, even on a terminal. */

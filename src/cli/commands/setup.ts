@@ -5,7 +5,7 @@ import { isOutlastError, OutlastError } from '../../errors.ts';
 import type { SetupStep } from '../../storage/driver.ts';
 import { createStore } from '../../storage/index.ts';
 import { EXIT } from '../exit.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 

@@ -4,7 +4,7 @@ import type { WatchStatus } from '../../daemon/watcher.ts';
 import { readStatus } from '../../deploy/engine.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount, shortRelease } from '../format.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { watcherUrl } from './control.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);

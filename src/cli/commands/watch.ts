@@ -5,7 +5,7 @@ import { Watcher } from '../../daemon/watcher.ts';
 import { formatDuration } from '../../util/duration.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
-import type { GlobalOptions } from '../main.ts';
+import type { GlobalOptions } from '../options.ts';
 import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);

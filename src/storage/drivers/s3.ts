@@ -22,7 +22,6 @@ import {
   type PutObjectCommandInput,
   type _Error as S3DeleteError,
 } from '@aws-sdk/client-s3';
-import type { StorageConfig } from '../../config/schema.ts';
 import { type ErrorCode, OutlastError } from '../../errors.ts';
 import {
   type DriverCapabilities,
@@ -31,7 +30,7 @@ import {
   SHA256_METADATA_KEY,
   type StorageDriver,
 } from '../driver.ts';
-import { createS3Client, credentialSource, endpointLabel } from './s3-client.ts';
+import { createS3Client, credentialSource, endpointLabel, type S3StorageConfig } from './s3-client.ts';
 import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status } from './s3-errors.ts';
 import { setupS3Bucket } from './s3-setup.ts';
 import { uploadObject } from './s3-upload.ts';
@@ -42,7 +41,7 @@ import { uploadObject } from './s3-upload.ts';
  * `credentials`. `prefix` is applied by Store for objects; the driver uses it only in `setup`, to
  * make public only what is under it.
  */
-export type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
+export type { S3StorageConfig } from './s3-client.ts';
 
 const DRIVER_NAME = 's3';
 /** ListObjectsV2's and DeleteObjects' most keys per request. */

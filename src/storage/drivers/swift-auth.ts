@@ -19,21 +19,24 @@ import { z } from 'zod';
 import type { StorageConfig } from '../../config/schema.ts';
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
-import { DRIVER_NAME, header, isSuccess, type SwiftResponse, send, statusError } from './swift-http.ts';
+import {
+  DRIVER_NAME,
+  header,
+  isSuccess,
+  type SwiftAuth,
+  type SwiftResponse,
+  type SwiftSession,
+  send,
+  statusError,
+} from './swift-http.ts';
+
+export type { SwiftAuth, SwiftSession } from './swift-http.ts';
 
 export type SwiftStorageConfig = Extract<StorageConfig, { type: 'swift' }>;
 export type SwiftAuthConfig = SwiftStorageConfig['auth'];
 export type SwiftInterface = SwiftStorageConfig['interface'];
 
 /** A token and the account it opens. */
-export interface SwiftSession {
-  token: string;
-  /** The account's URL, e.g. `https://storage101.dfw1.clouddrive.com/v1/MossoCloudFS_…`, no trailing `/`. */
-  storageUrl: string;
-  /** Local time (ms) from which the token is renewed before use; absent when no expiry is known. */
-  renewAt?: number;
-}
-
 export interface SwiftAuthOptions {
   auth: SwiftAuthConfig;
   /** The catalog region (Keystone, Rackspace); default the first with an object-store endpoint. */
@@ -43,14 +46,6 @@ export interface SwiftAuthOptions {
   dispatcher: Dispatcher;
   /** The clock, for tests. */
   now?: () => number;
-}
-
-export interface SwiftAuth {
-  /** A usable session: the cached one while it is fresh, else one login shared by all callers. */
-  session(): Promise<SwiftSession>;
-  /** Forgets `stale` (its token was refused), so the next `session()` logs in again. A session
-   * that replaced it meanwhile is kept, so a burst of 401s costs one login. */
-  invalidate(stale: SwiftSession): void;
 }
 
 /** Renew this long before the token expires (at most half its lifetime), so no request carries a

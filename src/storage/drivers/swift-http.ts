@@ -9,7 +9,24 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { type ErrorCode, messageOf, OutlastError, type OutlastErrorOptions } from '../../errors.ts';
-import type { SwiftAuth, SwiftSession } from './swift-auth.ts';
+
+/** A logged-in session (swift-auth.ts makes them): what every request carries. */
+export interface SwiftSession {
+  token: string;
+  /** The account's URL, e.g. `https://storage101.dfw1.clouddrive.com/v1/MossoCloudFS_…`, no trailing `/`. */
+  storageUrl: string;
+  /** Local time (ms) from which the token is renewed before use; absent when no expiry is known. */
+  renewAt?: number;
+}
+
+/** What the requests need of the login (swift-auth.ts implements it). */
+export interface SwiftAuth {
+  /** A usable session: the cached one while it is fresh, else one login shared by all callers. */
+  session(): Promise<SwiftSession>;
+  /** Forgets `stale` (its token was refused), so the next `session()` logs in again. A session
+   * that replaced it meanwhile is kept, so a burst of 401s costs one login. */
+  invalidate(stale: SwiftSession): void;
+}
 
 /** The source of every error the Swift driver throws (and the driver's name). */
 export const DRIVER_NAME = 'swift';
