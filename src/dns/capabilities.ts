@@ -33,10 +33,14 @@ export interface ProviderRow extends ProviderDescription {
   configFields: string[];
 }
 
-/** The providers in the table, in its order, with a factory that makes no request. */
+/**
+ * The providers in the table, in its order: each with a factory that makes no request, or (for one
+ * whose creation starts something, like the embedded server) its declared capabilities.
+ */
 const PROVIDERS: Array<{
   type: string;
-  create: () => Promise<DnsProvider>;
+  create?: () => Promise<DnsProvider>;
+  capabilities?: () => Promise<DnsProviderCapabilities>;
   description: ProviderDescription;
 }> = [
   {
@@ -117,6 +121,18 @@ const PROVIDERS: Array<{
     },
   },
   {
+    type: 'embedded',
+    capabilities: async () => (await import('./providers/embedded.ts')).EMBEDDED_CAPABILITIES,
+    description: {
+      summary:
+        "outlast's own authoritative server (UDP and TCP, EDNS, NOTIFY and AXFR to BIND or Knot secondaries), run by `outlast watch`",
+      compareAndSet: 'in-process, one zone swap',
+      atomic: 'the zone is rebuilt whole in one step, with a new serial',
+      aliases: 'none; the zone holds only what the config lists and the managed name',
+      permissions: 'none; the listen addresses (port 53 needs root or CAP_NET_BIND_SERVICE)',
+    },
+  },
+  {
     type: 'memory',
     create: async () =>
       (await import('./providers/memory.ts')).createMemoryDnsProvider({ name: 'capabilities' }),
@@ -133,15 +149,20 @@ const PROVIDERS: Array<{
 /** Every provider's row, capabilities read from a provider instance. */
 export async function providerTable(): Promise<ProviderRow[]> {
   const rows: ProviderRow[] = [];
-  for (const { type, create, description } of PROVIDERS) {
-    const provider = await create();
+  for (const { type, create, capabilities, description } of PROVIDERS) {
+    const row = (declared: DnsProviderCapabilities): ProviderRow => ({
+      type,
+      capabilities: declared,
+      configFields: configFields(type),
+      ...description,
+    });
+    if (capabilities) {
+      rows.push(row(await capabilities()));
+      continue;
+    }
+    const provider = await create!();
     try {
-      rows.push({
-        type,
-        capabilities: provider.capabilities,
-        configFields: configFields(type),
-        ...description,
-      });
+      rows.push(row(provider.capabilities));
     } finally {
       await provider.close?.();
     }

@@ -66,7 +66,8 @@ const PROVIDER_NAME = 'embedded';
 const HOSTNAME =
   /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
-const capabilities: DnsProviderCapabilities = {
+/** Declared here so the docs can read them without starting a server (src/dns/capabilities.ts). */
+export const EMBEDDED_CAPABILITIES: DnsProviderCapabilities = {
   compareAndSet: true,
   atomic: true,
   minTtl: 1,
@@ -142,7 +143,7 @@ export async function createEmbeddedProvider(options: EmbeddedDnsOptions): Promi
 
   return {
     name: PROVIDER_NAME,
-    capabilities,
+    capabilities: EMBEDDED_CAPABILITIES,
 
     describe() {
       return `embedded ${origin} @ ${listeners.addresses.map(formatServer).join(', ')}`;
@@ -275,10 +276,10 @@ function checkSetOf(name: string, type: ManagedType, set: RecordSet): RecordSet 
   if (normalizeName(set.name) !== name || set.type !== type) {
     throw failure('invalid_argument', `${where}: the change carries a set for ${set.name} ${set.type}`);
   }
-  if (!Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL) {
+  if (!Number.isInteger(set.ttl) || set.ttl < EMBEDDED_CAPABILITIES.minTtl || set.ttl > MAX_TTL) {
     throw failure(
       'invalid_argument',
-      `${where}: TTL ${set.ttl} is not an integer from ${capabilities.minTtl} to ${MAX_TTL}`,
+      `${where}: TTL ${set.ttl} is not an integer from ${EMBEDDED_CAPABILITIES.minTtl} to ${MAX_TTL}`,
     );
   }
   if (set.values.length === 0)
