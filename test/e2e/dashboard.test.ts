@@ -25,7 +25,7 @@ import { runDeploy } from '../../src/deploy/engine.ts';
 import { createMemoryDnsProvider } from '../../src/dns/providers/memory.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
 import { componentLogger } from '../../src/util/log.ts';
-import { ensureChromium, launch, testid, textOf, WAIT } from '../helpers/browser.ts';
+import { ensureChromium, launch, stopDemoOrigin, testid, textOf, WAIT } from '../helpers/browser.ts';
 import { setupFsDeploy, type TestSetup } from '../helpers/site.ts';
 
 // The functions given to page.waitForFunction / page.evaluate run in the browser. This program has
@@ -253,13 +253,7 @@ test('the dashboard shows a failover live, and refuses actions without the token
     // 3. The right token; "Stop local-a": the page follows the failover without a reload.
     await page.locator(testid('token')).fill(token);
     await page.locator(testid('unlock')).click();
-    await page.locator(testid('demo-stop-local-a')).waitFor(WAIT);
-    const [stopped] = await Promise.all([
-      page.waitForResponse((response) => response.url().endsWith('/demo/origins/local-a/stop'), WAIT),
-      page.locator(testid('demo-stop-local-a')).click(),
-    ]);
-    assert.equal(stopped.status(), 202);
-    await page.locator(`${testid('demo-state-local-a')}:text("stopped")`).waitFor(WAIT);
+    await stopDemoOrigin(page, 'local-a');
     await page.locator(`${testid('origin-local-a')}[data-state="down"]`).waitFor(WAIT);
     await page.locator(`${testid('decision-active')}[data-origins="local-b"]`).waitFor(WAIT);
     await page

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { ensureChromium, launch, testid, WAIT } from '../helpers/browser.ts';
+import { ensureChromium, launch, stopDemoOrigin, testid, WAIT } from '../helpers/browser.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { DEMO_HOSTS, demoArgs, saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
 import { query } from '../servers/dns.ts';
@@ -177,13 +177,7 @@ describe('the dashboard link the demo prints', () => {
       assert.equal(await page.evaluate("sessionStorage.getItem('outlast.token')"), token, 'kept in the tab');
 
       // An action then succeeds: stop local-a, and the name moves.
-      await page.locator(testid('demo-stop-local-a')).waitFor(WAIT);
-      const [stopped] = await Promise.all([
-        page.waitForResponse((response) => response.url().endsWith('/demo/origins/local-a/stop'), WAIT),
-        page.locator(testid('demo-stop-local-a')).click(),
-      ]);
-      assert.equal(stopped.status(), 202);
-      await page.locator(`${testid('demo-state-local-a')}:text("stopped")`).waitFor(WAIT);
+      await stopDemoOrigin(page, 'local-a');
       await eventually('the name points to local-b', async () => (await answer(demo)) === '127.0.0.3');
       // A reload keeps it unlocked (sessionStorage), with the address still clean.
       await page.reload();
