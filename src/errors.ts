@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'timeout',
   /** The backend does not do this. */
   'unsupported',
+  /** The caller aborted the call (its AbortSignal); nothing more was sent. Not retried. */
+  'cancelled',
   /** A bug or an answer we do not understand. */
   'internal',
 ] as const;
