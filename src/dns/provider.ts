@@ -7,6 +7,10 @@
  * that can (RFC 2136 prerequisites, Route 53's DELETE of the exact old set) apply a change only if
  * the set is still `before` (compare-and-set), so two watchers cannot clobber each other.
  *
+ * The app never talks to a host module directly: every provider is a host module (`DnsHost`,
+ * src/dns/checked.ts) behind the one wrapper that validates names, types and TTLs against the
+ * declared capabilities, emulates compare-and-set where the host has none, counts and logs.
+ *
  * Names are absolute, lowercase, without the trailing dot (`www.example.com`); CNAME targets too.
  * Errors are `OutlastError`s with the provider's name as `source`: a refused key or an update the
  * server will not take is `permission_denied`, a name outside the zone `invalid_argument`, a lost
@@ -33,6 +37,18 @@ export interface DnsChange {
   after: RecordSet | undefined;
 }
 
+/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
+export const MAX_TTL = 2 ** 31 - 1;
+
+/** A host name as DNS hosts take it: labels of letters, digits, `-` and `_`, 253 characters at most. */
+const HOST_NAME =
+  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/** Is `name` (normalized: lowercase, no trailing dot) a valid host name? */
+export function isHostName(name: string): boolean {
+  return HOST_NAME.test(name);
+}
+
 export interface DnsProviderCapabilities {
   /** `apply` fails with `conflict` when a set is no longer `before`. */
   compareAndSet: boolean;
@@ -41,6 +57,19 @@ export interface DnsProviderCapabilities {
   /** The smallest TTL the host accepts. */
   minTtl: number;
   types: readonly ManagedType[];
+}
+
+/** Per call. */
+export interface DnsCallOptions {
+  /** Aborts the call: nothing more is sent, and it rejects with `cancelled`. An abort after a
+   * write was sent cannot take the write back; the next read tells. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Calls made to the host so far (each retry of the caller counts). */
+export interface DnsRequestCounts {
+  reads: number;
+  writes: number;
 }
 
 export interface DnsProvider {
@@ -52,11 +81,14 @@ export interface DnsProvider {
 
   /** The A, AAAA and CNAME sets at `name` (empty when there are none). A name outside the zone is
    * `invalid_argument`. Safe to call concurrently. */
-  read(name: string): Promise<RecordSet[]>;
+  read(name: string, options?: DnsCallOptions): Promise<RecordSet[]>;
 
   /** Applies the changes (all at `name`s inside the zone). Idempotent when `after` is already
    * there. With compareAndSet, a set that is no longer `before` is `conflict` and nothing changes. */
-  apply(changes: DnsChange[]): Promise<void>;
+  apply(changes: DnsChange[], options?: DnsCallOptions): Promise<void>;
+
+  /** The host calls made so far, for logs, status and tests. */
+  requests(): DnsRequestCounts;
 
   /** Releases sockets and timers. */
   close?(): Promise<void>;

@@ -275,6 +275,29 @@ export function testDnsProvider(harness: DnsHarness): void {
       assert.deepEqual(await provider.read(name), []);
     });
 
+    it('an aborted call sends nothing: it rejects with cancelled and changes nothing', async () => {
+      const name = at('aborted');
+      const aborted = AbortSignal.abort();
+      const sent = provider.requests();
+      await expectCode(provider.read(name, { signal: aborted }), 'cancelled', provider.name);
+      const desired = desiredRecords(name, ttlOf(300), [{ a: ['192.0.2.80'] }]);
+      await expectCode(provider.apply(planDns([], desired), { signal: aborted }), 'cancelled', provider.name);
+      assert.deepEqual(provider.requests(), sent, 'no call reached the host');
+      assert.deepEqual(await provider.read(name), []);
+    });
+
+    it('counts its calls to the host: reads for a read, a write for an apply that changes something', async () => {
+      const name = at('counted');
+      const start = provider.requests();
+      await provider.read(name);
+      const afterRead = provider.requests();
+      assert.ok(afterRead.reads > start.reads, 'a read is counted');
+      assert.equal(afterRead.writes, start.writes, 'a read writes nothing');
+      await converge([name], desiredRecords(name, ttlOf(300), [{ a: ['192.0.2.81'] }]));
+      assert.ok(provider.requests().writes > afterRead.writes, 'an apply that changes something writes');
+      await converge([name], []);
+    });
+
     it('applies all changes or none when atomic', async (t) => {
       if (!provider.capabilities.atomic) return t.skip('atomic is false');
       const good = at('atomic-good');

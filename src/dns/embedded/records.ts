@@ -10,6 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { canonicalAddress } from '../plan.ts';
+import { isHostName, MAX_TTL } from '../provider.ts';
 
 /** The types a static record may have. */
 export const STATIC_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SRV', 'CAA'] as const;
@@ -76,15 +77,12 @@ export interface ZoneProblem {
   message: string;
 }
 
-/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
-export const MAX_TTL = 2 ** 31 - 1;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+export { MAX_TTL };
 
 /** `Example.COM.` → `example.com`, or an Error naming what is wrong. */
 export function absoluteName(text: string): string {
   const name = text.trim().toLowerCase().replace(/\.$/, '');
-  if (!HOSTNAME.test(name)) throw new Error(`${JSON.stringify(text)} is not a valid DNS name`);
+  if (!isHostName(name)) throw new Error(`${JSON.stringify(text)} is not a valid DNS name`);
   return name;
 }
 

@@ -10,8 +10,8 @@
  *         a value that changes patches an existing record, so `proxied`, `comment`, tags and the
  *         record's id survive.
  *
- * The API has no precondition, so compare-and-set is emulated: the re-read right before the batch
- * fails with `conflict` when a set is neither `before` nor `after`. A writer slipping in between
+ * The API has no precondition, so compare-and-set is emulated (src/dns/checked.ts): the re-read right
+ * before the batch fails with `conflict` when a set is neither `before` nor `after`. A writer slipping in between
  * that read and the batch is not caught (one round trip), so the capability is declared false.
  *
  * Proxied records (orange cloud) keep their flag unless `proxied` is configured; new records take
@@ -20,13 +20,21 @@
  * differs from `after` only by TTL while proxied is left alone. DNS-only records take TTL 60 to
  * 86400 (30 on Enterprise: the capability says 60).
  */
-import { isIP } from 'node:net';
 import Cloudflare, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'cloudflare';
 import type { BatchPatchParam, RecordBatchParams, RecordResponse } from 'cloudflare/resources/dns/records';
 import { type ErrorCode, isOutlastError, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { checkedDnsProvider, matches } from '../checked.ts';
+import { parseRetryAfter, scrub } from '../host-http.ts';
 import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import type {
+  DnsCallOptions,
+  DnsChange,
+  DnsProvider,
+  DnsProviderCapabilities,
+  ManagedType,
+  RecordSet,
+} from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
 
 export interface CloudflareOptions {
@@ -54,8 +62,6 @@ const MAX_TTL = 86_400;
 const AUTOMATIC_TTL = 1;
 const PAGE_SIZE = 100;
 const MAX_PAGES = 50;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 /** Error codes that say the records are not what the batch expected (a record gone or in the way). */
 const STALE_CODES = new Set([81044, 81053, 81057, 81058]);
 /** Error codes of a zone id that names no zone ("Could not route to…", "Invalid zone identifier"). */
@@ -86,6 +92,9 @@ interface HeldRecord {
 }
 
 type PostParam = NonNullable<RecordBatchParams['posts']>[number];
+type Batch = Required<Pick<RecordBatchParams, 'deletes' | 'patches' | 'posts'>>;
+/** The managed records at one name, by type. */
+type HeldRecords = Map<ManagedType, HeldRecord[]>;
 
 /** A provider for one Cloudflare zone. Makes no request until used. */
 export function createCloudflareProvider(options: CloudflareOptions): DnsProvider {
@@ -109,10 +118,11 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
   let zoneInfo: Promise<ZoneInfo> | undefined;
   let resolved: ZoneInfo | undefined;
 
-  async function send<T>(what: string, call: () => Promise<T>): Promise<T> {
+  async function send<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
       return await call();
     } catch (error) {
+      if (signal?.aborted) throw failure('cancelled', `${what}: aborted`, error);
       throw mapError(error, what, options.apiToken);
     }
   }
@@ -159,22 +169,18 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
     );
   }
 
-  function inZone(name: string, zoneName: string): string {
-    const host = normalizeName(name);
-    if (!HOSTNAME.test(host))
-      throw failure('invalid_argument', `${JSON.stringify(name)} is not a valid DNS name`);
-    if (host !== zoneName && !host.endsWith(`.${zoneName}`)) {
-      throw failure('invalid_argument', `${host} is outside the zone ${zoneName}`);
-    }
-    return host;
-  }
-
   /** The managed records at `host`, by type. */
-  async function recordsAt(host: string, hosted: ZoneInfo): Promise<Map<ManagedType, HeldRecord[]>> {
-    const held = new Map<ManagedType, HeldRecord[]>();
+  async function recordsAt(host: string, hosted: ZoneInfo, { signal }: DnsCallOptions): Promise<HeldRecords> {
+    const held: HeldRecords = new Map();
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const listed = await send(`read ${host}`, () =>
-        client.dns.records.list({ zone_id: hosted.id, name: { exact: host }, page, per_page: PAGE_SIZE }),
+      const listed = await send(
+        `read ${host}`,
+        () =>
+          client.dns.records.list(
+            { zone_id: hosted.id, name: { exact: host }, page, per_page: PAGE_SIZE },
+            signal ? { signal } : {},
+          ),
+        signal,
       );
       for (const record of listed.result) {
         const item = heldRecord(record);
@@ -187,13 +193,11 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
     return held;
   }
 
-  async function readSets(host: string, hosted: ZoneInfo): Promise<RecordSet[]> {
-    return toSets(host, await recordsAt(host, hosted));
-  }
-
-  return {
+  return checkedDnsProvider<HeldRecords>({
     name: PROVIDER_NAME,
     capabilities,
+    maxTtl: MAX_TTL,
+    ttlHint: 'Cloudflare takes 60 to 86400 s (30 on Enterprise zones)',
 
     describe() {
       const name = resolved?.name ?? configuredZone;
@@ -201,49 +205,41 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
       return name && id ? `cloudflare ${name} (${id})` : `cloudflare ${name ?? `zone ${id}`}`;
     },
 
-    async read(name) {
-      const hosted = await zone();
-      return readSets(inZone(name, hosted.name), hosted);
+    zone: async () => (await zone()).name,
+
+    async fetch(host, call) {
+      return recordsAt(host, await zone(), call);
     },
 
-    async apply(changes) {
-      if (changes.length === 0) return;
+    sets: toSets,
+
+    alreadyThere(records, change) {
+      const held = toSets(change.name, records).find((set) => set.type === change.type);
+      return alreadyThere(held, records.get(change.type) ?? [], change.after, options.proxied);
+    },
+
+    async write(changes, held, { signal }) {
       const hosted = await zone();
-      const checked = changes.map((change) => checkChange(change, (name) => inZone(name, hosted.name)));
-      const names = [...new Set(checked.map((change) => change.name))];
-      const what = `apply ${names.join(', ')}`;
-      const current = new Map(
-        await Promise.all(names.map(async (host) => [host, await recordsAt(host, hosted)] as const)),
-      );
-      const batch: Required<Pick<RecordBatchParams, 'deletes' | 'patches' | 'posts'>> = {
-        deletes: [],
-        patches: [],
-        posts: [],
-      };
-      for (const change of checked) {
-        const records = current.get(change.name)!;
-        const heldRecords = records.get(change.type) ?? [];
-        const held = toSets(change.name, records).find((set) => set.type === change.type);
-        if (alreadyThere(held, heldRecords, change.after, options.proxied)) continue;
-        if (!matches(held, change.before)) {
-          throw failure(
-            'conflict',
-            `${what}: ${change.name} ${change.type} changed since it was read: it is ${show(held)}, expected ${show(change.before)}`,
-          );
-        }
-        addOperations(batch, change, heldRecords, [...records.values()].flat(), options);
+      const names = [...new Set(changes.map((change) => change.name))];
+      const batch: Batch = { deletes: [], patches: [], posts: [] };
+      for (const change of changes) {
+        const records = held.get(change.name) ?? new Map();
+        addOperations(batch, change, records.get(change.type) ?? [], [...records.values()].flat(), options);
       }
-      const operations = batch.deletes.length + batch.patches.length + batch.posts.length;
-      if (operations === 0) return;
+      if (batch.deletes.length + batch.patches.length + batch.posts.length === 0) return;
       log.debug(
         { deletes: batch.deletes.length, patches: batch.patches.length, posts: batch.posts.length },
         'dns batch',
       );
-      await send(what, () => client.dns.records.batch({ zone_id: hosted.id, ...nonEmpty(batch) }));
+      await send(
+        `apply ${names.join(', ')}`,
+        () => client.dns.records.batch({ zone_id: hosted.id, ...nonEmpty(batch) }, signal ? { signal } : {}),
+        signal,
+      );
     },
 
     async close() {},
-  };
+  });
 }
 
 /** The record as used here, or undefined for a type outlast does not manage. */
@@ -255,7 +251,7 @@ function heldRecord(record: RecordResponse): HeldRecord | undefined {
   return { id: record.id, type, content, ttl: record.ttl, proxied: record.proxied === true, comment };
 }
 
-function toSets(host: string, records: Map<ManagedType, HeldRecord[]>): RecordSet[] {
+function toSets(host: string, records: HeldRecords): RecordSet[] {
   const sets: RecordSet[] = [];
   for (const type of MANAGED_TYPES) {
     const held = records.get(type) ?? [];
@@ -290,7 +286,7 @@ function alreadyThere(
  * rest are deleted or posted.
  */
 function addOperations(
-  batch: Required<Pick<RecordBatchParams, 'deletes' | 'patches' | 'posts'>>,
+  batch: Batch,
   change: DnsChange,
   records: HeldRecord[],
   atName: HeldRecord[],
@@ -353,7 +349,7 @@ function patchOf(
   return { id, name: set.name, type: set.type, content, ...fields } as BatchPatchParam;
 }
 
-function nonEmpty(batch: Required<Pick<RecordBatchParams, 'deletes' | 'patches' | 'posts'>>) {
+function nonEmpty(batch: Batch) {
   return {
     ...(batch.deletes.length > 0 ? { deletes: batch.deletes } : {}),
     ...(batch.patches.length > 0 ? { patches: batch.patches } : {}),
@@ -361,72 +357,20 @@ function nonEmpty(batch: Required<Pick<RecordBatchParams, 'deletes' | 'patches' 
   };
 }
 
-/**
- * The change with names and sets normalized; invalid_argument for what Cloudflare would refuse.
- * `before` is what was read, so it may carry TTL 1 (automatic); only `after` must be writable.
- */
-function checkChange(change: DnsChange, inZone: (name: string) => string): DnsChange {
-  const name = inZone(change.name);
-  const { type } = change;
-  if (!MANAGED_TYPES.includes(type))
-    throw failure('invalid_argument', `${name}: type ${String(type)} is not managed`);
-  const check = (set: RecordSet | undefined, minTtl: number): RecordSet | undefined => {
-    if (set === undefined) return undefined;
-    const values = canonicalValues({ ...set, type });
-    const valid = (value: string) =>
-      type === 'A' ? isIP(value) === 4 : type === 'AAAA' ? isIP(value) === 6 : HOSTNAME.test(value);
-    const bad = values.find((value) => !valid(value));
-    const problem =
-      normalizeName(set.name) !== name || set.type !== type
-        ? `the change carries a set for ${set.name} ${set.type}`
-        : !Number.isInteger(set.ttl) || set.ttl < minTtl || set.ttl > MAX_TTL
-          ? `TTL ${set.ttl} is not an integer from ${minTtl} to ${MAX_TTL}`
-          : values.length === 0
-            ? 'a set needs at least one value'
-            : bad !== undefined
-              ? `${JSON.stringify(bad)} is not a valid ${type} value`
-              : type === 'CNAME' && values.length > 1
-                ? 'a CNAME has exactly one target'
-                : undefined;
-    if (problem) {
-      const hint = problem.startsWith('TTL')
-        ? 'Cloudflare takes 60 to 86400 s (30 on Enterprise zones)'
-        : undefined;
-      throw failure('invalid_argument', `${name} ${type}: ${problem}`, undefined, hint ? { hint } : {});
-    }
-    return { name, type, ttl: set.ttl, values };
-  };
-  return {
-    name,
-    type,
-    before: check(change.before, AUTOMATIC_TTL),
-    after: check(change.after, capabilities.minTtl),
-  };
-}
-
-function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
-  if (held === undefined || wanted === undefined) return held === wanted;
-  return sameSet(held, wanted);
-}
-
-function show(set: RecordSet | undefined): string {
-  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
-}
-
 /** What the SDK threw, as an OutlastError naming `what`; the token is cut out of every message. */
 function mapError(error: unknown, what: string, token: string): OutlastError {
   if (isOutlastError(error)) return error;
-  const scrub = (text: string) => (token ? text.split(token).join('***') : text);
+  const scrubbed = (text: string) => scrub(text, [token]);
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) {
     return failure('timeout', `${what}: no answer from the Cloudflare API in time`, error);
   }
   if (!(error instanceof APIError) || error.status === undefined) {
-    const reason = scrub(causeText(error));
+    const reason = scrubbed(causeText(error));
     return failure('unavailable', `${what}: cannot reach the Cloudflare API (${reason})`, error);
   }
   const listed = (error.errors ?? []) as Array<{ code?: number; message?: string }>;
   const codes = listed.map((item) => item.code).filter((code): code is number => typeof code === 'number');
-  const said = scrub(
+  const said = scrubbed(
     listed.map((item) => `${item.code ?? '?'} ${item.message ?? ''}`.trim()).join('; ') ||
       `HTTP ${error.status}`,
   );
@@ -468,15 +412,6 @@ function causeText(error: unknown): string {
     (cause as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   if (typeof code === 'string') return code;
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Retry-After in seconds or as an HTTP date, in ms. */
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function failure(

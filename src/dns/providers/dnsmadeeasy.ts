@@ -17,7 +17,7 @@
  *     updates the record it replaces, so a failover A → A is one GET and one PUT.
  *
  * The API has no precondition and no transaction: compare-and-set is emulated by the re-read
- * (a set that is neither `before` nor `after` is a `conflict`, nothing is sent), and an apply whose
+ * (src/dns/checked.ts: a set that is neither `before` nor `after` is a `conflict`, nothing is sent), and an apply whose
  * second or third write fails is left half done, which the next apply (re-read, re-plan) finishes.
  * Both capabilities are declared false.
  *
@@ -29,13 +29,20 @@
  * are read as absolute names and written absolute, with the dot.
  */
 import { createHmac } from 'node:crypto';
-import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { type ErrorCode, isOutlastError, messageOf, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
-import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import { checkedDnsProvider } from '../checked.ts';
+import { networkError, parseRetryAfter, requestSignal, safeUrl, scrub } from '../host-http.ts';
+import { canonicalAddress, canonicalValues } from '../plan.ts';
+import type {
+  DnsCallOptions,
+  DnsProvider,
+  DnsProviderCapabilities,
+  ManagedType,
+  RecordSet,
+} from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
 
 export interface DnsMadeEasyOptions {
@@ -59,9 +66,6 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /** Below this many requests left in the window, each request logs a warning. */
 const LOW_REMAINING = 20;
 const MAX_PAGES = 20;
-const MAX_TTL = 2 ** 31 - 1;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const FOREIGN_VALUE = /^(dme-failover|gtd):/;
 
 const capabilities: DnsProviderCapabilities = {
@@ -86,6 +90,8 @@ const recordSchema = z.object({
 const recordsSchema = z.object({ data: z.array(recordSchema), totalPages: z.number().optional() });
 
 type DmeRecord = z.infer<typeof recordSchema>;
+/** The managed records at one name, by type. */
+type HeldRecords = Map<ManagedType, DmeRecord[]>;
 
 /** What a record is written as (the id only for updates). */
 interface RecordBody {
@@ -118,6 +124,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     what: string,
+    { signal }: DnsCallOptions,
     body?: unknown,
   ): Promise<unknown> {
     const requestDate = now().toUTCString();
@@ -127,7 +134,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
       response = await request(`${base}${path}`, {
         method,
         dispatcher: agent,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: requestSignal(timeoutMs, signal),
         headers: {
           'x-dnsme-apiKey': options.apiKey,
           'x-dnsme-requestDate': requestDate,
@@ -139,7 +146,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
       });
       text = await response.body.text();
     } catch (error) {
-      throw networkError(error, `${what}: ${safeUrl(base)}`);
+      throw networkError(error, `${what}: ${safeUrl(base)}`, PROVIDER_NAME, signal);
     }
     noteRemaining(response.headers['x-dnsme-requestsremaining']);
     if (response.statusCode >= 200 && response.statusCode < 300) {
@@ -168,7 +175,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
   ): OutlastError {
     const said = scrub(errorText(text), secrets);
     if ((status === 400 && /rate limit exceeded/i.test(said)) || status === 429) {
-      const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+      const retryAfterMs = parseRetryAfter(retryAfter);
       return new OutlastError('rate_limited', `${what}: DNS Made Easy's request limit is reached (${said})`, {
         source: PROVIDER_NAME,
         hint: 'DNS Made Easy allows 150 requests per 5 minutes per account',
@@ -193,12 +200,13 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
   }
 
   /** The domain's id, asked once (again after a failure). */
-  function id(): Promise<number> {
+  function id(options: DnsCallOptions): Promise<number> {
     domainId ??= (async () => {
       const what = `find domain ${domain}`;
       let body: unknown;
       try {
-        body = await call('GET', `/dns/managed/name?${new URLSearchParams({ domainname: domain })}`, what);
+        const query = new URLSearchParams({ domainname: domain });
+        body = await call('GET', `/dns/managed/name?${query}`, what, options);
       } catch (error) {
         if (isOutlastError(error, 'not_found')) throw noDomain(error);
         throw error;
@@ -219,22 +227,13 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
     });
   }
 
-  function inDomain(name: string): string {
-    const host = normalizeName(name);
-    if (!HOSTNAME.test(host))
-      throw failure('invalid_argument', `${JSON.stringify(name)} is not a valid DNS name`);
-    if (host !== domain && !host.endsWith(`.${domain}`))
-      throw failure('invalid_argument', `${host} is outside the domain ${domain}`);
-    return host;
-  }
-
   const relative = (host: string) => (host === domain ? '' : host.slice(0, -(domain.length + 1)));
 
   /** The managed records at `host`, by type: one GET (more only if DNS Made Easy pages them). */
-  async function recordsAt(host: string): Promise<Map<ManagedType, DmeRecord[]>> {
-    const domainKey = await id();
+  async function recordsAt(host: string, options: DnsCallOptions): Promise<HeldRecords> {
+    const domainKey = await id(options);
     const name = relative(host);
-    const held = new Map<ManagedType, DmeRecord[]>();
+    const held: HeldRecords = new Map();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const query = new URLSearchParams({
         ...(name === '' ? {} : { recordName: name }),
@@ -244,6 +243,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
         'GET',
         `/dns/managed/${domainKey}/records${query.size > 0 ? `?${query}` : ''}`,
         `read ${host}`,
+        options,
       );
       const parsed = recordsSchema.safeParse(body);
       if (!parsed.success)
@@ -261,7 +261,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
 
   const comparable = (record: DmeRecord) => readValue(record, domain);
 
-  function toSets(host: string, records: Map<ManagedType, DmeRecord[]>): RecordSet[] {
+  function toSets(host: string, records: HeldRecords): RecordSet[] {
     const sets: RecordSet[] = [];
     for (const type of MANAGED_TYPES) {
       const held = records.get(type) ?? [];
@@ -280,27 +280,26 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
   }
 
   /** Sends the writes, deletes first (a CNAME must not meet the A it replaces). */
-  async function write(
+  async function send(
     domainKey: number,
     what: string,
-    deletes: number[],
-    updates: RecordBody[],
-    creates: RecordBody[],
+    writes: { deletes: number[]; updates: RecordBody[]; creates: RecordBody[] },
+    options: DnsCallOptions,
   ): Promise<void> {
+    const { deletes, updates, creates } = writes;
     const records = `/dns/managed/${domainKey}/records`;
     const steps: Array<[string, () => Promise<unknown>]> = [];
-    if (deletes.length === 1) steps.push(['delete', () => call('DELETE', `${records}/${deletes[0]}`, what)]);
+    const step = (name: string, method: 'DELETE' | 'PUT' | 'POST', path: string, body?: unknown) =>
+      steps.push([name, () => call(method, path, what, options, body)]);
+    if (deletes.length === 1) step('delete', 'DELETE', `${records}/${deletes[0]}`);
     if (deletes.length > 1) {
       const ids = new URLSearchParams(deletes.map((item): [string, string] => ['ids', String(item)]));
-      steps.push(['delete', () => call('DELETE', `${records}?${ids}`, what)]);
+      step('delete', 'DELETE', `${records}?${ids}`);
     }
-    if (updates.length === 1)
-      steps.push(['update', () => call('PUT', `${records}/${updates[0]!.id}`, what, updates[0])]);
-    if (updates.length > 1)
-      steps.push(['update', () => call('PUT', `${records}/updateMulti`, what, updates)]);
-    if (creates.length === 1) steps.push(['create', () => call('POST', records, what, creates[0])]);
-    if (creates.length > 1)
-      steps.push(['create', () => call('POST', `${records}/createMulti`, what, creates)]);
+    if (updates.length === 1) step('update', 'PUT', `${records}/${updates[0]!.id}`, updates[0]);
+    if (updates.length > 1) step('update', 'PUT', `${records}/updateMulti`, updates);
+    if (creates.length === 1) step('create', 'POST', records, creates[0]);
+    if (creates.length > 1) step('create', 'POST', `${records}/createMulti`, creates);
     for (const [index, [step, send]] of steps.entries()) {
       try {
         await send();
@@ -324,7 +323,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
     }
   }
 
-  return {
+  return checkedDnsProvider<HeldRecords>({
     name: PROVIDER_NAME,
     capabilities,
 
@@ -332,47 +331,30 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
       return `dnsmadeeasy ${domain} @ ${safeUrl(base)}`;
     },
 
-    async read(name) {
-      const host = inDomain(name);
-      return toSets(host, await recordsAt(host));
+    zone: () => domain,
+
+    fetch: recordsAt,
+
+    sets: toSets,
+
+    foreign(set) {
+      const marker = set.values.find((value) => FOREIGN_VALUE.test(value));
+      if (marker === undefined) return undefined;
+      const by = marker.startsWith('gtd:') ? 'Global Traffic Director' : 'own failover';
+      return {
+        what: `managed by DNS Made Easy's ${by} (${set.values.join(', ')})`,
+        hint: 'turn that off for the record in DNS Made Easy, or let outlast manage another name',
+      };
     },
 
-    async apply(changes) {
-      if (changes.length === 0) return;
-      const checked = changes.map((change) => checkChange(change, inDomain));
-      const names = [...new Set(checked.map((change) => change.name))];
-      const what = `apply ${names.join(', ')}`;
-      const domainKey = await id();
-      const current = new Map(
-        await Promise.all(names.map(async (host) => [host, await recordsAt(host)] as const)),
-      );
-      const deletes: number[] = [];
-      const updates: RecordBody[] = [];
-      const creates: RecordBody[] = [];
-      for (const change of checked) {
-        const records = current.get(change.name)?.get(change.type) ?? [];
-        const held = toSets(change.name, current.get(change.name)!).find((set) => set.type === change.type);
-        const foreign = held?.values.find((value) => FOREIGN_VALUE.test(value));
-        if (foreign !== undefined) {
-          throw failure(
-            'invalid_argument',
-            `${change.name} ${change.type} is managed by DNS Made Easy's ${foreign.startsWith('gtd:') ? 'Global Traffic Director' : 'own failover'} (${held!.values.join(', ')}), which outlast does not write`,
-            undefined,
-            {
-              hint: 'turn that off for the record in DNS Made Easy, or let outlast manage another name',
-            },
-          );
-        }
-        if (matches(held, change.after)) continue;
-        if (!matches(held, change.before)) {
-          throw failure(
-            'conflict',
-            `${what}: ${change.name} ${change.type} changed since it was read: it is ${show(held)}, expected ${show(change.before)}`,
-          );
-        }
+    async write(changes, held, options) {
+      const names = [...new Set(changes.map((change) => change.name))];
+      const writes = { deletes: [] as number[], updates: [] as RecordBody[], creates: [] as RecordBody[] };
+      for (const change of changes) {
+        const records = held.get(change.name)?.get(change.type) ?? [];
         const after = change.after;
         if (!after) {
-          deletes.push(...records.map((record) => record.id));
+          writes.deletes.push(...records.map((record) => record.id));
           continue;
         }
         const body = (value: string, recordId?: number): RecordBody => ({
@@ -389,23 +371,24 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
         const keptValues = new Set(kept.map(comparable));
         const adding = after.values.filter((value) => !keptValues.has(value));
         for (const record of kept)
-          if (record.ttl !== after.ttl) updates.push(body(comparable(record), record.id));
+          if (record.ttl !== after.ttl) writes.updates.push(body(comparable(record), record.id));
         adding.forEach((value, index) => {
           const reused = going[index];
-          if (reused) updates.push(body(value, reused.id));
-          else creates.push(body(value));
+          if (reused) writes.updates.push(body(value, reused.id));
+          else writes.creates.push(body(value));
         });
-        deletes.push(...going.slice(adding.length).map((record) => record.id));
+        writes.deletes.push(...going.slice(adding.length).map((record) => record.id));
       }
+      const { deletes, updates, creates } = writes;
       if (deletes.length + updates.length + creates.length === 0) return;
       log.debug({ deletes: deletes.length, updates: updates.length, creates: creates.length }, 'dns writes');
-      await write(domainKey, what, deletes, updates, creates);
+      await send(await id(options), `apply ${names.join(', ')}`, writes, options);
     },
 
     async close() {
       await agent.close();
     },
-  };
+  });
 }
 
 /** A record's value as outlast compares it; DNS Made Easy's own failover and GTD as markers. */
@@ -420,47 +403,6 @@ function readValue(record: DmeRecord, domain: string): string {
   return value === '' || value === '@' ? domain : normalizeName(`${value}.${domain}`);
 }
 
-/** The change with names and sets normalized; invalid_argument for what DNS Made Easy would refuse. */
-function checkChange(change: DnsChange, inDomain: (name: string) => string): DnsChange {
-  const name = inDomain(change.name);
-  const { type } = change;
-  if (!MANAGED_TYPES.includes(type))
-    throw failure('invalid_argument', `${name}: type ${String(type)} is not managed`);
-  const check = (set: RecordSet | undefined): RecordSet | undefined => {
-    if (set === undefined) return undefined;
-    const values = canonicalValues({ ...set, type });
-    const valid = (value: string) =>
-      type === 'A' ? isIP(value) === 4 : type === 'AAAA' ? isIP(value) === 6 : HOSTNAME.test(value);
-    const bad = values.find((value) => !valid(value));
-    const problem =
-      normalizeName(set.name) !== name || set.type !== type
-        ? `the change carries a set for ${set.name} ${set.type}`
-        : values.some((value) => FOREIGN_VALUE.test(value))
-          ? "it is managed by DNS Made Easy's failover or Global Traffic Director, which outlast does not write"
-          : !Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL
-            ? `TTL ${set.ttl} is not an integer from ${capabilities.minTtl} to ${MAX_TTL}`
-            : values.length === 0
-              ? 'a set needs at least one value'
-              : bad !== undefined
-                ? `${JSON.stringify(bad)} is not a valid ${type} value`
-                : type === 'CNAME' && values.length > 1
-                  ? 'a CNAME has exactly one target'
-                  : undefined;
-    if (problem) throw failure('invalid_argument', `${name} ${type}: ${problem}`);
-    return { name, type, ttl: set.ttl, values };
-  };
-  return { name, type, before: check(change.before), after: check(change.after) };
-}
-
-function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
-  if (held === undefined || wanted === undefined) return held === wanted;
-  return sameSet(held, wanted);
-}
-
-function show(set: RecordSet | undefined): string {
-  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
-}
-
 function failure(
   code: ErrorCode,
   message: string,
@@ -468,16 +410,6 @@ function failure(
   extra: { hint?: string } = {},
 ): OutlastError {
   return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...extra });
-}
-
-function networkError(error: unknown, what: string): OutlastError {
-  const name = error instanceof Error ? error.name : '';
-  const code = (error as { code?: unknown } | null)?.code;
-  if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return failure('timeout', `${what}: no answer in time`, error);
-  }
-  const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-  return failure('unavailable', `${what}: cannot reach the API (${reason})`, error);
 }
 
 /** DNS Made Easy's own words: `{"error": ["…"]}`, or the text itself. */
@@ -490,26 +422,4 @@ function errorText(text: string): string {
     // Not JSON: the text itself.
   }
   return text.trim().slice(0, 300) || '(no body)';
-}
-
-function scrub(text: string, secrets: string[]): string {
-  return secrets.reduce((out, secret) => out.split(secret).join('***'), text);
-}
-
-/** Retry-After in seconds or as an HTTP date, in ms. */
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/$/, '')}`;
-  } catch {
-    return url;
-  }
 }

@@ -18,8 +18,8 @@
 import { isIP } from 'node:net';
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { checkedDnsProvider, checkSignal, matches, staleChange } from '../checked.ts';
 import {
-  MAX_TTL,
   parseZoneConfig,
   type StaticRecordConfig,
   type ZoneConfig,
@@ -29,9 +29,8 @@ import { respond } from '../embedded/responder.ts';
 import { type Listeners, listen } from '../embedded/server.ts';
 import { createNotifier, transferAcl } from '../embedded/transfer.ts';
 import { buildZone, managedConflict, nextSerial, type Zone } from '../embedded/zone.ts';
-import { canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
-import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import type { DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import { MANAGED_TYPES } from '../provider.ts';
 import type { TsigKey } from '../tsig.ts';
 import { formatServer, parseServer, type ServerAddress } from '../wire.ts';
 
@@ -63,8 +62,6 @@ export interface EmbeddedDnsProvider extends DnsProvider {
 }
 
 const PROVIDER_NAME = 'embedded';
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 /** Declared here so the docs can read them without starting a server (src/dns/capabilities.ts). */
 export const EMBEDDED_CAPABILITIES: DnsProviderCapabilities = {
@@ -130,18 +127,7 @@ export async function createEmbeddedProvider(options: EmbeddedDnsOptions): Promi
   );
   let closed: Promise<void> | undefined;
 
-  /** `name` inside the zone, normalized; invalid_argument otherwise. */
-  function inZone(name: string): string {
-    const host = normalizeName(name);
-    if (!HOSTNAME.test(host))
-      throw failure('invalid_argument', `${JSON.stringify(name)} is not a valid DNS name`);
-    if (host !== origin && !host.endsWith(`.${origin}`)) {
-      throw failure('invalid_argument', `${host} is outside the zone ${origin}`);
-    }
-    return host;
-  }
-
-  return {
+  const provider = checkedDnsProvider({
     name: PROVIDER_NAME,
     capabilities: EMBEDDED_CAPABILITIES,
 
@@ -149,34 +135,22 @@ export async function createEmbeddedProvider(options: EmbeddedDnsOptions): Promi
       return `embedded ${origin} @ ${listeners.addresses.map(formatServer).join(', ')}`;
     },
 
-    addresses() {
-      return listeners.addresses;
-    },
+    zone: () => origin,
 
-    serial() {
-      return zone.serial;
-    },
-
-    async read(name) {
-      const host = inZone(name);
+    async fetch(host) {
       return MANAGED_TYPES.flatMap((type) => {
         const set = managed.get(keyOf(host, type));
         return set ? [{ ...set, values: [...set.values] }] : [];
       });
     },
 
-    async apply(changes) {
-      const checked = changes.map((change) => checkChange(change, inZone));
+    async write(changes, _held, { signal }) {
+      checkSignal(signal, PROVIDER_NAME);
       const next = new Map(managed);
-      for (const change of checked) {
+      for (const change of changes) {
         const key = keyOf(change.name, change.type);
-        const held = managed.get(key);
-        if (!matches(held, change.after) && !matches(held, change.before)) {
-          throw failure(
-            'conflict',
-            `${change.name} ${change.type} changed since it was read: it is ${show(held)}, expected ${show(change.before)}`,
-          );
-        }
+        const stale = staleChange(managed.get(key), change, PROVIDER_NAME);
+        if (stale) throw stale;
         if (change.after) next.set(key, change.after);
         else next.delete(key);
       }
@@ -186,7 +160,7 @@ export async function createEmbeddedProvider(options: EmbeddedDnsOptions): Promi
       managed = next;
       zone = buildZone(definition, [...next.values()], nextSerial(zone.serial, Date.now() / 1000));
       log.info(
-        { names: [...new Set(checked.map((change) => change.name))], serial: zone.serial },
+        { names: [...new Set(changes.map((change) => change.name))], serial: zone.serial },
         'zone changed',
       );
       notifier.notify(zone);
@@ -199,6 +173,13 @@ export async function createEmbeddedProvider(options: EmbeddedDnsOptions): Promi
       })();
       return closed;
     },
+  });
+
+  return {
+    ...provider,
+    addresses: () => listeners.addresses,
+    serial: () => zone.serial,
+    close: () => provider.close!(),
   };
 }
 
@@ -246,56 +227,8 @@ function keyOf(name: string, type: ManagedType): string {
   return `${name} ${type}`;
 }
 
-function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
-  if (held === undefined || wanted === undefined) return held === wanted;
-  return sameSet(held, wanted);
-}
-
 function sameContent(a: Map<string, RecordSet>, b: Map<string, RecordSet>): boolean {
   if (a.size !== b.size) return false;
   for (const [key, set] of a) if (!matches(set, b.get(key))) return false;
   return true;
-}
-
-function show(set: RecordSet | undefined): string {
-  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
-}
-
-/** The change with its name and sets normalized; invalid_argument for anything the zone cannot hold. */
-function checkChange(change: DnsChange, inZone: (name: string) => string): DnsChange {
-  const name = inZone(change.name);
-  if (!MANAGED_TYPES.includes(change.type)) {
-    throw failure('invalid_argument', `${name}: type ${String(change.type)} is not managed`);
-  }
-  const checkSet = (set: RecordSet | undefined) => set && checkSetOf(name, change.type, set);
-  return { name, type: change.type, before: checkSet(change.before), after: checkSet(change.after) };
-}
-
-function checkSetOf(name: string, type: ManagedType, set: RecordSet): RecordSet {
-  const where = `${name} ${type}`;
-  if (normalizeName(set.name) !== name || set.type !== type) {
-    throw failure('invalid_argument', `${where}: the change carries a set for ${set.name} ${set.type}`);
-  }
-  if (!Number.isInteger(set.ttl) || set.ttl < EMBEDDED_CAPABILITIES.minTtl || set.ttl > MAX_TTL) {
-    throw failure(
-      'invalid_argument',
-      `${where}: TTL ${set.ttl} is not an integer from ${EMBEDDED_CAPABILITIES.minTtl} to ${MAX_TTL}`,
-    );
-  }
-  if (set.values.length === 0)
-    throw failure('invalid_argument', `${where}: a set needs at least one value (delete it instead)`);
-  for (const value of set.values) {
-    const ok =
-      type === 'A'
-        ? isIP(value) === 4
-        : type === 'AAAA'
-          ? isIP(value) === 6
-          : HOSTNAME.test(normalizeName(value));
-    if (!ok)
-      throw failure('invalid_argument', `${where}: ${JSON.stringify(value)} is not a valid ${type} value`);
-  }
-  const values = canonicalValues(set);
-  if (type === 'CNAME' && values.length > 1)
-    throw failure('invalid_argument', `${where}: a CNAME has exactly one target`);
-  return { name, type, ttl: set.ttl, values };
 }

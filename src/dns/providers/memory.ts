@@ -8,11 +8,10 @@
  * compare-and-set. That strictness is the point: the conformance suite runs on it, and a planner
  * bug (an A → CNAME change that adds before it deletes) fails here as it would on a real server.
  */
-import { isIP } from 'node:net';
 import { OutlastError } from '../../errors.ts';
-import { canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
-import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { checkedDnsProvider, checkSignal, staleChange } from '../checked.ts';
+import type { DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import { MANAGED_TYPES } from '../provider.ts';
 
 export interface MemoryDnsOptions {
   /** Providers created with the same name share their records within the process (default `default`). */
@@ -21,10 +20,6 @@ export interface MemoryDnsOptions {
 
 const PROVIDER_NAME = 'memory';
 const DEFAULT_REGISTRY = 'default';
-/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
-const MAX_TTL = 2 ** 31 - 1;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 const capabilities: DnsProviderCapabilities = {
   compareAndSet: true,
@@ -38,7 +33,7 @@ export function createMemoryDnsProvider(options: MemoryDnsOptions = {}): DnsProv
   const registryName = options.name ?? DEFAULT_REGISTRY;
   const zone = zoneOf(registryName);
 
-  return {
+  return checkedDnsProvider({
     name: PROVIDER_NAME,
     capabilities,
 
@@ -46,36 +41,31 @@ export function createMemoryDnsProvider(options: MemoryDnsOptions = {}): DnsProv
       return `memory ${registryName}`;
     },
 
-    async read(name) {
-      const host = checkName(name);
+    zone: () => undefined,
+
+    async fetch(host) {
       return MANAGED_TYPES.flatMap((type) => {
         const set = zone.sets.get(keyOf(host, type));
         return set ? [copySet(set)] : [];
       });
     },
 
-    async apply(changes) {
+    async write(changes, _held, { signal }) {
       // An injected fault hits before any effect, like a request that never reached the server.
       const fault = zone.faults.shift();
       if (fault !== undefined) throw fault.error;
-      const checked = changes.map(checkChange);
+      checkSignal(signal, PROVIDER_NAME);
 
       // Everything is checked against a copy, then swapped in: all changes or none.
       const next = new Map(zone.sets);
-      for (const change of checked) {
+      for (const change of changes) {
         const key = keyOf(change.name, change.type);
-        const held = zone.sets.get(key);
-        if (!matches(held, change.after) && !matches(held, change.before)) {
-          throw new OutlastError(
-            'conflict',
-            `${change.name} ${change.type} changed since it was read: it is ${show(held)}, expected ${show(change.before)}`,
-            { source: PROVIDER_NAME },
-          );
-        }
+        const stale = staleChange(zone.sets.get(key), change, PROVIDER_NAME);
+        if (stale) throw stale;
         if (change.after) next.set(key, change.after);
         else next.delete(key);
       }
-      for (const host of new Set(checked.map((change) => change.name))) {
+      for (const host of new Set(changes.map((change) => change.name))) {
         const types = MANAGED_TYPES.filter((type) => next.has(keyOf(host, type)));
         if (types.includes('CNAME') && types.length > 1) {
           throw new OutlastError(
@@ -87,9 +77,7 @@ export function createMemoryDnsProvider(options: MemoryDnsOptions = {}): DnsProv
       }
       zone.sets = next;
     },
-
-    async close() {},
-  };
+  });
 }
 
 /** Removes every record and pending fault of the named registry (for tests). */
@@ -136,57 +124,6 @@ function typeRank(type: ManagedType): number {
   return MANAGED_TYPES.indexOf(type);
 }
 
-function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
-  if (held === undefined || wanted === undefined) return held === wanted;
-  return sameSet(held, wanted);
-}
-
 function copySet(set: RecordSet): RecordSet {
   return { ...set, values: [...set.values] };
-}
-
-function show(set: RecordSet | undefined): string {
-  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
-}
-
-function invalid(message: string): OutlastError {
-  return new OutlastError('invalid_argument', message, { source: PROVIDER_NAME });
-}
-
-function checkName(name: string): string {
-  const host = normalizeName(name);
-  if (!HOSTNAME.test(host)) throw invalid(`${JSON.stringify(name)} is not a valid DNS name`);
-  return host;
-}
-
-/** The change with its name and sets normalized; invalid_argument for anything a DNS host refuses. */
-function checkChange(change: DnsChange): DnsChange {
-  const name = checkName(change.name);
-  if (!MANAGED_TYPES.includes(change.type))
-    throw invalid(`${name}: type ${String(change.type)} is not managed`);
-  const checkSet = (set: RecordSet | undefined) => set && checkSetOf(name, change.type, set);
-  return { name, type: change.type, before: checkSet(change.before), after: checkSet(change.after) };
-}
-
-function checkSetOf(name: string, type: ManagedType, set: RecordSet): RecordSet {
-  const where = `${name} ${type}`;
-  if (normalizeName(set.name) !== name || set.type !== type) {
-    throw invalid(`${where}: the change carries a set for ${set.name} ${set.type}`);
-  }
-  if (!Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL) {
-    throw invalid(`${where}: TTL ${set.ttl} is not an integer from ${capabilities.minTtl} to ${MAX_TTL}`);
-  }
-  if (set.values.length === 0) throw invalid(`${where}: a set needs at least one value (delete it instead)`);
-  for (const value of set.values) {
-    const ok =
-      type === 'A'
-        ? isIP(value) === 4
-        : type === 'AAAA'
-          ? isIP(value) === 6
-          : HOSTNAME.test(normalizeName(value));
-    if (!ok) throw invalid(`${where}: ${JSON.stringify(value)} is not a valid ${type} value`);
-  }
-  const values = canonicalValues(set);
-  if (type === 'CNAME' && values.length > 1) throw invalid(`${where}: a CNAME has exactly one target`);
-  return { name, type, ttl: set.ttl, values };
 }

@@ -8,18 +8,26 @@
  *         so an apply is atomic, bumps the SOA serial once (soa_edit_api) and purges the packet
  *         cache: the next query answers the new data.
  *
- * The API has no precondition on a PATCH, so compare-and-set is emulated: `apply` reads the sets
- * right before the PATCH and fails with `conflict` when one is neither `before` nor `after`. That
+ * The API has no precondition on a PATCH, so compare-and-set is emulated (src/dns/checked.ts): the
+ * sets are read right before the PATCH, and one neither `before` nor `after` is a `conflict`. That
  * catches a watcher acting on a stale read, but another writer can still slip in between that read
  * and the PATCH (a window of one round trip), so the capability is declared false.
  */
-import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { type ErrorCode, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
-import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import { checkedDnsProvider } from '../checked.ts';
+import { networkError, requestSignal, safeUrl } from '../host-http.ts';
+import { canonicalValues } from '../plan.ts';
+import type {
+  DnsCallOptions,
+  DnsChange,
+  DnsProvider,
+  DnsProviderCapabilities,
+  ManagedType,
+  RecordSet,
+} from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
 
 export interface PowerDnsOptions {
@@ -37,10 +45,6 @@ export interface PowerDnsOptions {
 
 const PROVIDER_NAME = 'powerdns';
 const DEFAULT_TIMEOUT_MS = 5000;
-/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
-const MAX_TTL = 2 ** 31 - 1;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 const capabilities: DnsProviderCapabilities = {
   compareAndSet: false,
@@ -73,14 +77,20 @@ export function createPowerDnsProvider(options: PowerDnsOptions): DnsProvider {
   const log = componentLogger('dns', { provider: PROVIDER_NAME, zone });
 
   /** One API call; the parsed JSON body (undefined for 204), or an OutlastError. */
-  async function call(method: 'GET' | 'PATCH', url: string, what: string, body?: unknown): Promise<unknown> {
+  async function call(
+    method: 'GET' | 'PATCH',
+    url: string,
+    what: string,
+    { signal }: DnsCallOptions,
+    body?: unknown,
+  ): Promise<unknown> {
     let response: Awaited<ReturnType<typeof request>>;
     let text: string;
     try {
       response = await request(url, {
         method,
         dispatcher: agent,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: requestSignal(timeoutMs, signal),
         headers: {
           'x-api-key': options.apiKey,
           accept: 'application/json',
@@ -90,7 +100,7 @@ export function createPowerDnsProvider(options: PowerDnsOptions): DnsProvider {
       });
       text = await response.body.text();
     } catch (error) {
-      throw networkError(error, `${what}: ${shownUrl}`);
+      throw networkError(error, `${what}: ${shownUrl}`, PROVIDER_NAME, signal);
     }
     if (response.statusCode >= 200 && response.statusCode < 300) {
       if (text.trim() === '') return undefined;
@@ -121,20 +131,9 @@ export function createPowerDnsProvider(options: PowerDnsOptions): DnsProvider {
     return failure('internal', `${what}: unexpected HTTP ${status} ${detail}`);
   }
 
-  /** `name` inside the zone, normalized; invalid_argument (before any request) otherwise. */
-  function inZone(name: string): string {
-    const host = normalizeName(name);
-    if (!HOSTNAME.test(host))
-      throw failure('invalid_argument', `${JSON.stringify(name)} is not a valid DNS name`);
-    if (host !== zone && !host.endsWith(`.${zone}`)) {
-      throw failure('invalid_argument', `${host} is outside the zone ${zone}`);
-    }
-    return host;
-  }
-
-  async function readSets(host: string): Promise<RecordSet[]> {
+  async function readSets(host: string, options: DnsCallOptions): Promise<RecordSet[]> {
     const query = new URLSearchParams({ rrsets: 'true', rrset_name: `${host}.` });
-    const body = await call('GET', `${zoneUrl}?${query}`, `read ${host}`);
+    const body = await call('GET', `${zoneUrl}?${query}`, `read ${host}`, options);
     const parsed = zoneSchema.safeParse(body);
     if (!parsed.success) {
       throw failure('internal', `read ${host}: unexpected answer from the API`, parsed.error);
@@ -158,7 +157,7 @@ export function createPowerDnsProvider(options: PowerDnsOptions): DnsProvider {
     return sets;
   }
 
-  return {
+  return checkedDnsProvider({
     name: PROVIDER_NAME,
     capabilities,
 
@@ -166,38 +165,24 @@ export function createPowerDnsProvider(options: PowerDnsOptions): DnsProvider {
       return `powerdns ${zone} @ ${shownUrl}`;
     },
 
-    async read(name) {
-      return readSets(inZone(name));
-    },
+    zone: () => zone,
 
-    async apply(changes) {
-      if (changes.length === 0) return;
-      const checked = changes.map((change) => checkChange(change, inZone));
-      const names = [...new Set(checked.map((change) => change.name))];
-      const current = new Map(
-        await Promise.all(names.map(async (host) => [host, await readSets(host)] as const)),
-      );
-      const pending = checked.filter((change) => {
-        const held = current.get(change.name)?.find((set) => set.type === change.type);
-        if (matches(held, change.after)) return false;
-        if (matches(held, change.before)) return true;
-        throw failure(
-          'conflict',
-          `${change.name} ${change.type} changed since it was read: it is ${show(held)}, expected ${show(change.before)}`,
-        );
-      });
-      if (pending.length === 0) return;
+    fetch: readSets,
+
+    async write(changes, _held, options) {
       // Deletes first: PowerDNS checks a CNAME against the other sets in the order of the PATCH.
-      pending.sort((x, y) => Number(x.after !== undefined) - Number(y.after !== undefined));
-      const rrsets = pending.map(toRrset);
-      log.debug({ changes: pending.map((change) => `${change.name} ${change.type}`) }, 'dns patch');
-      await call('PATCH', zoneUrl, `apply ${names.join(', ')}`, { rrsets });
+      const ordered = [...changes].sort(
+        (x, y) => Number(x.after !== undefined) - Number(y.after !== undefined),
+      );
+      const names = [...new Set(ordered.map((change) => change.name))];
+      log.debug({ changes: ordered.map((change) => `${change.name} ${change.type}`) }, 'dns patch');
+      await call('PATCH', zoneUrl, `apply ${names.join(', ')}`, options, { rrsets: ordered.map(toRrset) });
     },
 
     async close() {
       await agent.close();
     },
-  };
+  });
 }
 
 interface RrsetChange {
@@ -222,54 +207,6 @@ function toRrset(change: DnsChange): RrsetChange {
   };
 }
 
-/** The change with names and sets normalized; invalid_argument for what PowerDNS would refuse. */
-function checkChange(change: DnsChange, inZone: (name: string) => string): DnsChange {
-  const name = inZone(change.name);
-  if (!MANAGED_TYPES.includes(change.type)) {
-    throw failure('invalid_argument', `${name}: type ${String(change.type)} is not managed`);
-  }
-  const checkSet = (set: RecordSet | undefined) => set && checkSetOf(name, change.type, set);
-  return { name, type: change.type, before: checkSet(change.before), after: checkSet(change.after) };
-}
-
-function checkSetOf(name: string, type: ManagedType, set: RecordSet): RecordSet {
-  const where = `${name} ${type}`;
-  if (normalizeName(set.name) !== name || set.type !== type) {
-    throw failure('invalid_argument', `${where}: the change carries a set for ${set.name} ${set.type}`);
-  }
-  if (!Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL) {
-    throw failure(
-      'invalid_argument',
-      `${where}: TTL ${set.ttl} is not an integer from ${capabilities.minTtl} to ${MAX_TTL}`,
-    );
-  }
-  if (set.values.length === 0) throw failure('invalid_argument', `${where}: a set needs at least one value`);
-  for (const value of set.values) {
-    const ok =
-      type === 'A'
-        ? isIP(value) === 4
-        : type === 'AAAA'
-          ? isIP(value) === 6
-          : HOSTNAME.test(normalizeName(value));
-    if (!ok)
-      throw failure('invalid_argument', `${where}: ${JSON.stringify(value)} is not a valid ${type} value`);
-  }
-  const values =
-    type === 'CNAME' ? canonicalValues(set) : [...new Set(set.values.map(canonicalAddress))].sort();
-  if (type === 'CNAME' && values.length > 1)
-    throw failure('invalid_argument', `${where}: a CNAME has exactly one target`);
-  return { name, type, ttl: set.ttl, values };
-}
-
-function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
-  if (held === undefined || wanted === undefined) return held === wanted;
-  return sameSet(held, wanted);
-}
-
-function show(set: RecordSet | undefined): string {
-  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
-}
-
 function failure(
   code: ErrorCode,
   message: string,
@@ -277,17 +214,6 @@ function failure(
   extra: { hint?: string } = {},
 ): OutlastError {
   return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...extra });
-}
-
-/** A failed request that got no HTTP answer: a timeout, or a server that is not there. */
-function networkError(error: unknown, what: string): OutlastError {
-  const name = error instanceof Error ? error.name : '';
-  const code = (error as { code?: unknown } | null)?.code;
-  if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return failure('timeout', `${what}: no answer in time`, error);
-  }
-  const reason = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-  return failure('unavailable', `${what}: cannot reach the API (${reason})`, error);
 }
 
 /** PowerDNS's own words: `{"error": "…"}` on 4xx/5xx, plain text on some (401, 404). */
@@ -299,14 +225,4 @@ function errorText(text: string): string {
     // Not JSON: the text itself.
   }
   return text.trim().slice(0, 300) || '(no body)';
-}
-
-/** The URL for messages: without credentials, query or fragment. */
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/$/, '')}`;
-  } catch {
-    return url;
-  }
 }

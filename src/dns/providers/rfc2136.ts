@@ -10,19 +10,27 @@
  * exist", §2.4.3). The updates delete every touched set before adding the new ones, so an A → CNAME
  * move never has a CNAME beside other data, whatever the order of the changes.
  *
- * A failed prerequisite is `conflict`, unless every set is already what the changes want (the
- * same apply sent twice, or another watcher made the same move): then there is nothing to do.
+ * A failed prerequisite is `conflict`; the wrapper (src/dns/checked.ts) then reads again, and when
+ * every set is already what the changes want (the same apply sent twice, or another watcher made
+ * the same move) there is nothing to do.
  *
  * One attempt per call; the caller retries with backoff. An UPDATE is sent over UDP, or TCP when it
  * does not fit in 512 bytes or the reply is truncated.
  */
 
-import { isIP } from 'node:net';
 import { decode as decodePacket, type StringAnswer } from 'dns-packet';
 import { OutlastError } from '../../errors.ts';
-import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
-import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { checkedDnsProvider, checkSignal } from '../checked.ts';
+import { canonicalAddress } from '../plan.ts';
+import type {
+  DnsCallOptions,
+  DnsChange,
+  DnsProvider,
+  DnsProviderCapabilities,
+  ManagedType,
+  RecordSet,
+} from '../provider.ts';
+import { isHostName, MANAGED_TYPES, normalizeName } from '../provider.ts';
 import { describeTsigError, signMessage, type TsigKey, verifyMessage } from '../tsig.ts';
 import {
   CLASS_ANY,
@@ -55,10 +63,6 @@ export interface Rfc2136Options {
 
 const PROVIDER_NAME = 'rfc2136';
 const DEFAULT_TIMEOUT_MS = 3000;
-/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
-const MAX_TTL = 2 ** 31 - 1;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const RCODE = {
   NOERROR: 0,
   SERVFAIL: 2,
@@ -101,7 +105,7 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
   const server = parseServer(options.server);
   const where = formatServer(server);
   const zone = normalizeName(options.zone);
-  if (!HOSTNAME.test(zone)) {
+  if (!isHostName(zone)) {
     throw new OutlastError('invalid_config', `bad zone name ${JSON.stringify(options.zone)}`, {
       source: PROVIDER_NAME,
     });
@@ -193,16 +197,8 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     }
   }
 
-  function inZone(name: string): string {
-    const host = normalizeName(name);
-    if (host !== zone && !host.endsWith(`.${zone}`)) {
-      throw fail('invalid_argument', `${JSON.stringify(name)} is not in zone ${zone}`);
-    }
-    if (!HOSTNAME.test(host)) throw fail('invalid_argument', `bad DNS name ${JSON.stringify(name)}`);
-    return host;
-  }
-
-  async function query(host: string, type: ManagedType): Promise<RecordSet[]> {
+  async function query(host: string, type: ManagedType, { signal }: DnsCallOptions): Promise<RecordSet[]> {
+    checkSignal(signal, PROVIDER_NAME);
     const what = `the ${type} query for ${host}`;
     const message = encodeMessage({
       id: randomId(),
@@ -233,52 +229,6 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     );
     const ttl = Math.min(...records.map((record) => record.ttl ?? 0));
     return [{ name: host, type, ttl, values: [...new Set(values)].sort() }];
-  }
-
-  /** A set of a change in the form it is sent; `before` is what a read gave, so its TTL is not judged. */
-  function checkSet(set: RecordSet, change: DnsChange, role: 'before' | 'after'): RecordSet {
-    if (normalizeName(set.name) !== change.name || set.type !== change.type) {
-      throw fail(
-        'invalid_argument',
-        `a change at ${change.name} ${change.type} holds a set for ${set.name} ${set.type}`,
-      );
-    }
-    const at = `${change.name} ${change.type}`;
-    const badTtl = !Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL;
-    if (role === 'after' && badTtl) {
-      throw fail(
-        'invalid_argument',
-        `${at}: TTL ${set.ttl} is not allowed (1 to ${MAX_TTL}; 0 is not taken)`,
-      );
-    }
-    const values = canonicalValues(set);
-    if (values.length === 0) throw fail('invalid_argument', `${at}: a set needs at least one value`);
-    for (const value of values) {
-      const ok =
-        set.type === 'A' ? isIP(value) === 4 : set.type === 'AAAA' ? isIP(value) === 6 : HOSTNAME.test(value);
-      if (!ok) {
-        throw fail('invalid_argument', `${at}: ${JSON.stringify(value)} is not a valid ${set.type} value`);
-      }
-    }
-    if (set.type === 'CNAME' && values.length > 1) {
-      throw fail('invalid_argument', `${at}: a CNAME has one target`);
-    }
-    return { name: change.name, type: set.type, ttl: set.ttl, values };
-  }
-
-  function checkChange(change: DnsChange): DnsChange {
-    if (!MANAGED_TYPES.includes(change.type)) {
-      throw fail('invalid_argument', `type ${String(change.type)} is not managed (A, AAAA, CNAME)`);
-    }
-    const checked: DnsChange = {
-      name: inZone(change.name),
-      type: change.type,
-      before: undefined,
-      after: undefined,
-    };
-    checked.before = change.before && checkSet(change.before, checked, 'before');
-    checked.after = change.after && checkSet(change.after, checked, 'after');
-    return checked;
   }
 
   /**
@@ -322,43 +272,30 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     });
   }
 
-  /** After a failed prerequisite: true when every set is already what the changes want. */
-  async function alreadyApplied(changes: DnsChange[]): Promise<boolean> {
-    for (const change of changes) {
-      const current = (await query(change.name, change.type))[0];
-      const done =
-        current === undefined ? change.after === undefined : !!change.after && sameSet(current, change.after);
-      if (!done) return false;
-    }
-    return true;
-  }
-
-  return {
+  return checkedDnsProvider({
     name: PROVIDER_NAME,
     capabilities,
+    settleConflicts: true,
 
     describe() {
       return `rfc2136 ${zone} @ ${where} (${key ? `key ${key.name}` : 'unsigned'})`;
     },
 
-    async read(name) {
-      const host = inZone(name);
-      const sets = await Promise.all(MANAGED_TYPES.map((type) => query(host, type)));
+    zone: () => zone,
+
+    async fetch(host, options) {
+      const sets = await Promise.all(MANAGED_TYPES.map((type) => query(host, type, options)));
       return sets.flat();
     },
 
-    async apply(changes) {
-      // Everything is checked before anything is sent: one bad value fails the whole apply.
-      const checked = changes.map(checkChange);
-      if (checked.length === 0) return;
-      const names = [...new Set(checked.map((change) => change.name))].join(', ');
+    async write(changes) {
+      const names = [...new Set(changes.map((change) => change.name))].join(', ');
       const what = `the update of ${names}`;
-      const answer = await send(updateMessage(checked), what, [RCODE.NOERROR]);
+      const answer = await send(updateMessage(changes), what, [RCODE.NOERROR]);
       checkAuthority(answer, what);
       const rcode = rcodeOf(answer.reply);
       if (rcode === RCODE.NOERROR) return;
       if (PREREQUISITE_FAILED.has(rcode)) {
-        if (await alreadyApplied(checked)) return;
         throw fail('conflict', `the records at ${names} changed since they were read (${rcodeName(rcode)})`);
       }
       if (rcode === RCODE.NOTZONE) {
@@ -370,7 +307,7 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     async close() {
       // Every exchange opens and closes its own socket: nothing is held between calls.
     },
-  };
+  });
 }
 
 function rcodeName(rcode: number): string {

@@ -8,10 +8,10 @@
  *         since it was read fails the batch with InvalidChangeBatch: compare-and-set by the server.
  *         CREATE, not UPSERT, so a set created behind our back fails it too.
  *
- * A refused batch is re-read before it is called a `conflict`: when every set is already `after`
- * (the same apply twice, another watcher's same move) there is nothing to do; when the sets are
- * still `before` in another stored form (a CNAME target with its dot, a long IPv6), the batch is
- * sent once more in that form.
+ * A refused batch is re-read (src/dns/checked.ts) before it is called a `conflict`: when every set is
+ * already `after` (the same apply twice, another watcher's same move) there is nothing to do; when
+ * the sets are still `before` in another stored form (a CNAME target with its dot, a long IPv6),
+ * the batch is sent once more in that form, which the re-read has just recorded.
  *
  * Read, never written: alias sets, as one value `alias:<target>` (TTL 0: an alias has none), and
  * sets with a routing policy (SetIdentifier), as `policy:<SetIdentifier>` per set. A change that
@@ -20,7 +20,6 @@
  * `waitForSync` polls GetChange (1 s, doubling to 10 s, 2 min at most) until the change is INSYNC;
  * past the bound it warns and returns: the change is committed and will be served.
  */
-import { isIP } from 'node:net';
 import {
   type Change,
   ChangeResourceRecordSetsCommand,
@@ -37,8 +36,17 @@ import {
 import { fromIni } from '@aws-sdk/credential-provider-ini';
 import { type ErrorCode, isOutlastError, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { checkedDnsProvider } from '../checked.ts';
+import { parseRetryAfter } from '../host-http.ts';
 import { canonicalValues, sameSet } from '../plan.ts';
-import type { DnsChange, DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import type {
+  DnsCallOptions,
+  DnsChange,
+  DnsProvider,
+  DnsProviderCapabilities,
+  ManagedType,
+  RecordSet,
+} from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
 
 export interface Route53Options {
@@ -70,9 +78,6 @@ const MAX_SYNC_POLL_MS = 10_000;
 /** Sets per ListResourceRecordSets page (Route 53 allows 300); a name has a handful, or routed ones. */
 const PAGE_SIZE = 100;
 const MAX_PAGES = 50;
-const MAX_TTL = 2 ** 31 - 1;
-const HOSTNAME =
-  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 /** Values that stand for sets outlast reads but does not manage. */
 const FOREIGN_VALUE = /^(alias|policy):/;
 /** InvalidChangeBatch messages that mean "the sets are not what the batch expected". */
@@ -122,10 +127,13 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
   let resolved: ZoneInfo | undefined;
 
   /** One SDK call; every error becomes an OutlastError naming `what`. */
-  async function send<T>(what: string, call: () => Promise<T>): Promise<T> {
+  async function send<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
       return await call();
     } catch (error) {
+      if (signal?.aborted) {
+        throw failure('cancelled', `${what}: aborted`, error);
+      }
       throw mapError(error, what, secrets);
     }
   }
@@ -182,22 +190,30 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
   }
 
   /** Every set at `host` (any type, any routing policy): sets are listed by name, then type. */
-  async function listAt(host: string, hosted: ZoneInfo): Promise<ResourceRecordSet[]> {
+  async function listAt(
+    host: string,
+    hosted: ZoneInfo,
+    { signal }: DnsCallOptions,
+  ): Promise<ResourceRecordSet[]> {
     const sets: ResourceRecordSet[] = [];
     type Start = { name?: string; type?: string; id?: string };
     let from: Start | undefined = { name: `${host}.` };
     for (let page = 0; from && page < MAX_PAGES; page++) {
       const start: Start = from;
-      const out = await send(`read ${host}`, () =>
-        client.send(
-          new ListResourceRecordSetsCommand({
-            HostedZoneId: hosted.id,
-            StartRecordName: start.name,
-            StartRecordType: start.type as RRType | undefined,
-            StartRecordIdentifier: start.id,
-            MaxItems: PAGE_SIZE,
-          }),
-        ),
+      const out = await send(
+        `read ${host}`,
+        () =>
+          client.send(
+            new ListResourceRecordSetsCommand({
+              HostedZoneId: hosted.id,
+              StartRecordName: start.name,
+              StartRecordType: start.type as RRType | undefined,
+              StartRecordIdentifier: start.id,
+              MaxItems: PAGE_SIZE,
+            }),
+            { abortSignal: signal },
+          ),
+        signal,
       );
       const here = (out.ResourceRecordSets ?? []).filter((set) => atName(set.Name, host));
       sets.push(...here);
@@ -210,8 +226,8 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
     return sets;
   }
 
-  async function readSets(host: string, hosted: ZoneInfo): Promise<RecordSet[]> {
-    const all = await listAt(host, hosted);
+  async function readSets(host: string, hosted: ZoneInfo, options: DnsCallOptions): Promise<RecordSet[]> {
+    const all = await listAt(host, hosted, options);
     const sets: RecordSet[] = [];
     for (const type of MANAGED_TYPES) {
       stored.delete(keyOf(host, type));
@@ -247,6 +263,7 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
     changes: DnsChange[],
     hosted: ZoneInfo,
     what: string,
+    { signal }: DnsCallOptions,
   ): Promise<string | undefined> {
     // All DELETEs first: Route 53 applies a batch in order, and a CNAME must never meet the A it
     // replaces, not even inside the batch.
@@ -262,35 +279,19 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
       { changes: batch.map((item) => `${item.Action} ${item.ResourceRecordSet?.Name}`) },
       'dns batch',
     );
-    const out = await send(what, () =>
-      client.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: hosted.id,
-          ChangeBatch: { Comment: 'outlast', Changes: batch },
-        }),
-      ),
+    const out = await send(
+      what,
+      () =>
+        client.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: hosted.id,
+            ChangeBatch: { Comment: 'outlast', Changes: batch },
+          }),
+          { abortSignal: signal },
+        ),
+      signal,
     );
     return out.ChangeInfo?.Id;
-  }
-
-  /** After a refused batch: the changes still to make (none: already there), or a conflict. */
-  async function settle(changes: DnsChange[], hosted: ZoneInfo, what: string, refusal: OutlastError) {
-    const names = [...new Set(changes.map((change) => change.name))];
-    const current = new Map(
-      await Promise.all(names.map(async (host) => [host, await readSets(host, hosted)] as const)),
-    );
-    return changes.filter((change) => {
-      const held = current.get(change.name)?.find((set) => set.type === change.type);
-      refuseForeign(change, held);
-      if (matches(held, change.after)) return false;
-      if (matches(held, change.before)) return true;
-      const now = `it is ${show(held)}, expected ${show(change.before)}`;
-      throw failure(
-        'conflict',
-        `${what}: ${change.name} ${change.type} changed since it was read: ${now}`,
-        refusal,
-      );
-    });
   }
 
   async function waitForSync(changeId: string): Promise<void> {
@@ -319,42 +320,42 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
     log.warn({ change: changeId }, 'change not INSYNC in time; Route 53 will serve it shortly');
   }
 
-  return {
+  return checkedDnsProvider({
     name: PROVIDER_NAME,
     capabilities,
+    settleConflicts: true,
 
     describe() {
       const { name, id } = resolved ?? { name: configuredZone, id: configuredId };
       return name && id ? `route53 ${name} (${id})` : `route53 ${name ?? `hosted zone ${id}`}`;
     },
 
-    async read(name) {
-      const hosted = await zone();
-      return readSets(inZone(name, hosted.name), hosted);
+    zone: async () => (await zone()).name,
+
+    async fetch(host, call) {
+      return readSets(host, await zone(), call);
     },
 
-    async apply(changes) {
-      if (changes.length === 0) return;
+    foreign(set) {
+      const marker = set.values.find((value) => FOREIGN_VALUE.test(value));
+      if (marker === undefined) return undefined;
+      const what = marker.startsWith('alias:')
+        ? `an alias record (${marker.slice('alias:'.length)})`
+        : `record sets with a routing policy (${set.values.join(', ')})`;
+      return { what, hint: 'delete it in Route 53, or let outlast manage another name' };
+    },
+
+    async write(changes, _held, call) {
       const hosted = await zone();
-      let pending = changes.map((change) => checkChange(change, hosted.name));
-      const what = `apply ${[...new Set(pending.map((change) => change.name))].join(', ')}`;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const changeId = await sendBatch(pending, hosted, what);
-          if (options.waitForSync && changeId) await waitForSync(changeId);
-          return;
-        } catch (error) {
-          if (!isOutlastError(error, 'conflict') || attempt > 0) throw error;
-          pending = await settle(pending, hosted, what, error);
-          if (pending.length === 0) return;
-        }
-      }
+      const what = `apply ${[...new Set(changes.map((change) => change.name))].join(', ')}`;
+      const changeId = await sendBatch(changes, hosted, what, call);
+      if (options.waitForSync && changeId) await waitForSync(changeId);
     },
 
     async close() {
       client.destroy();
     },
-  };
+  });
 }
 
 function createClient(options: Route53Options): Route53Client {
@@ -408,73 +409,6 @@ function stripId(id: string): string {
 
 function keyOf(name: string, type: ManagedType): string {
   return `${name}|${type}`;
-}
-
-function inZone(name: string, zone: string): string {
-  const host = normalizeName(name);
-  if (!HOSTNAME.test(host))
-    throw failure('invalid_argument', `${JSON.stringify(name)} is not a valid DNS name`);
-  if (host !== zone && !host.endsWith(`.${zone}`))
-    throw failure('invalid_argument', `${host} is outside the zone ${zone}`);
-  return host;
-}
-
-/** A set outlast reads but must not write (alias, routing policy): invalid_argument. */
-function refuseForeign(change: DnsChange, held?: RecordSet): void {
-  for (const set of [change.before, change.after, held]) {
-    const foreign = set?.values.find((value) => FOREIGN_VALUE.test(value));
-    if (foreign === undefined) continue;
-    const kind = foreign.startsWith('alias:')
-      ? `an alias record (${foreign.slice('alias:'.length)})`
-      : `record sets with a routing policy (${set!.values.join(', ')})`;
-    throw failure(
-      'invalid_argument',
-      `${change.name} ${change.type} is ${kind}, which outlast does not manage`,
-      undefined,
-      {
-        hint: 'delete it in Route 53, or let outlast manage another name',
-      },
-    );
-  }
-}
-
-/** The change with names and sets normalized; invalid_argument for what Route 53 would refuse. */
-function checkChange(change: DnsChange, zone: string): DnsChange {
-  const name = inZone(change.name, zone);
-  const { type } = change;
-  if (!MANAGED_TYPES.includes(type))
-    throw failure('invalid_argument', `${name}: type ${String(type)} is not managed`);
-  refuseForeign({ ...change, name });
-  const check = (set: RecordSet | undefined): RecordSet | undefined => {
-    if (set === undefined) return undefined;
-    const values = canonicalValues({ ...set, type });
-    const valid = (value: string) =>
-      type === 'A' ? isIP(value) === 4 : type === 'AAAA' ? isIP(value) === 6 : HOSTNAME.test(value);
-    const bad = values.find((value) => !valid(value));
-    const problem =
-      normalizeName(set.name) !== name || set.type !== type
-        ? `the change carries a set for ${set.name} ${set.type}`
-        : !Number.isInteger(set.ttl) || set.ttl < capabilities.minTtl || set.ttl > MAX_TTL
-          ? `TTL ${set.ttl} is not an integer from ${capabilities.minTtl} to ${MAX_TTL}`
-          : values.length === 0
-            ? 'a set needs at least one value'
-            : bad !== undefined
-              ? `${JSON.stringify(bad)} is not a valid ${type} value`
-              : type === 'CNAME' && values.length > 1
-                ? 'a CNAME has exactly one target'
-                : undefined;
-    if (problem) throw failure('invalid_argument', `${name} ${type}: ${problem}`);
-    return { name, type, ttl: set.ttl, values };
-  };
-  return { name, type, before: check(change.before), after: check(change.after) };
-}
-
-function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
-  return held === undefined || wanted === undefined ? held === wanted : sameSet(held, wanted);
-}
-
-function show(set: RecordSet | undefined): string {
-  return set ? `${set.ttl} ${set.values.join(' ')}` : 'absent';
 }
 
 /** AWS error names onto outlast's codes (InvalidChangeBatch is decided by its messages). */
@@ -537,15 +471,6 @@ function mapError(error: unknown, what: string, secrets: Array<string | undefine
   if (code === 'unavailable' && shape.code)
     return failure(code, `${what}: cannot reach Route 53 (${shape.code})`, error);
   return failure(code ?? 'internal', `${what}: ${name ? `${name}: ` : ''}${said}`, error);
-}
-
-/** Retry-After in seconds or as an HTTP date, in ms. */
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function failure(
