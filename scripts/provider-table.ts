@@ -1,7 +1,11 @@
-// Prints the README's table of DNS providers, built from each provider's declared capabilities and
-// the config schema (src/dns/capabilities.ts):
+// Prints the README's generated tables:
 //
-//   node --import tsx scripts/provider-table.ts
+//   node --import tsx scripts/provider-table.ts            the DNS providers (src/dns/capabilities.ts)
+//   node --import tsx scripts/provider-table.ts --storage  the storage drivers (src/storage/docs.ts)
 import { markdownTable, providerTable } from '../src/dns/capabilities.ts';
+import { storageDriverTable } from '../src/storage/docs.ts';
 
-process.stdout.write(`${markdownTable(await providerTable())}\n`);
+const table = process.argv.includes('--storage')
+  ? storageDriverTable()
+  : markdownTable(await providerTable());
+process.stdout.write(`${table}\n`);

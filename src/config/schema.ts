@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { parseZoneConfig, STATIC_TYPES } from '../dns/embedded/records.ts';
-import { parseDuration } from '../util/duration.ts';
+import { pluginUnion } from '../plugins.ts';
+import { STORAGE_DRIVERS } from '../storage/registry.ts';
+import { dnsTtl, duration, hostPort, tsigSchema } from './fields.ts';
 
 const idPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -62,104 +64,8 @@ const siteSchema = z.strictObject({
   headers: z.array(headerRule).default([]),
 });
 
-const fsStorage = z.strictObject({
-  type: z.literal('fs'),
-  /** The folder that holds the origin's files. */
-  path: z.string().min(1),
-  /** Key prefix inside the folder, e.g. `site/`. */
-  prefix: z.string().optional(),
-});
-
-const memoryStorage = z.strictObject({
-  type: z.literal('memory'),
-  /** Stores with the same name share their objects within one process (for tests). */
-  name: z.string().optional(),
-  prefix: z.string().optional(),
-});
-
-/** Static credentials; only for stores outside AWS. Write them as `${VAR}` so they come from the
- * environment. Without them the AWS SDK's standard chain is used (env, profile, SSO, role). */
-const s3Credentials = z.strictObject({
-  accessKeyId: z.string().min(1),
-  secretAccessKey: z.string().min(1),
-  sessionToken: z.string().min(1).optional(),
-});
-
-const s3Storage = z.strictObject({
-  type: z.literal('s3'),
-  /** The bucket (for S3 website hosting, named like the site's host name). */
-  bucket: z.string().min(3).max(255),
-  /** The bucket's region, e.g. `us-east-1`. */
-  region: z.string().min(1).default('us-east-1'),
-  /** An S3-compatible endpoint (R2, B2, Wasabi, MinIO, Ceph, Swift's S3 API), e.g. `https://s3.example.net`. */
-  endpoint: z.url({ protocol: /^https?$/ }).optional(),
-  /** Path-style URLs (`endpoint/bucket/key`); most S3-compatible stores need it. */
-  forcePathStyle: z.boolean().optional(),
-  /** Key prefix inside the bucket, e.g. `site/`. */
-  prefix: z.string().optional(),
-  /** The AWS shared-config profile to use instead of the default chain. */
-  profile: z.string().min(1).optional(),
-  credentials: s3Credentials.optional(),
-});
-
-const swiftAuth = z.discriminatedUnion('type', [
-  /** Rackspace Cloud Files: identity v2.0 with a user name and an API key. */
-  z.strictObject({
-    type: z.literal('rackspace'),
-    url: z.url({ protocol: /^https?$/ }).default('https://identity.api.rackspacecloud.com/v2.0'),
-    username: z.string().min(1),
-    apiKey: z.string().min(1),
-  }),
-  /** OpenStack Keystone v3: a password, or an application credential. */
-  z
-    .strictObject({
-      type: z.literal('keystone'),
-      url: z.url({ protocol: /^https?$/ }),
-      username: z.string().min(1).optional(),
-      password: z.string().min(1).optional(),
-      /** Project (tenant) name. */
-      project: z.string().min(1).optional(),
-      /** Domain of the user and project (default `Default`). */
-      domain: z.string().min(1).optional(),
-      applicationCredentialId: z.string().min(1).optional(),
-      applicationCredentialSecret: z.string().min(1).optional(),
-    })
-    .refine(
-      (auth) =>
-        (auth.applicationCredentialId !== undefined && auth.applicationCredentialSecret !== undefined) ||
-        (auth.username !== undefined && auth.password !== undefined && auth.project !== undefined),
-      {
-        message:
-          'expected username, password and project, or applicationCredentialId and applicationCredentialSecret',
-      },
-    ),
-  /** Swift's own tempauth (v1.0), as in development clusters and some providers. */
-  z.strictObject({
-    type: z.literal('tempauth'),
-    url: z.url({ protocol: /^https?$/ }),
-    user: z.string().min(1),
-    key: z.string().min(1),
-  }),
-]);
-
-const swiftStorage = z.strictObject({
-  type: z.literal('swift'),
-  container: z.string().min(1).max(256),
-  /** The region in the service catalog, e.g. `DFW` (default: the first that offers object-store). */
-  region: z.string().min(1).optional(),
-  /** The catalog endpoint to use (default `public`). */
-  interface: z.enum(['public', 'internal', 'admin']).default('public'),
-  /** Key prefix inside the container, e.g. `site/`. */
-  prefix: z.string().optional(),
-  auth: swiftAuth,
-});
-
-export const storageSchema = z.discriminatedUnion('type', [
-  fsStorage,
-  memoryStorage,
-  s3Storage,
-  swiftStorage,
-]);
+/** An origin's `storage` section: one of the drivers' options (src/storage/registry.ts), by `type`. */
+export const storageSchema = pluginUnion(STORAGE_DRIVERS);
 
 const dnsTarget = z.union([
   z.strictObject({ cname: z.string().min(1) }),
@@ -231,23 +137,6 @@ const originsSchema = z
     { when: (payload) => Array.isArray(payload.value) },
   );
 
-/** A duration such as `500ms`, `5s` or `1m`, as milliseconds. */
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a duration such as 500ms, 5s or 1m, got "${text}"`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
 const healthSchema = z.strictObject({
   /** What is fetched from each origin's `url`: the beacon, so a probe also tells the release. */
   path: z.string().startsWith('/').default('/.well-known/outlast/release.json'),
@@ -277,24 +166,6 @@ const failoverSchema = z.strictObject({
   /** After a change, no move to a *better* origin for this long (moving away from a down one is never delayed). */
   holdDown: duration('60s'),
 });
-
-const tsigSchema = z.strictObject({
-  name: z.string().min(1),
-  algorithm: z.enum(['hmac-sha256', 'hmac-sha512']).default('hmac-sha256'),
-  /** Base64, as BIND's and Knot's key files write it. */
-  secret: z.string().min(1),
-});
-
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT, e.g. 127.0.0.1:53' });
-
-/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
-const dnsTtl = z
-  .number()
-  .int()
-  .min(0)
-  .max(2 ** 31 - 1);
 
 /** outlast's own authoritative server (src/dns/providers/embedded.ts). */
 const embeddedDnsProvider = z

@@ -186,5 +186,14 @@ export interface SetupStep {
   detail: string;
 }
 
+/** What a driver's row in the README says besides its capabilities (its options module declares
+ * it; src/storage/docs.ts prints the table). */
+export interface StorageDriverDocs {
+  /** What it stores to, in a few words. */
+  summary: string;
+  /** How it keeps sha256 and headers, limits, what `outlast setup` does. */
+  notes: string;
+}
+
 /** The sha256 is stored as this user metadata key by every driver. */
 export const SHA256_METADATA_KEY = 'outlast-sha256';

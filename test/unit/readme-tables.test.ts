@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { markdownTable, providerTable } from '../../src/dns/capabilities.ts';
+import { storageDriverTable } from '../../src/storage/docs.ts';
 
 const README = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
@@ -38,5 +39,17 @@ describe('README.md', () => {
       );
     }
     assert.equal(tableAt(README, '| Provider | Types |'), generated);
+  });
+
+  it('lists every storage driver as the code declares it (node --import tsx scripts/provider-table.ts --storage)', () => {
+    const generated = storageDriverTable();
+    const rows = generated.split('\n').slice(2);
+    for (const type of ['fs', 'memory', 's3', 'swift']) {
+      assert.ok(
+        rows.some((row) => row.startsWith(`| **${type}**`)),
+        `the generated table has ${type}`,
+      );
+    }
+    assert.equal(tableAt(README, '| Storage | Config |'), generated);
   });
 });

@@ -25,7 +25,6 @@ import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
 import {
-  type DriverCapabilities,
   type GetResult,
   type ListOptions,
   type ListPage,
@@ -37,6 +36,7 @@ import {
   type UserMetadata,
 } from '../driver.ts';
 import { compareKeys, keyProblem } from '../keys.ts';
+import { FS_CAPABILITIES, FS_TYPE } from './fs-options.ts';
 
 export interface FsDriverOptions {
   /** The folder that holds the origin's files. Created by the first put; a missing folder is an
@@ -57,7 +57,7 @@ export interface FsSidecar {
 
 type SidecarContent = Pick<FsSidecar, 'sha256' | 'headers' | 'metadata'>;
 
-const DRIVER_NAME = 'fs';
+const DRIVER_NAME = FS_TYPE;
 /** outlast's own folder inside the root: sidecars and temp files. Keys may not start with it. */
 export const FS_RESERVED_DIR = '.outlast-fs';
 const DEFAULT_PAGE_SIZE = 1000;
@@ -83,15 +83,6 @@ const ERRNO_CODES: Record<string, ErrorCode> = {
   ENFILE: 'unavailable',
   EBUSY: 'unavailable',
   EAGAIN: 'unavailable',
-};
-
-const capabilities: DriverCapabilities = {
-  copy: true,
-  // No filesystem call deletes many files at once: Store's concurrent single deletes are as fast.
-  deleteMany: false,
-  listHasMetadata: true,
-  fileAndDirectorySameName: false,
-  maxDeleteBatch: 1,
 };
 
 export function createFsDriver(options: FsDriverOptions): StorageDriver {
@@ -204,7 +195,7 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
 
   return {
     name: DRIVER_NAME,
-    capabilities,
+    capabilities: FS_CAPABILITIES,
 
     list: (listOptions) => listPage(root, listOptions, info),
 

@@ -10,7 +10,6 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { OutlastError } from '../../errors.ts';
 import type {
-  DriverCapabilities,
   GetResult,
   ListOptions,
   ListPage,
@@ -20,6 +19,7 @@ import type {
   StorageDriver,
 } from '../driver.ts';
 import { compareKeys } from '../keys.ts';
+import { MEMORY_CAPABILITIES, MEMORY_MAX_DELETE_BATCH, MEMORY_TYPE } from './memory-options.ts';
 
 export interface MemoryDriverOptions {
   /** Stores created with the same name share their objects within the process. Without a name,
@@ -36,17 +36,9 @@ export interface MemoryDriver extends StorageDriver {
   failNext(operation: MemoryOperation, error: unknown, times?: number): void;
 }
 
-const DRIVER_NAME = 'memory';
-const MAX_DELETE_BATCH = 1000;
+const DRIVER_NAME = MEMORY_TYPE;
+const MAX_DELETE_BATCH = MEMORY_MAX_DELETE_BATCH;
 const DEFAULT_PAGE_SIZE = 1000;
-
-const capabilities: DriverCapabilities = {
-  copy: true,
-  deleteMany: true,
-  listHasMetadata: true,
-  fileAndDirectorySameName: true,
-  maxDeleteBatch: MAX_DELETE_BATCH,
-};
 
 export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDriver {
   const state = options.name === undefined ? newState() : sharedState(options.name);
@@ -62,7 +54,7 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDri
 
   return {
     name: DRIVER_NAME,
-    capabilities,
+    capabilities: MEMORY_CAPABILITIES,
 
     failNext(operation, error, times = 1) {
       for (let i = 0; i < times; i++) faults.push({ operation, error });

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { fromIni } from '@aws-sdk/credential-provider-ini';
-import type { StorageConfig } from '../../config/schema.ts';
 // Not a direct dependency of outlast's package.json: it comes with @aws-sdk/client-s3 (its default
 // credential chain uses it), so it is always there, at the version the client expects.
 import { componentLogger } from '../../util/log.ts';
+import type { S3StorageConfig } from './s3-options.ts';
 
-/** The `s3` storage config (options of the driver, s3.ts). */
-export type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
+/** The `s3` storage config (options of the driver, s3.ts; declared in s3-options.ts). */
+export type { S3StorageConfig } from './s3-options.ts';
 
 /** Sockets per host. Deploys run 16 puts at once by default, multipart uploads 4 parts each. */
 const MAX_SOCKETS = 64;

@@ -23,41 +23,22 @@ import {
   type _Error as S3DeleteError,
 } from '@aws-sdk/client-s3';
 import { type ErrorCode, OutlastError } from '../../errors.ts';
-import {
-  type DriverCapabilities,
-  type ObjectHeaders,
-  type ObjectInfo,
-  SHA256_METADATA_KEY,
-  type StorageDriver,
-} from '../driver.ts';
+import { type ObjectHeaders, type ObjectInfo, SHA256_METADATA_KEY, type StorageDriver } from '../driver.ts';
 import { createS3Client, credentialSource, endpointLabel, type S3StorageConfig } from './s3-client.ts';
 import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status } from './s3-errors.ts';
+import { S3_CAPABILITIES, S3_MAX_DELETE_BATCH, S3_TYPE } from './s3-options.ts';
 import { setupS3Bucket } from './s3-setup.ts';
 import { uploadObject } from './s3-upload.ts';
 
-/**
- * The `s3` storage config (see config/schema.ts): `bucket`, `region`, and optionally `endpoint`
- * (an S3-compatible store), `forcePathStyle`, `profile` (an AWS shared-config profile) or static
- * `credentials`. `prefix` is applied by Store for objects; the driver uses it only in `setup`, to
- * make public only what is under it.
- */
+/** The `s3` storage config (declared in s3-options.ts). */
 export type { S3StorageConfig } from './s3-client.ts';
 
-const DRIVER_NAME = 's3';
-/** ListObjectsV2's and DeleteObjects' most keys per request. */
+const DRIVER_NAME = S3_TYPE;
+/** ListObjectsV2's most keys per request. */
 const MAX_PAGE_SIZE = 1000;
-const MAX_DELETE_BATCH = 1000;
+const MAX_DELETE_BATCH = S3_MAX_DELETE_BATCH;
 /** Per-key failures named in a deleteMany error before "and N more". */
 const NAMED_FAILURES = 5;
-
-const capabilities: DriverCapabilities = {
-  copy: true,
-  deleteMany: true,
-  // ListObjectsV2 gives key, size and ETag only: sha256 and headers need a HEAD per object.
-  listHasMetadata: false,
-  fileAndDirectorySameName: true,
-  maxDeleteBatch: MAX_DELETE_BATCH,
-};
 
 /**
  * A driver for one bucket. Creating it makes no request; credentials are resolved on the first
@@ -101,7 +82,7 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
 
   return {
     name: DRIVER_NAME,
-    capabilities,
+    capabilities: S3_CAPABILITIES,
 
     async list({ prefix = '', cursor, pageSize = MAX_PAGE_SIZE }) {
       const out = await call('list', prefix || undefined, () =>

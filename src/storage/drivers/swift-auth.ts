@@ -16,7 +16,6 @@
  */
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import type { StorageConfig } from '../../config/schema.ts';
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
 import {
@@ -29,10 +28,11 @@ import {
   send,
   statusError,
 } from './swift-http.ts';
+import type { SwiftStorageConfig } from './swift-options.ts';
 
 export type { SwiftAuth, SwiftSession } from './swift-http.ts';
 
-export type SwiftStorageConfig = Extract<StorageConfig, { type: 'swift' }>;
+export type { SwiftStorageConfig } from './swift-options.ts';
 export type SwiftAuthConfig = SwiftStorageConfig['auth'];
 export type SwiftInterface = SwiftStorageConfig['interface'];
 

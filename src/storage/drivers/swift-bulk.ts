@@ -24,6 +24,9 @@ import {
   type SwiftClient,
   send,
 } from './swift-http.ts';
+import { DEFAULT_BULK_DELETES } from './swift-options.ts';
+
+export { DEFAULT_BULK_DELETES } from './swift-options.ts';
 
 export interface BulkDeleter {
   /** False once the cluster turned out to have no bulk delete (Store then deletes one by one). */
@@ -34,8 +37,6 @@ export interface BulkDeleter {
   deleteMany(keys: string[]): Promise<void>;
 }
 
-/** Swift's default `max_deletes_per_request`, assumed until `/info` says otherwise. */
-export const DEFAULT_BULK_DELETES = 10_000;
 /** Swift's default name limits: 1,024 bytes per object, 256 per container. */
 const DEFAULT_MAX_OBJECT_NAME = 1024;
 const DEFAULT_MAX_CONTAINER_NAME = 256;

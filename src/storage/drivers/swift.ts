@@ -53,6 +53,7 @@ import {
   SwiftClient,
   type SwiftResponse,
 } from './swift-http.ts';
+import { SWIFT_CAPABILITIES } from './swift-options.ts';
 import { swiftSetup, swiftSiteAliases } from './swift-setup.ts';
 
 export type { SwiftStorageConfig } from './swift-auth.ts';
@@ -171,11 +172,9 @@ export function createSwiftDriver(
 
     get capabilities(): DriverCapabilities {
       return {
-        copy: true,
+        ...SWIFT_CAPABILITIES,
         // Once /info has said there is no bulk delete, Store deletes one by one itself.
         deleteMany: bulk.available,
-        listHasMetadata: false,
-        fileAndDirectorySameName: true,
         maxDeleteBatch: bulk.batch,
       };
     },
