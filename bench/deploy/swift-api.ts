@@ -1,32 +1,25 @@
 /**
- * What the benchmark needs from a Swift cluster besides the clients under test: a tempauth token,
- * fresh containers (which s3api also shows as buckets), the PIDs of its servers (for their CPU
- * time) and the count of client requests its proxy logged, which gives every target (peers
- * included) a request count measured the same way, on the server.
+ * What the benchmark needs from a Swift cluster besides the clients under test: a tempauth token
+ * and a container's object count (test/servers/swift.ts's), fresh containers (which s3api also
+ * shows as buckets), the PIDs of its servers (for their CPU time) and the count of client requests
+ * its proxy logged, which gives every target (peers included) a request count measured the same
+ * way, on the server.
  */
 import { readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SwiftCluster } from '../../test/servers/swift.ts';
+import { type SwiftCluster, type SwiftLogin, swiftLogin } from '../../test/servers/swift.ts';
 
-export interface Token {
-  token: string;
-  storageUrl: string;
-}
+export { containerObjectCount } from '../../test/servers/swift.ts';
 
-export async function tempauthToken(authUrl: string, user: string, key: string): Promise<Token> {
-  const response = await fetch(authUrl, { headers: { 'x-auth-user': user, 'x-auth-key': key } });
-  const token = response.headers.get('x-auth-token');
-  const storageUrl = response.headers.get('x-storage-url');
-  if (!response.ok || !token || !storageUrl) {
-    throw new Error(`tempauth at ${authUrl} answered ${response.status} without a token`);
-  }
-  return { token, storageUrl };
+/** A tempauth login with the given credentials (bare-put.ts has them from its command line). */
+export function tempauthToken(authUrl: string, user: string, key: string): Promise<SwiftLogin> {
+  return swiftLogin({ authUrl, user, key });
 }
 
 /** PUT a container (idempotent: 201 new, 202 existing). */
 export async function createContainer(cluster: SwiftCluster, name: string): Promise<void> {
-  const { token, storageUrl } = await tempauthToken(cluster.authUrl, cluster.user, cluster.key);
+  const { token, storageUrl } = await swiftLogin(cluster);
   const response = await fetch(`${storageUrl}/${encodeURIComponent(name)}`, {
     method: 'PUT',
     headers: { 'x-auth-token': token },
@@ -34,16 +27,6 @@ export async function createContainer(cluster: SwiftCluster, name: string): Prom
   if (response.status !== 201 && response.status !== 202) {
     throw new Error(`PUT container ${name} on ${cluster.s3Endpoint}: ${response.status}`);
   }
-}
-
-/** The object count of a container, from its HEAD (listings are updated synchronously here). */
-export async function containerObjectCount(cluster: SwiftCluster, name: string): Promise<number> {
-  const { token, storageUrl } = await tempauthToken(cluster.authUrl, cluster.user, cluster.key);
-  const response = await fetch(`${storageUrl}/${encodeURIComponent(name)}`, {
-    method: 'HEAD',
-    headers: { 'x-auth-token': token },
-  });
-  return Number(response.headers.get('x-container-object-count') ?? Number.NaN);
 }
 
 /** The cluster's server PIDs (memcached included), from swift.sh's DATADIR/run/pids. */

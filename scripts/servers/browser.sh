@@ -12,49 +12,14 @@ set -euo pipefail
 BROWSER=/usr/bin/chromium
 PACKAGES=(chromium)
 
-log() { printf 'browser.sh: %s\n' "$*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-usage() {
-  sed -n '2,5p' "$0" >&2
-  exit 2
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cmd_install() {
   [[ -x $BROWSER ]] && return 0
-  local sudo=()
-  if [[ $EUID -ne 0 ]]; then
-    command -v sudo >/dev/null || die "not root and no sudo: install ${PACKAGES[*]} by hand"
-    sudo=(sudo)
-  fi
-  log "installing ${PACKAGES[*]}"
-  local out
-  out=$(mktemp)
-  local rc=0 tries=0
-  # Another apt run (swift.sh or dns.sh install) may hold the lists lock, and `apt-get update` does
-  # not wait for it: retry while the failure is about a lock, for up to 10 minutes.
-  while true; do
-    rc=0
-    "${sudo[@]}" apt-get update -qq >"$out" 2>&1 || rc=$?
-    [[ $rc -ne 0 ]] && grep -qi 'could not get lock' "$out" && ((++tries < 120)) || break
-    sleep 5
-  done
-  if [[ $rc -eq 0 ]]; then
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      -o DPkg::Lock::Timeout=600 "${PACKAGES[@]}" >>"$out" 2>&1 || rc=$?
-  fi
-  if [[ $rc -ne 0 ]]; then
-    cat "$out" >&2
-    rm -f "$out"
-    die "apt-get failed (exit $rc)"
-  fi
-  grep -Ei '^(E:|W:|dpkg: error)' "$out" >&2 || true
-  rm -f "$out"
-  [[ -x $BROWSER ]] || die "installed ${PACKAGES[*]} but $BROWSER is still missing"
-  log "installed ${PACKAGES[*]} ($("$BROWSER" --version 2>/dev/null || echo '?'))"
+  install_packages "${PACKAGES[@]}"
+  [[ -x $BROWSER ]] || die "${PACKAGES[*]} is installed but $BROWSER is missing"
+  log "$BROWSER is $("$BROWSER" --version 2>/dev/null || echo '?')"
 }
 
 cmd_path() {

@@ -45,198 +45,8 @@ OTHER_ZONE=other.test
 TTL=3600
 SOA_TIMERS='1 3600 600 86400 60'
 
-log() { printf 'dns.sh: %s\n' "$*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-usage() {
-  sed -n '2,8p' "$0" >&2
-  exit 2
-}
-
-cmd_install() {
-  local missing=() pkg status
-  for pkg in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    [[ $status == "install ok installed" ]] || missing+=("$pkg")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-
-  local sudo=()
-  if [[ $EUID -ne 0 ]]; then
-    command -v sudo >/dev/null || die "not root and no sudo: install ${missing[*]} by hand"
-    sudo=(sudo)
-  fi
-  log "installing ${missing[*]}"
-  local out
-  out=$(mktemp)
-  # On a host whose init may start services, installing pdns-server, knot or bind9 starts a
-  # system-wide daemon on port 53. policy-rc.d (exit 101) forbids that for the install only; an
-  # existing one is kept. (With systemd they would still be enabled for the next boot:
-  # `systemctl disable pdns knot named` there.)
-  local policy=/usr/sbin/policy-rc.d
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
-    "${sudo[@]}" chmod 755 "$policy"
-    # shellcheck disable=SC2064 # expanded now on purpose
-    trap "${sudo[*]} rm -f $policy" EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM HUP
-  fi
-  local rc=0 tries=0
-  # Another apt run (swift.sh install, say) may hold the lists lock, and `apt-get update` does not
-  # wait for it (DPkg::Lock::Timeout covers only the dpkg lock that `install` takes): retry while
-  # the failure is about a lock, for up to 10 minutes.
-  while true; do
-    rc=0
-    "${sudo[@]}" apt-get update -qq >"$out" 2>&1 || rc=$?
-    [[ $rc -ne 0 ]] && grep -qi 'could not get lock' "$out" && ((++tries < 120)) || break
-    sleep 5
-  done
-  if [[ $rc -eq 0 ]]; then
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      -o DPkg::Lock::Timeout=600 "${missing[@]}" >>"$out" 2>&1 || rc=$?
-  fi
-  if [[ -n $(trap -p EXIT) ]]; then
-    "${sudo[@]}" rm -f "$policy"
-    trap - EXIT
-  fi
-  if [[ $rc -ne 0 ]]; then
-    cat "$out" >&2
-    rm -f "$out"
-    die "apt-get failed (exit $rc)"
-  fi
-  grep -Ei '^(E:|W:|dpkg: error)' "$out" >&2 || true
-  rm -f "$out"
-  log "installed ${missing[*]}"
-}
-
-# --- helpers for start/stop -------------------------------------------------------------------
-
-# True when PID is a live (not zombie) process whose command line mentions DATA: the check that
-# keeps a reused PID from being killed.
-is_ours() {
-  local pid=$1 stat state cmdline
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  stat=$({ cat "/proc/$pid/stat"; } 2>/dev/null) || return 1
-  state=${stat##*) }
-  state=${state%% *}
-  [[ $state != Z && $state != X ]] || return 1
-  cmdline=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
-  [[ $cmdline == *"$DATA/"* ]]
-}
-
-recorded_pids() {
-  [[ -f $DATA/run/pids ]] || return 0
-  awk '{print $1}' "$DATA/run/pids"
-}
-
-stop_servers() {
-  local pids=() pid deadline alive
-  for pid in $(recorded_pids); do
-    if is_ours "$pid"; then
-      pids+=("$pid")
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  [[ ${#pids[@]} -gt 0 ]] || return 0
-  deadline=$((SECONDS + 5))
-  while ((SECONDS < deadline)); do
-    alive=0
-    for pid in "${pids[@]}"; do is_ours "$pid" && alive=1; done
-    [[ $alive -eq 0 ]] && return 0
-    sleep 0.05
-  done
-  for pid in "${pids[@]}"; do
-    if is_ours "$pid"; then
-      log "pid $pid ignored SIGTERM, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  for _ in $(seq 50); do
-    alive=0
-    for pid in "${pids[@]}"; do is_ours "$pid" && alive=1; done
-    [[ $alive -eq 0 ]] && return 0
-    sleep 0.1
-  done
-  log "could not stop ${pids[*]}"
-  return 1
-}
-
-# Sockets bound to PORT (UDP, and TCP in LISTEN), as "proto local-address inode" lines. ss asks
-# the kernel through netlink with the filter applied there: reading /proc/net/tcp takes 0.1-0.2 s
-# with the tens of thousands of TIME_WAIT sockets a test run leaves, and ss -p reads every
-# process's fds.
-port_sockets() {
-  ss -H -tulne "sport = :$1" 2>/dev/null | awk '{
-    inode = ""
-    for (i = 7; i <= NF; i++) if ($i ~ /^ino:/) inode = substr($i, 5)
-    print $1, $5, inode
-  }'
-}
-
-# Is anything bound to PORT (TCP listening or UDP) on any address? Conservative on purpose: a
-# wildcard socket on the port would steal or share our queries.
-port_taken() {
-  [[ -n $(port_sockets "$1") ]]
-}
-
-# Does PID own both the UDP and the listening TCP socket on HOST:PORT? (Not someone else's server
-# that answers in our stead; BIND, for one, keeps running when its bind() fails.)
-owns_port() {
-  local pid=$1 port=$2 fds proto addr inode udp=0 tcp=0
-  fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || return 1
-  while read -r proto addr inode; do
-    [[ $addr == "$HOST:$port" && $fds == *"socket:[$inode]"* ]] || continue
-    [[ $proto == udp ]] && udp=1
-    [[ $proto == tcp ]] && tcp=1
-  done < <(port_sockets "$port")
-  [[ $udp -eq 1 && $tcp -eq 1 ]]
-}
-
-# True when no other process has a socket on HOST:PORT. BIND and Knot bind with SO_REUSEPORT, so
-# two servers started at once on one port both come up and the kernel splits the queries between
-# them; the loser of such a race must see it and give the port up (exit 3, the caller tries another).
-sole_owner() {
-  local pid=$1 port=$2 fds proto addr inode
-  fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || return 1
-  while read -r proto addr inode; do
-    [[ $addr == "$HOST:$port" ]] || continue
-    [[ $fds == *"socket:[$inode]"* ]] || return 1
-  done < <(port_sockets "$port")
-  return 0
-}
-
-# Start COMMAND... in its own session (a Ctrl-C meant for the caller's process group does not reach
-# it; `stop` is what ends it), record its PID under NAME.
-launch() {
-  local name=$1 i
-  shift
-  setsid "$@" </dev/null >"$DATA/log/$name.log" 2>&1 &
-  local pid=$!
-  echo "$pid $name" >>"$DATA/run/pids"
-  # Until the fork has exec'd, its command line is this script's, which is_ours does not recognise.
-  for ((i = 0; i < 250; i++)); do
-    if is_ours "$pid"; then
-      LAUNCHED=$pid
-      return 0
-    fi
-    [[ -e /proc/$pid ]] || break
-    sleep 0.02
-  done
-  die "$name (pid $pid) did not start: $(tail -n 5 "$DATA/log/$name.log")"
-}
-
-show_logs() {
-  local f
-  for f in "$DATA"/log/*.log; do
-    [[ -f $f ]] || continue
-    printf -- '--- last lines of %s\n' "$f" >&2
-    tail -n 20 "$f" >&2
-  done
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A real answer: an authoritative NOERROR SOA for the zone. (dig prints connection errors on stdout,
 # so "some output" would not do.)
@@ -246,92 +56,69 @@ dns_answers() {
   [[ $out == *"status: NOERROR"* && $out == *"flags: qr aa"* && $out == *"hostmaster.$ZONE."* ]]
 }
 
+# ZONE's zone file for Knot and BIND, at FILE.
 write_zone_file() {
-  local zone=$1 file=$2
-  cat >"$file" <<EOF
-\$ORIGIN $zone.
-\$TTL $TTL
-@    IN SOA ns1.$zone. hostmaster.$zone. $SOA_TIMERS
-@    IN NS  ns1.$zone.
-ns1  IN A   127.0.0.1
-EOF
+  render dns-zone.tmpl ZONE_ORIGIN="$1" >"$2"
 }
 
 # Common start-up: arguments, the already-running and port checks, a fresh DATADIR layout, and the
 # trap that stops what was started when the start fails or is interrupted.
 prepare() {
-  local data_arg=$1
-  shift
-  [[ $data_arg != *[[:space:]\'\"\$\`\\]* ]] || die "DATADIR must not contain spaces, quotes or \$\`\\"
   local port
-  for port in "$@"; do
-    [[ $port =~ ^[0-9]+$ ]] && ((port >= 1024 && port <= 65535)) || die "ports must be in 1024..65535, not '$port'"
-  done
-  mkdir -p "$data_arg"
-  DATA=$(cd "$data_arg" && pwd -P)
-  local pid
-  for pid in $(recorded_pids); do
-    if is_ours "$pid"; then
-      log "the server in $DATA is already running (pid $pid); stop it first"
-      exit 3
-    fi
-  done
-  for port in "$@"; do
+  for port in "${@:2}"; do require_port "$port"; done
+  set_data_dir "$1"
+  refuse_if_running server
+  for port in "${@:2}"; do
     if port_taken "$port"; then
       log "port $port is already in use"
       exit 3
     fi
   done
-  rm -rf "$DATA/etc" "$DATA/db" "$DATA/log" "$DATA/run" "$DATA/env" "$DATA/server.json"
+  rm -rf "${DATA:?}/etc" "$DATA/db" "$DATA/log" "$DATA/run" "$DATA/env" "$DATA/server.json"
   mkdir -p "$DATA/etc" "$DATA/db" "$DATA/log" "$DATA/run"
   : >"$DATA/run/pids"
-  trap 'rc=$?; trap "" INT TERM HUP; trap - EXIT; if [[ $rc -ne 0 ]]; then stop_servers || true; fi; exit $rc' EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM HUP
+  stop_on_failure stop_recorded
 }
 
-# Polls until the server answers (and, when given, until CHECK also passes); on a failure shows
-# the logs and exits: 3 when a port was taken (by someone else between the check in prepare and
-# our bind), else 1.
-IN_USE='address (already )?in use'
-wait_ready() {
-  local pid=$1 name=$2 check=${3:-true}
-  local timeout=${DNS_START_TIMEOUT:-20}
-  while true; do
-    if ! is_ours "$pid"; then
-      log "$name (pid $pid) exited during start-up"
-      show_logs
-      grep -qiE "$IN_USE" "$DATA/log/$name.log" && exit 3
-      exit 1
-    fi
-    # BIND (and PowerDNS for its API port) go on running without the socket they could not bind.
-    if grep -qiE "$IN_USE" "$DATA/log/$name.log"; then
-      log "$name could not bind a port"
-      show_logs
-      exit 3
-    fi
-    if dns_answers && owns_port "$pid" "$PORT" && $check; then
-      if ! sole_owner "$pid" "$PORT"; then
-        log "another server shares $HOST:$PORT (SO_REUSEPORT): giving the port up"
-        exit 3
-      fi
-      return 0
-    fi
-    if ((SECONDS - STARTED >= timeout)); then
-      log "$name not ready after ${timeout}s"
-      if dns_answers && ! owns_port "$pid" "$PORT"; then
-        log "something else answers on $HOST:$PORT"
-        show_logs
-        exit 3
-      fi
-      show_logs
-      exit 1
-    fi
-    sleep 0.05
-  done
+# One pass of the readiness checks (wait_ready's CHECK): a real answer on HOST:PORT from sockets
+# of SERVER_PID's own and none of anyone else's, and EXTRA (a command that sets WAITING when it
+# fails; PowerDNS's API).
+server_ready() {
+  local extra=${1:-true}
+  # BIND (and PowerDNS for its API port) go on running without the socket they could not bind.
+  if grep -qiE "$IN_USE" "$DATA/log/$SERVER_NAME.log"; then
+    log "$SERVER_NAME could not bind a port"
+    show_logs
+    exit 3
+  fi
+  if ! dns_answers; then
+    WAITING="an authoritative answer for $ZONE SOA"
+    TIMEOUT_EXIT=1
+    return 1
+  fi
+  if ! owns_port "$SERVER_PID" "$HOST" "$PORT"; then
+    WAITING="its own sockets on $HOST:$PORT, where something else answers"
+    TIMEOUT_EXIT=3
+    return 1
+  fi
+  TIMEOUT_EXIT=1
+  $extra || return 1
+  if ! sole_owner "$SERVER_PID" "$HOST" "$PORT"; then
+    log "another server shares $HOST:$PORT (SO_REUSEPORT): giving the port up"
+    exit 3
+  fi
 }
 
-# DATADIR/env and DATADIR/server.json, then the one-line summary on stdout.
+# Launches NAME (COMMAND...) and waits until it is ready (server_ready EXTRA).
+run_server() {
+  local extra=$1
+  SERVER_NAME=$2
+  launch "${@:2}"
+  SERVER_PID=$LAUNCHED
+  wait_ready "${DNS_START_TIMEOUT:-20}" 0.05 server_ready "$extra"
+}
+
+# DATADIR/server.json and DATADIR/env, then the one-line summary on stdout.
 write_facts() {
   local kind=$1 api_port=${2:-}
   local env_text="DNS_KIND=$kind
@@ -358,7 +145,6 @@ DNS_API_KEY=$PDNS_API_KEY"
   \"apiUrl\": \"http://$HOST:$api_port\",
   \"apiKey\": \"$PDNS_API_KEY\","
   fi
-  printf '%s\n' "$env_text" >"$DATA/env"
   cat >"$DATA/server.json" <<EOF
 {
   "kind": "$kind",
@@ -374,9 +160,8 @@ DNS_API_KEY=$PDNS_API_KEY"
   "dataDir": "$DATA"
 }
 EOF
-  log "$kind on $HOST:$PORT ready in $(((${EPOCHREALTIME/./} - START_US) / 1000)) ms (pid $SERVER_PID)"
-  tr '\n' ' ' <<<"$env_text" | sed 's/ $//'
-  echo
+  log "$kind on $HOST:$PORT ready in $(elapsed_ms) ms (pid $SERVER_PID)"
+  publish_env "$env_text"
 }
 
 # --- PowerDNS ---------------------------------------------------------------------------------
@@ -416,176 +201,59 @@ INSERT INTO domainmetadata (domain_id, kind, content) VALUES
 
 cmd_start_pdns() {
   [[ $# -ge 3 ]] || usage
-  local data_arg=$1 api_port=$3
+  local data_arg=$1 opt
   PORT=$2
+  API_PORT=$3
   shift 3
-  local opt
   for opt in "$@"; do [[ $opt == --?*=* ]] || die "extra pdns options must look like --name=value, not '$opt'"; done
   [[ -x /usr/sbin/pdns_server ]] || die "pdns_server is missing: run '$0 install' first"
-  START_US=${EPOCHREALTIME/./}
-  STARTED=$SECONDS
-  prepare "$data_arg" "$PORT" "$api_port"
-  [[ $PORT != "$api_port" ]] || die "PORT and APIPORT must differ"
+  start_clock
+  prepare "$data_arg" "$PORT" "$API_PORT"
+  [[ $PORT != "$API_PORT" ]] || die "PORT and APIPORT must differ"
   pdns_database
-  # Updates and AXFR: only example.test, only from 127/8 (zone metadata ALLOW-DNSUPDATE-FROM), only
-  # signed (TSIG-ALLOW-*); empty global allow-* lists keep other.test closed (their defaults are
-  # 127.0.0.0/8,::1, and a zone without TSIG-ALLOW-DNSUPDATE would take unsigned updates).
-  # Notes: --config-dir keeps /etc/powerdns/pdns.conf (bind backend, setuid=pdns) out of it; an
-  # empty security-poll-suffix stops the secpoll query to the system resolver; no primary=yes, so
-  # no NOTIFYs to the zone's NS hosts.
-  cat >"$DATA/etc/pdns.conf" <<EOF
-launch=gsqlite3
-gsqlite3-database=$DATA/db/pdns.sqlite3
-local-address=$HOST
-local-port=$PORT
-socket-dir=$DATA/run
-daemon=no
-guardian=no
-disable-syslog=yes
-log-timestamp=yes
-security-poll-suffix=
-webserver=yes
-api=yes
-api-key=$PDNS_API_KEY
-webserver-address=$HOST
-webserver-port=$api_port
-webserver-allow-from=127.0.0.0/8
-enable-lua-records=yes
-lua-health-checks-interval=${PDNS_LUA_INTERVAL:-1}
-lua-health-checks-expire-delay=${PDNS_LUA_EXPIRE:-3600}
-dnsupdate=yes
-allow-dnsupdate-from=
-allow-axfr-ips=
-default-soa-content=ns1.$ZONE. hostmaster.@ 0 3600 600 86400 60
-EOF
-  launch pdns /usr/sbin/pdns_server "--config-dir=$DATA/etc" "$@"
-  SERVER_PID=$LAUNCHED
-  API_PORT=$api_port
-  wait_ready "$SERVER_PID" pdns pdns_api_ready
-  write_facts pdns "$api_port"
+  render pdns.conf.tmpl LUA_INTERVAL="${PDNS_LUA_INTERVAL:-1}" LUA_EXPIRE="${PDNS_LUA_EXPIRE:-3600}" \
+    >"$DATA/etc/pdns.conf"
+  run_server pdns_api_ready pdns /usr/sbin/pdns_server "--config-dir=$DATA/etc" "$@"
+  write_facts pdns "$API_PORT"
 }
 
 pdns_api_ready() {
   local code
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "X-API-Key: $PDNS_API_KEY" \
     "http://$HOST:$API_PORT/api/v1/servers/localhost/zones/$ZONE." 2>/dev/null || true)
-  [[ $code == 200 ]]
+  [[ $code == 200 ]] || {
+    WAITING="the API's zone $ZONE. on $HOST:$API_PORT (HTTP $code)"
+    return 1
+  }
 }
 
-# --- Knot -------------------------------------------------------------------------------------
+# --- Knot and BIND ----------------------------------------------------------------------------
 
-cmd_start_knot() {
+# What start-knot and start-bind (ARGS: DATADIR PORT) do before their server starts: both zones as
+# zone files in db/, and etc/CONF from templates/CONF.tmpl.
+prepare_zone_files() {
+  local binary=$1 conf=$2
+  shift 2
   [[ $# -eq 2 ]] || usage
   PORT=$2
-  [[ -x /usr/sbin/knotd ]] || die "knotd is missing: run '$0 install' first"
-  START_US=${EPOCHREALTIME/./}
-  STARTED=$SECONDS
+  [[ -x $binary ]] || die "${binary##*/} is missing: run '$0 install' first"
+  start_clock
   prepare "$1" "$PORT"
   write_zone_file "$ZONE" "$DATA/db/$ZONE.zone"
   write_zone_file "$OTHER_ZONE" "$DATA/db/$OTHER_ZONE.zone"
-  # zonefile-sync -1 + journal-content all: updates live in the journal (in db/), the zone files
-  # stay as written. database.storage keeps Knot out of /var/lib/knot.
-  cat >"$DATA/etc/knot.conf" <<EOF
-server:
-    rundir: "$DATA/run"
-    pidfile: "$DATA/run/knot.pid"
-    listen: $HOST@$PORT
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
+  render "$conf.tmpl" >"$DATA/etc/$conf"
+}
 
-log:
-  - target: stderr
-    any: info
-
-database:
-    storage: "$DATA/db"
-    journal-db-max-size: 64M
-    kasp-db-max-size: 16M
-    timer-db-max-size: 16M
-    catalog-db-max-size: 16M
-
-control:
-    listen: "$DATA/run/knot.sock"
-
-key:
-  - id: $TSIG_NAME
-    algorithm: $TSIG_ALGORITHM
-    secret: $TSIG_SECRET
-  - id: $TSIG512_NAME
-    algorithm: $TSIG512_ALGORITHM
-    secret: $TSIG512_SECRET
-
-acl:
-  - id: outlast-update
-    address: 127.0.0.0/8
-    key: [$TSIG_NAME, $TSIG512_NAME]
-    action: [update, transfer]
-
-template:
-  - id: default
-    storage: "$DATA/db"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: all
-
-zone:
-  - domain: $ZONE
-    file: "$ZONE.zone"
-    acl: outlast-update
-  - domain: $OTHER_ZONE
-    file: "$OTHER_ZONE.zone"
-EOF
-  launch knot /usr/sbin/knotd -c "$DATA/etc/knot.conf"
-  SERVER_PID=$LAUNCHED
-  wait_ready "$SERVER_PID" knot
+cmd_start_knot() {
+  prepare_zone_files /usr/sbin/knotd knot.conf "$@"
+  run_server true knot /usr/sbin/knotd -c "$DATA/etc/knot.conf"
   write_facts knot
 }
 
-# --- BIND -------------------------------------------------------------------------------------
-
 cmd_start_bind() {
-  [[ $# -eq 2 ]] || usage
-  PORT=$2
-  [[ -x /usr/sbin/named ]] || die "named is missing: run '$0 install' first"
-  START_US=${EPOCHREALTIME/./}
-  STARTED=$SECONDS
-  prepare "$1" "$PORT"
-  write_zone_file "$ZONE" "$DATA/db/$ZONE.zone"
-  write_zone_file "$OTHER_ZONE" "$DATA/db/$OTHER_ZONE.zone"
-  # Updates go to db/example.test.zone.jnl. notify no, recursion no, dnssec-validation no: BIND
-  # sends nothing anywhere. controls {}: no rndc listener (and no rndc.key needed).
-  cat >"$DATA/etc/named.conf" <<EOF
-options {
-    directory "$DATA/db";
-    pid-file "$DATA/run/named.pid";
-    session-keyfile "$DATA/run/session.key";
-    managed-keys-directory "$DATA/db";
-    listen-on port $PORT { $HOST; };
-    listen-on-v6 { none; };
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    allow-query { any; };
-    allow-transfer { key $TSIG_NAME; key $TSIG512_NAME; };
-};
-controls { };
-key "$TSIG_NAME" { algorithm $TSIG_ALGORITHM; secret "$TSIG_SECRET"; };
-key "$TSIG512_NAME" { algorithm $TSIG512_ALGORITHM; secret "$TSIG512_SECRET"; };
-zone "$ZONE" {
-    type primary;
-    file "$ZONE.zone";
-    update-policy { grant $TSIG_NAME zonesub ANY; grant $TSIG512_NAME zonesub ANY; };
-};
-zone "$OTHER_ZONE" {
-    type primary;
-    file "$OTHER_ZONE.zone";
-};
-EOF
+  prepare_zone_files /usr/sbin/named named.conf "$@"
   # -g: foreground, log to stderr; -n 1: one worker thread is plenty for tests and halves the threads.
-  launch bind /usr/sbin/named -g -n 1 -c "$DATA/etc/named.conf"
-  SERVER_PID=$LAUNCHED
-  wait_ready "$SERVER_PID" bind
+  run_server true bind /usr/sbin/named -g -n 1 -c "$DATA/etc/named.conf"
   write_facts bind
 }
 
@@ -593,14 +261,14 @@ cmd_stop() {
   [[ $# -eq 1 ]] || usage
   [[ -d $1 ]] || return 0
   DATA=$(cd "$1" && pwd -P)
-  stop_servers
+  stop_recorded
 }
 
 case ${1:-} in
 install)
   shift
   [[ $# -eq 0 ]] || usage
-  cmd_install
+  install_packages "${PACKAGES[@]}"
   ;;
 start-pdns)
   shift

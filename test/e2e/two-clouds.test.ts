@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { scanSite } from '../../src/site/scan.ts';
-import { type SwiftCluster, swiftClustersForTests } from '../servers/swift.ts';
+import { type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
 const SITE = fileURLToPath(new URL('../../examples/site', import.meta.url));
@@ -26,14 +26,6 @@ function outlast(args: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, CI: '1', ...env },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function login(cluster: SwiftCluster): Promise<string> {
-  const response = await fetch(cluster.authUrl, {
-    headers: { 'x-auth-user': cluster.user, 'x-auth-key': cluster.key },
-  });
-  assert.equal(response.status, 200);
-  return response.headers.get('x-auth-token')!;
 }
 
 describe('one site on two clouds: S3 API on cluster A, Swift API on cluster B', () => {
@@ -130,8 +122,8 @@ describe('one site on two clouds: S3 API on cluster A, Swift API on cluster B', 
 
     // Cluster A's bucket is a container of the S3 user's account; staticweb needs its web-index,
     // which the S3 API cannot set: the step setup said to do by hand.
-    const token = await login(a);
-    const post = await fetch(`${a.storageUrl}/${bucket}`, {
+    const { token, storageUrl } = await swiftLogin(a);
+    const post = await fetch(`${storageUrl}/${bucket}`, {
       method: 'POST',
       headers: {
         'x-auth-token': token,

@@ -13,10 +13,9 @@
 // The servers are shared by every test file of a run (and test files run two at a time): a test
 // file that changes example.test holds lockZone() while it does (other files wait), and calls
 // resetZone() before each test.
-import { type ChildProcess, execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type Answer, decode, encode } from 'dns-packet';
 import { z } from 'zod';
+import { fromEnv, processAlive, ServerScript, startOnFreePort } from './process.ts';
 
 export const DNS_SH = fileURLToPath(new URL('../../scripts/servers/dns.sh', import.meta.url));
 
@@ -112,150 +112,24 @@ export interface DnsServer extends DnsServerInfo {
   stop(): Promise<void>;
 }
 
-/** Exit code of dns.sh start-* when a port is taken (or the data dir's server already runs). */
-const EXIT_PORT_TAKEN = 3;
-
-class DnsScriptError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number | null,
-  ) {
-    super(message);
-    this.name = 'DnsScriptError';
-  }
-}
-
-function runDnsSh(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(DNS_SH, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        const code = typeof error.code === 'number' ? error.code : null;
-        reject(
-          new DnsScriptError(`dns.sh ${args.slice(0, 2).join(' ')} failed (exit ${code}):\n${stderr}`, code),
-        );
-      } else {
-        resolve(stdout);
-      }
-    });
-    onSpawn?.(child);
-  });
-}
-
-let installed: Promise<void> | undefined;
+const dnsSh = new ServerScript(DNS_SH);
 
 /** `dns.sh install`, once per process (a no-op taking ~0.1 s when the packages are there). */
 export function installDnsServers(): Promise<void> {
-  installed ??= runDnsSh(['install']).then(() => undefined);
-  return installed;
+  return dnsSh.install();
 }
 
-/** Servers this process started and has not stopped yet, by data dir. */
-const running = new Set<string>();
-/** PIDs of `dns.sh start-*` runs still in progress, by data dir. */
-const starting = new Map<string, number>();
-let hooksInstalled = false;
-
-/** Blocks until PID has exited (or is a zombie, which this process cannot reap while blocked). */
-function waitForExitSync(pid: number, timeoutMs: number): void {
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    let state: string | undefined;
-    try {
-      state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.[0];
-    } catch {
-      return;
-    }
-    if (state === 'Z' || state === 'X') return;
-    Atomics.wait(sleeper, 0, 0, 20);
-  }
-}
-
-/** Stops every server still running, in parallel, synchronously (exit hooks cannot wait). */
-function stopAllSync(): void {
-  const dirs = [...running];
-  if (dirs.length === 0) return;
-  // A start still in progress would go on after the stop below had read its pid file: SIGTERM
-  // makes it stop what it launched and exit (its trap), then the stop makes sure.
-  const pids = [...starting.values()];
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  for (const pid of pids) waitForExitSync(pid, 10_000);
-  // setsid: in a session of its own, a second Ctrl-C on the terminal cannot cut the stop short.
-  spawnSync(
-    'setsid',
-    ['-w', 'bash', '-c', 'for d in "$@"; do "$0" stop "$d" & done; wait', DNS_SH, ...dirs],
-    {
-      stdio: 'inherit',
-    },
-  );
-  for (const dataDir of dirs) {
-    rmSync(dataDir, { recursive: true, force: true });
-    running.delete(dataDir);
-  }
-}
-
-// An 'exit' listener runs however the test file ends (failures included) but only synchronously;
-// signals need their own listeners because they would otherwise end the process without 'exit'.
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', stopAllSync);
-  const signals: Array<[NodeJS.Signals, number]> = [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-    ['SIGHUP', 129],
-  ];
-  let exiting = false;
-  for (const [signal, code] of signals) {
-    process.on(signal, () => {
-      if (exiting) return;
-      exiting = true;
-      process.exit(code);
-    });
-  }
-}
-
-async function startOnce(kind: DnsServerKind, port: number): Promise<DnsServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), `outlast-dns-${kind}-`));
-  installExitHooks();
-  running.add(dataDir);
-  const args =
-    kind === 'pdns'
-      ? ['start-pdns', dataDir, String(port), String(port + 1)]
-      : [`start-${kind}`, dataDir, String(port)];
-  let info: DnsServerInfo;
-  try {
-    await runDnsSh(args, (child) => {
-      if (child.pid !== undefined) starting.set(dataDir, child.pid);
-    });
-    starting.delete(dataDir);
-    info = serverInfoSchema.parse(JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8')));
-  } catch (error) {
-    // dns.sh already stopped what it had started; this only makes sure and removes the dir.
-    starting.delete(dataDir);
-    await runDnsSh(['stop', dataDir]).catch(() => {});
-    await rm(dataDir, { recursive: true, force: true });
-    running.delete(dataDir);
-    throw error;
-  }
-  let stopped: Promise<void> | undefined;
-  return {
-    ...info,
-    stop() {
-      stopped ??= (async () => {
-        await runDnsSh(['stop', dataDir]);
-        await rm(dataDir, { recursive: true, force: true });
-        running.delete(dataDir);
-      })();
-      return stopped;
-    },
-  };
+function startOnce(kind: DnsServerKind, port: number): Promise<DnsServer> {
+  return dnsSh.start({
+    baseDir: tmpdir(),
+    prefix: `outlast-dns-${kind}-`,
+    args: (dataDir) =>
+      kind === 'pdns'
+        ? ['start-pdns', dataDir, String(port), String(port + 1)]
+        : [`start-${kind}`, dataDir, String(port)],
+    factsFile: 'server.json',
+    schema: serverInfoSchema,
+  });
 }
 
 /**
@@ -269,29 +143,15 @@ export async function startDnsServer(
 ): Promise<DnsServer> {
   await installDnsServers();
   if (options.port !== undefined) return startOnce(kind, options.port);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await startOnce(kind, FIRST_PORT[kind] + attempt * 10);
-    } catch (error) {
-      const retry = error instanceof DnsScriptError && error.exitCode === EXIT_PORT_TAKEN && attempt < 50;
-      if (!retry) throw error;
-    }
-  }
+  return startOnFreePort(FIRST_PORT[kind], (port) => startOnce(kind, port));
 }
 
-function fromEnv(kind: DnsServerKind): DnsServer | undefined {
+/** The runner's server of `kind`, from OUTLAST_TEST_DNS_*, when it handed one over. */
+function fromRunner(kind: DnsServerKind): DnsServer | undefined {
   const name = DNS_ENV[kind];
-  const json = process.env[name];
-  if (!json) return undefined;
-  let info: DnsServerInfo;
-  try {
-    info = serverInfoSchema.parse(JSON.parse(json));
-  } catch (error) {
-    throw new Error(`${name} does not hold a DNS server's JSON: ${String(error)}`);
-  }
-  if (info.kind !== kind) throw new Error(`${name} holds a ${info.kind} server, not ${kind}`);
-  // The test runner owns these servers and stops them after every test file has run.
-  return { ...info, stop: async () => {} };
+  const server = fromEnv(name, serverInfoSchema, 'a DNS server');
+  if (server && server.kind !== kind) throw new Error(`${name} holds a ${server.kind} server, not ${kind}`);
+  return server;
 }
 
 let forTests: Promise<{ pdns: DnsServer; knot: DnsServer; bind: DnsServer }> | undefined;
@@ -306,7 +166,7 @@ export function dnsServersForTests(): Promise<{ pdns: DnsServer; knot: DnsServer
     const kinds = ['pdns', 'knot', 'bind'] as const;
     const results = await Promise.allSettled(
       kinds.map((kind) => {
-        const external = fromEnv(kind);
+        const external = fromRunner(kind);
         return external ? Promise.resolve(external) : startDnsServer(kind);
       }),
     );
@@ -695,15 +555,6 @@ export async function resetZone(server: DnsServerInfo): Promise<void> {
 }
 
 // --- lockZone ------------------------------------------------------------------------------
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes the server's zone for this test process alone, across processes (a lock file holding the

@@ -6,13 +6,11 @@
 // uses those, and only starts clusters of its own when they are absent (a test file run directly,
 // or OUTLAST_TEST_NO_SERVERS=1). Clusters started here are stopped when the process exits, however
 // the tests ended.
-import { type ChildProcess, execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { accessSync, constants, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { fromEnv, ServerScript, startOnFreePort } from './process.ts';
 
 export const SWIFT_SH = fileURLToPath(new URL('../../scripts/servers/swift.sh', import.meta.url));
 
@@ -52,39 +50,11 @@ export interface SwiftCluster extends SwiftClusterInfo {
 export const SWIFT_ENV_A = 'OUTLAST_TEST_SWIFT_A';
 export const SWIFT_ENV_B = 'OUTLAST_TEST_SWIFT_B';
 
-/** Exit code of swift.sh start when a port is taken (or the data dir's cluster already runs). */
-const EXIT_PORT_TAKEN = 3;
-
-class SwiftScriptError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number | null,
-  ) {
-    super(message);
-    this.name = 'SwiftScriptError';
-  }
-}
-
-function runSwiftSh(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(SWIFT_SH, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        const code = typeof error.code === 'number' ? error.code : null;
-        reject(new SwiftScriptError(`swift.sh ${args[0]} failed (exit ${code}):\n${stderr}`, code));
-      } else {
-        resolve(stdout);
-      }
-    });
-    onSpawn?.(child);
-  });
-}
-
-let installed: Promise<void> | undefined;
+const swiftSh = new ServerScript(SWIFT_SH);
 
 /** `swift.sh install`, once per process (a no-op taking ~0.1 s when the packages are there). */
 export function installSwift(): Promise<void> {
-  installed ??= runSwiftSh(['install']).then(() => undefined);
-  return installed;
+  return swiftSh.install();
 }
 
 /**
@@ -104,112 +74,16 @@ function tempBase(): string {
   return tmpdir();
 }
 
-/** Clusters this process started and has not stopped yet, by data dir. */
-const running = new Set<string>();
-/** PIDs of `swift.sh start` runs still in progress, by data dir. */
-const starting = new Map<string, number>();
-let hooksInstalled = false;
-
-/** Blocks until PID has exited (or is a zombie, which this process cannot reap while blocked). */
-function waitForExitSync(pid: number, timeoutMs: number): void {
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    let state: string | undefined;
-    try {
-      state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.[0];
-    } catch {
-      return;
-    }
-    if (state === 'Z' || state === 'X') return;
-    Atomics.wait(sleeper, 0, 0, 50);
-  }
-}
-
-/** Stops every cluster still running, in parallel, synchronously (exit hooks cannot wait). */
-function stopAllSync(): void {
-  const dirs = [...running];
-  if (dirs.length === 0) return;
-  // A start still in progress would go on launching servers after the stop below had read its
-  // pid file: SIGTERM makes it stop what it launched and exit (its trap), then the stop makes sure.
-  const pids = [...starting.values()];
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  for (const pid of pids) waitForExitSync(pid, 15_000);
-  // setsid: in a session of its own, a second Ctrl-C on the terminal cannot cut the stop short.
-  spawnSync(
-    'setsid',
-    ['-w', 'bash', '-c', 'for d in "$@"; do "$0" stop "$d" & done; wait', SWIFT_SH, ...dirs],
-    {
-      stdio: 'inherit',
-    },
-  );
-  for (const dataDir of dirs) {
-    rmSync(dataDir, { recursive: true, force: true });
-    running.delete(dataDir);
-  }
-}
-
-// An 'exit' listener runs however the test file ends (failures included) but only synchronously;
-// signals need their own listeners because they would otherwise end the process without 'exit'.
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', stopAllSync);
-  const signals: Array<[NodeJS.Signals, number]> = [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-    ['SIGHUP', 129],
-  ];
-  let exiting = false;
-  for (const [signal, code] of signals) {
-    // `on`, not `once`: a second signal while stopping must not fall back to the default action.
-    process.on(signal, () => {
-      if (exiting) return;
-      exiting = true;
-      process.exit(code);
-    });
-  }
-}
-
 /** Runs `swift.sh install` (once) then `swift.sh start` in a fresh temp dir. */
 export async function startSwiftCluster(options: { ip: string; port: number }): Promise<SwiftCluster> {
   await installSwift();
-  const dataDir = await mkdtemp(join(tempBase(), `outlast-swift-${options.ip}-`));
-  installExitHooks();
-  running.add(dataDir);
-  let info: SwiftClusterInfo;
-  try {
-    await runSwiftSh(['start', dataDir, options.ip, String(options.port)], (child) => {
-      if (child.pid !== undefined) starting.set(dataDir, child.pid);
-    });
-    starting.delete(dataDir);
-    info = clusterInfoSchema.parse(JSON.parse(await readFile(join(dataDir, 'cluster.json'), 'utf8')));
-  } catch (error) {
-    // swift.sh already stopped what it had started; this only makes sure and removes the dir.
-    starting.delete(dataDir);
-    await runSwiftSh(['stop', dataDir]).catch(() => {});
-    await rm(dataDir, { recursive: true, force: true });
-    running.delete(dataDir);
-    throw error;
-  }
-  let stopped: Promise<void> | undefined;
-  return {
-    ...info,
-    stop() {
-      stopped ??= (async () => {
-        await runSwiftSh(['stop', dataDir]);
-        await rm(dataDir, { recursive: true, force: true });
-        running.delete(dataDir);
-      })();
-      return stopped;
-    },
-  };
+  return swiftSh.start({
+    baseDir: tempBase(),
+    prefix: `outlast-swift-${options.ip}-`,
+    args: (dataDir) => ['start', dataDir, options.ip, String(options.port)],
+    factsFile: 'cluster.json',
+    schema: clusterInfoSchema,
+  });
 }
 
 /**
@@ -217,28 +91,8 @@ export async function startSwiftCluster(options: { ip: string; port: number }): 
  * since a cluster uses PORT..PORT+4), so that test processes started in parallel, or another
  * `npm test` on the same machine, do not fail on a taken port.
  */
-export async function startSwiftClusterOnFreePort(ip: string, firstPort = 8080): Promise<SwiftCluster> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await startSwiftCluster({ ip, port: firstPort + attempt * 10 });
-    } catch (error) {
-      const retry = error instanceof SwiftScriptError && error.exitCode === EXIT_PORT_TAKEN && attempt < 50;
-      if (!retry) throw error;
-    }
-  }
-}
-
-function fromEnv(name: string): SwiftCluster | undefined {
-  const json = process.env[name];
-  if (!json) return undefined;
-  let info: SwiftClusterInfo;
-  try {
-    info = clusterInfoSchema.parse(JSON.parse(json));
-  } catch (error) {
-    throw new Error(`${name} does not hold a Swift cluster's JSON: ${String(error)}`);
-  }
-  // The test runner owns these clusters and stops them after every test file has run.
-  return { ...info, stop: async () => {} };
+export function startSwiftClusterOnFreePort(ip: string, firstPort = 8080): Promise<SwiftCluster> {
+  return startOnFreePort(firstPort, (port) => startSwiftCluster({ ip, port }));
 }
 
 let forTests: Promise<{ a: SwiftCluster; b: SwiftCluster }> | undefined;
@@ -250,8 +104,8 @@ let forTests: Promise<{ a: SwiftCluster; b: SwiftCluster }> | undefined;
  */
 export function swiftClustersForTests(): Promise<{ a: SwiftCluster; b: SwiftCluster }> {
   forTests ??= (async () => {
-    const a = fromEnv(SWIFT_ENV_A);
-    const b = fromEnv(SWIFT_ENV_B);
+    const a = fromEnv(SWIFT_ENV_A, clusterInfoSchema, 'a Swift cluster');
+    const b = fromEnv(SWIFT_ENV_B, clusterInfoSchema, 'a Swift cluster');
     if (a && b) return { a, b };
     const [startedA, startedB] = await Promise.allSettled([
       startSwiftClusterOnFreePort('127.0.0.2'),
@@ -267,4 +121,52 @@ export function swiftClustersForTests(): Promise<{ a: SwiftCluster; b: SwiftClus
     throw rejected?.reason;
   })();
   return forTests;
+}
+
+// --- the native API, for checks beside the code under test ---------------------------------
+
+/** What a tempauth login answers: the token, and the account's URL to use it on. */
+export interface SwiftLogin {
+  token: string;
+  storageUrl: string;
+}
+
+/**
+ * Logs in through tempauth v1.0 (GET authUrl with X-Auth-User / X-Auth-Key) as `account.user`: a
+ * cluster logs in as its own `user`. Rejects unless the answer is a 2xx with both a token and a
+ * storage URL.
+ */
+export async function swiftLogin(account: {
+  authUrl: string;
+  user: string;
+  key: string;
+}): Promise<SwiftLogin> {
+  const response = await fetch(account.authUrl, {
+    headers: { 'x-auth-user': account.user, 'x-auth-key': account.key },
+  });
+  await response.arrayBuffer();
+  const token = response.headers.get('x-auth-token');
+  const storageUrl = response.headers.get('x-storage-url');
+  if (!response.ok || !token || !storageUrl) {
+    throw new Error(`tempauth at ${account.authUrl} answered ${response.status} without a token`);
+  }
+  return { token, storageUrl };
+}
+
+/**
+ * The number of objects in `container` of the cluster's `user`, from the container's HEAD (the
+ * test clusters update listings synchronously); 0 when the container does not exist.
+ */
+export async function containerObjectCount(cluster: SwiftClusterInfo, container: string): Promise<number> {
+  const { token, storageUrl } = await swiftLogin(cluster);
+  const response = await fetch(`${storageUrl}/${encodeURIComponent(container)}`, {
+    method: 'HEAD',
+    headers: { 'x-auth-token': token },
+  });
+  if (response.status === 404) return 0;
+  const count = response.headers.get('x-container-object-count');
+  if (!response.ok || count === null) {
+    throw new Error(`HEAD of container ${container} at ${storageUrl}: ${response.status}`);
+  }
+  return Number(count);
 }
