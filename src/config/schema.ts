@@ -4,7 +4,7 @@
  * against the config file's folder by load.ts, after validation.
  */
 import { z } from 'zod';
-import { parseZoneConfig, STATIC_TYPES } from '../dns/embedded/records.ts';
+import { DNS_PROVIDERS } from '../dns/registry.ts';
 import { pluginUnion } from '../plugins.ts';
 import { STORAGE_DRIVERS } from '../storage/registry.ts';
 import { dnsTtl, duration, hostPort, tsigSchema } from './fields.ts';
@@ -167,149 +167,8 @@ const failoverSchema = z.strictObject({
   holdDown: duration('60s'),
 });
 
-/** outlast's own authoritative server (src/dns/providers/embedded.ts). */
-const embeddedDnsProvider = z
-  .strictObject({
-    type: z.literal('embedded'),
-    /** Where to answer, UDP and TCP: `["127.0.0.1:5353", "[::1]:5353"]`; port 53 needs privileges. */
-    listen: z.array(hostPort).min(1),
-    /** The zone served, e.g. `example.com`; `dns.name` must be inside it. */
-    zone: z.string().min(1),
-    /** The apex NS records (absolute names); the first is the SOA's primary name server. */
-    nameservers: z.array(z.string().min(1)).min(1),
-    /** TTL of the SOA, the NS and the static records that set none. */
-    ttl: dnsTtl.default(300),
-    soa: z
-      .strictObject({
-        /** The zone's contact, `hostmaster@example.com` or `hostmaster.example.com` (default hostmaster.<zone>). */
-        email: z.string().min(1).optional(),
-        refresh: dnsTtl.default(3600),
-        retry: dnsTtl.default(600),
-        expire: dnsTtl.default(604800),
-        /** The TTL of negative answers (RFC 2308). */
-        minimum: dnsTtl.default(60),
-      })
-      .prefault({}),
-    /** Static records beside the managed name. Names: `@`, relative (`ns1`), or absolute with a trailing dot. */
-    records: z
-      .array(
-        z.strictObject({
-          name: z.string().min(1),
-          type: z.enum(STATIC_TYPES),
-          ttl: dnsTtl.optional(),
-          /** Presentation form: `192.0.2.1`, `10 mail.example.com.`, `"v=spf1 -all"`, `0 issue "letsencrypt.org"`. */
-          value: z.string(),
-        }),
-      )
-      .default([]),
-    secondaries: z
-      .strictObject({
-        /** HOST:PORT of each secondary that gets a NOTIFY after every change. */
-        notify: z.array(hostPort).default([]),
-        /** Addresses or CIDR prefixes allowed to transfer the zone (AXFR); default: the notify hosts. */
-        allowTransfer: z.array(z.string().min(1)).optional(),
-        /** Transfers must be signed with this key; NOTIFYs are signed with it. */
-        tsig: tsigSchema.optional(),
-      })
-      .optional(),
-  })
-  .superRefine((provider, ctx) => {
-    for (const problem of parseZoneConfig(provider).problems) {
-      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
-    }
-  });
-
-/** Amazon Route 53 (src/dns/providers/route53.ts): one hosted zone, by id or found by name. */
-const route53DnsProvider = z
-  .strictObject({
-    type: z.literal('route53'),
-    /** The hosted zone's id, e.g. `Z0123456789ABC`. */
-    hostedZoneId: z
-      .string()
-      .regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, {
-        message: 'expected a hosted zone id such as Z0123456789ABC',
-      })
-      .optional(),
-    /** The zone's name; without hostedZoneId the zone is found by it (a public zone first). */
-    zone: z.string().min(1).optional(),
-    /** The signing region: Route 53 is global, `us-east-1` outside China and GovCloud. */
-    region: z.string().min(1).default('us-east-1'),
-    /** Another endpoint (a local stand-in in tests). */
-    endpoint: z.url({ protocol: /^https?$/ }).optional(),
-    /** An AWS shared-config profile instead of the default credential chain. */
-    profile: z.string().min(1).optional(),
-    /** After each change, wait until Route 53 serves it from every name server (INSYNC). */
-    waitForSync: z.boolean().default(false),
-  })
-  .refine((provider) => provider.hostedZoneId !== undefined || provider.zone !== undefined, {
-    message: 'expected hostedZoneId or zone',
-  });
-
-/** Cloudflare DNS (src/dns/providers/cloudflare.ts): one zone, by name or by id. */
-const cloudflareDnsProvider = z
-  .strictObject({
-    type: z.literal('cloudflare'),
-    /** The zone's name; found through the API (the token then needs Zone:Read). */
-    zone: z.string().min(1).optional(),
-    /** The zone's id: 32 hex digits, on the zone's Overview page. */
-    zoneId: z
-      .string()
-      .regex(/^[0-9a-f]{32}$/, { message: 'expected a zone id of 32 hex digits' })
-      .optional(),
-    /** An API token with DNS:Edit on the zone, e.g. `${CF_API_TOKEN}`. */
-    apiToken: z.string().min(1),
-    /** Proxy (orange cloud) the records written; unset keeps each record's flag. */
-    proxied: z.boolean().optional(),
-    /** A comment on the records written; unset keeps each record's comment. */
-    comment: z.string().optional(),
-    /** Another API base URL (a local stand-in in tests). */
-    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
-  })
-  .refine((provider) => provider.zone !== undefined || provider.zoneId !== undefined, {
-    message: 'expected zone or zoneId',
-  });
-
-/** DNS Made Easy (src/dns/providers/dnsmadeeasy.ts): one domain, through the REST API v2.0. */
-const dnsMadeEasyDnsProvider = z.strictObject({
-  type: z.literal('dnsmadeeasy'),
-  /** The domain as managed in DNS Made Easy, e.g. `example.com`. */
-  domain: z.string().min(1),
-  /** e.g. `${DME_API_KEY}`. */
-  apiKey: z.string().min(1),
-  /** e.g. `${DME_SECRET_KEY}`. */
-  secretKey: z.string().min(1),
-  /** The sandbox is `https://api.sandbox.dnsmadeeasy.com/V2.0`. */
-  baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.dnsmadeeasy.com/V2.0'),
-});
-
-export const dnsProviderSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('memory'),
-    /** Providers with the same name share their records within one process (for tests). */
-    name: z.string().optional(),
-  }),
-  z.strictObject({
-    type: z.literal('powerdns'),
-    /** The API's base URL, e.g. `http://127.0.0.1:8081`. */
-    url: z.url({ protocol: /^https?$/ }),
-    serverId: z.string().min(1).default('localhost'),
-    zone: z.string().min(1),
-    apiKey: z.string().min(1),
-  }),
-  z.strictObject({
-    type: z.literal('rfc2136'),
-    /** The primary server, HOST:PORT. */
-    server: hostPort,
-    zone: z.string().min(1),
-    tsig: tsigSchema.optional(),
-    /** Per attempt. */
-    timeout: duration('3s'),
-  }),
-  embeddedDnsProvider,
-  route53DnsProvider,
-  cloudflareDnsProvider,
-  dnsMadeEasyDnsProvider,
-]);
+/** Every DNS provider's options, from the registry (src/dns/registry.ts). */
+export const dnsProviderSchema = pluginUnion(DNS_PROVIDERS);
 
 const dnsSchema = z.strictObject({
   /** The name that moves between origins, e.g. `www.example.com`. */

@@ -59,6 +59,20 @@ export interface DnsProviderCapabilities {
   types: readonly ManagedType[];
 }
 
+/** The prose of a provider's row in the README's table (src/dns/capabilities.ts prints it). */
+export interface DnsProviderDocs {
+  /** What it talks to. */
+  summary: string;
+  /** How compare-and-set is done (or emulated). */
+  compareAndSet: string;
+  /** Why an apply is (or is not) all or nothing. */
+  atomic: string;
+  /** What happens to aliases and records the host manages itself. */
+  aliases: string;
+  /** What the credentials must be allowed to do. */
+  permissions: string;
+}
+
 /** Per call. */
 export interface DnsCallOptions {
   /** Aborts the call: nothing more is sent, and it rejects with `cancelled`. An abort after a

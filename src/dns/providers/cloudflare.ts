@@ -27,15 +27,9 @@ import { componentLogger } from '../../util/log.ts';
 import { checkedDnsProvider, matches } from '../checked.ts';
 import { parseRetryAfter, scrub } from '../host-http.ts';
 import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
-import type {
-  DnsCallOptions,
-  DnsChange,
-  DnsProvider,
-  DnsProviderCapabilities,
-  ManagedType,
-  RecordSet,
-} from '../provider.ts';
+import type { DnsCallOptions, DnsChange, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { CLOUDFLARE_CAPABILITIES } from './cloudflare-options.ts';
 
 export interface CloudflareOptions {
   /** The zone's name, e.g. `example.com`; looked up once (needs Zone:Read) unless `zoneId` is set. */
@@ -69,12 +63,7 @@ const NO_ZONE_CODES = new Set([7000, 7003, 1001]);
 /** Error codes of a malformed or unknown token on a 400. */
 const BAD_TOKEN_CODES = new Set([6003, 6100, 6101, 6102, 6103, 6111, 1000, 9106, 9109, 10000, 10001]);
 
-const capabilities: DnsProviderCapabilities = {
-  compareAndSet: false,
-  atomic: true,
-  minTtl: 60,
-  types: MANAGED_TYPES,
-};
+const capabilities = CLOUDFLARE_CAPABILITIES;
 
 interface ZoneInfo {
   id: string;

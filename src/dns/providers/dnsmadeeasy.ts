@@ -36,14 +36,9 @@ import { componentLogger } from '../../util/log.ts';
 import { checkedDnsProvider } from '../checked.ts';
 import { networkError, parseRetryAfter, requestSignal, safeUrl, scrub } from '../host-http.ts';
 import { canonicalAddress, canonicalValues } from '../plan.ts';
-import type {
-  DnsCallOptions,
-  DnsProvider,
-  DnsProviderCapabilities,
-  ManagedType,
-  RecordSet,
-} from '../provider.ts';
+import type { DnsCallOptions, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { DNSMADEEASY_CAPABILITIES } from './dnsmadeeasy-options.ts';
 
 export interface DnsMadeEasyOptions {
   /** The domain as managed in DNS Made Easy, e.g. `example.com`. */
@@ -68,14 +63,7 @@ const LOW_REMAINING = 20;
 const MAX_PAGES = 20;
 const FOREIGN_VALUE = /^(dme-failover|gtd):/;
 
-const capabilities: DnsProviderCapabilities = {
-  compareAndSet: false,
-  atomic: false,
-  // DNS Made Easy's documentation we could read states no lower bound; 60 is the floor other
-  // clients use with it, and what failover needs.
-  minTtl: 60,
-  types: MANAGED_TYPES,
-};
+const capabilities = DNSMADEEASY_CAPABILITIES;
 
 const domainSchema = z.object({ id: z.number(), name: z.string() });
 const recordSchema = z.object({

@@ -29,10 +29,11 @@ import { respond } from '../embedded/responder.ts';
 import { type Listeners, listen } from '../embedded/server.ts';
 import { createNotifier, transferAcl } from '../embedded/transfer.ts';
 import { buildZone, managedConflict, nextSerial, type Zone } from '../embedded/zone.ts';
-import type { DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import type { DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES } from '../provider.ts';
 import type { TsigKey } from '../tsig.ts';
 import { formatServer, parseServer, type ServerAddress } from '../wire.ts';
+import { EMBEDDED_CAPABILITIES } from './embedded-options.ts';
 
 export interface EmbeddedDnsOptions extends ZoneConfig {
   /** `HOST:PORT` or `[IPV6]:PORT` to serve on (UDP and TCP); port 0 picks a free one. */
@@ -62,14 +63,6 @@ export interface EmbeddedDnsProvider extends DnsProvider {
 }
 
 const PROVIDER_NAME = 'embedded';
-
-/** Declared here so the docs can read them without starting a server (src/dns/capabilities.ts). */
-export const EMBEDDED_CAPABILITIES: DnsProviderCapabilities = {
-  compareAndSet: true,
-  atomic: true,
-  minTtl: 1,
-  types: MANAGED_TYPES,
-};
 
 /** Validates the zone, starts the server on every `listen` address and resolves when it answers. */
 export async function createEmbeddedProvider(options: EmbeddedDnsOptions): Promise<EmbeddedDnsProvider> {

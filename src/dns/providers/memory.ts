@@ -10,8 +10,9 @@
  */
 import { OutlastError } from '../../errors.ts';
 import { checkedDnsProvider, checkSignal, staleChange } from '../checked.ts';
-import type { DnsProvider, DnsProviderCapabilities, ManagedType, RecordSet } from '../provider.ts';
+import type { DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES } from '../provider.ts';
+import { MEMORY_CAPABILITIES } from './memory-options.ts';
 
 export interface MemoryDnsOptions {
   /** Providers created with the same name share their records within the process (default `default`). */
@@ -21,12 +22,7 @@ export interface MemoryDnsOptions {
 const PROVIDER_NAME = 'memory';
 const DEFAULT_REGISTRY = 'default';
 
-const capabilities: DnsProviderCapabilities = {
-  compareAndSet: true,
-  atomic: true,
-  minTtl: 1,
-  types: MANAGED_TYPES,
-};
+const capabilities = MEMORY_CAPABILITIES;
 
 /** A DNS provider on the process-wide registry named `options.name`. */
 export function createMemoryDnsProvider(options: MemoryDnsOptions = {}): DnsProvider {

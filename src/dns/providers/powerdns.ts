@@ -20,15 +20,9 @@ import { componentLogger } from '../../util/log.ts';
 import { checkedDnsProvider } from '../checked.ts';
 import { networkError, requestSignal, safeUrl } from '../host-http.ts';
 import { canonicalValues } from '../plan.ts';
-import type {
-  DnsCallOptions,
-  DnsChange,
-  DnsProvider,
-  DnsProviderCapabilities,
-  ManagedType,
-  RecordSet,
-} from '../provider.ts';
+import type { DnsCallOptions, DnsChange, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { POWERDNS_CAPABILITIES } from './powerdns-options.ts';
 
 export interface PowerDnsOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:8081` (a trailing `/api/v1` is accepted too). */
@@ -46,13 +40,7 @@ export interface PowerDnsOptions {
 const PROVIDER_NAME = 'powerdns';
 const DEFAULT_TIMEOUT_MS = 5000;
 
-const capabilities: DnsProviderCapabilities = {
-  compareAndSet: false,
-  atomic: true,
-  // PowerDNS itself takes 0, but a zero TTL defeats resolvers' caches for no failover gain.
-  minTtl: 1,
-  types: MANAGED_TYPES,
-};
+const capabilities = POWERDNS_CAPABILITIES;
 
 /** What GET …/zones/{zone} returns, as far as it is used here. */
 const zoneSchema = z.object({

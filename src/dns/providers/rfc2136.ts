@@ -22,14 +22,7 @@ import { decode as decodePacket, type StringAnswer } from 'dns-packet';
 import { OutlastError } from '../../errors.ts';
 import { checkedDnsProvider, checkSignal } from '../checked.ts';
 import { canonicalAddress } from '../plan.ts';
-import type {
-  DnsCallOptions,
-  DnsChange,
-  DnsProvider,
-  DnsProviderCapabilities,
-  ManagedType,
-  RecordSet,
-} from '../provider.ts';
+import type { DnsCallOptions, DnsChange, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { isHostName, MANAGED_TYPES, normalizeName } from '../provider.ts';
 import { describeTsigError, signMessage, type TsigKey, verifyMessage } from '../tsig.ts';
 import {
@@ -49,6 +42,7 @@ import {
   type WireRecord,
   walkMessage,
 } from '../wire.ts';
+import { RFC2136_CAPABILITIES } from './rfc2136-options.ts';
 
 export interface Rfc2136Options {
   /** The primary server, `HOST:PORT` or `[IPV6]:PORT` (e.g. `127.0.0.1:53`). */
@@ -92,13 +86,7 @@ interface Reply {
   verified: boolean;
 }
 
-const capabilities: DnsProviderCapabilities = {
-  compareAndSet: true,
-  atomic: true,
-  // A TTL of 0 is legal DNS but means "do not cache", which resolvers treat unevenly; 1 is the floor.
-  minTtl: 1,
-  types: MANAGED_TYPES,
-};
+const capabilities = RFC2136_CAPABILITIES;
 
 /** A provider that reads from and sends UPDATEs to `options.server` for `options.zone`. */
 export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {

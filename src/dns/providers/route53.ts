@@ -39,15 +39,9 @@ import { componentLogger } from '../../util/log.ts';
 import { checkedDnsProvider } from '../checked.ts';
 import { parseRetryAfter } from '../host-http.ts';
 import { canonicalValues, sameSet } from '../plan.ts';
-import type {
-  DnsCallOptions,
-  DnsChange,
-  DnsProvider,
-  DnsProviderCapabilities,
-  ManagedType,
-  RecordSet,
-} from '../provider.ts';
+import type { DnsCallOptions, DnsChange, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { ROUTE53_CAPABILITIES } from './route53-options.ts';
 
 export interface Route53Options {
   /** The hosted zone's id (`Z0123456789ABC` or `/hostedzone/Z0123456789ABC`). */
@@ -84,13 +78,7 @@ const FOREIGN_VALUE = /^(alias|policy):/;
 const STALE_MESSAGE =
   /but it was not found|values provided do not match|but it already exists|conflicts with other records|conflicting RRSet|other RRSets exist/i;
 
-const capabilities: DnsProviderCapabilities = {
-  compareAndSet: true,
-  atomic: true,
-  // Route 53 takes 0, but a zero TTL defeats resolvers' caches for no failover gain.
-  minTtl: 1,
-  types: MANAGED_TYPES,
-};
+const capabilities = ROUTE53_CAPABILITIES;
 
 /** What an AWS SDK error carries, as far as it is used here (network errors carry only `code`). */
 interface AwsErrorShape {

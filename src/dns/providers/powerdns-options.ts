@@ -1,0 +1,44 @@
+/**
+ * What the `powerdns` DNS provider (powerdns.ts) declares: its options in the config, its capabilities and
+ * its README row. Imports no provider code and no SDK, so the config schema and the docs read it.
+ */
+import { z } from 'zod';
+import type { DnsProviderCapabilities, DnsProviderDocs } from '../provider.ts';
+import { MANAGED_TYPES } from '../provider.ts';
+
+export const POWERDNS_TYPE = 'powerdns';
+
+export const powerDnsOptionsSchema = z.strictObject({
+  type: z.literal(POWERDNS_TYPE),
+  /** The API's base URL, e.g. `http://127.0.0.1:8081`. */
+  url: z.url({ protocol: /^https?$/ }),
+  serverId: z.string().min(1).default('localhost'),
+  zone: z.string().min(1),
+  apiKey: z.string().min(1),
+});
+
+/** The `powerdns` provider's config. */
+export type PowerDnsConfig = z.output<typeof powerDnsOptionsSchema>;
+
+export const POWERDNS_CAPABILITIES: DnsProviderCapabilities = {
+  compareAndSet: false,
+  atomic: true,
+  // PowerDNS itself takes 0, but a zero TTL defeats resolvers' caches for no failover gain.
+  minTtl: 1,
+  types: MANAGED_TYPES,
+};
+
+export const POWERDNS_DOCS: DnsProviderDocs = {
+  summary: 'PowerDNS Authoritative (HTTP API)',
+  compareAndSet: 'emulated: re-read right before the PATCH',
+  atomic: 'one PATCH, one backend transaction',
+  aliases: 'none',
+  permissions: 'the API key (`api-key` in pdns.conf)',
+};
+
+export const POWERDNS_PROVIDER = {
+  type: POWERDNS_TYPE,
+  schema: powerDnsOptionsSchema,
+  capabilities: POWERDNS_CAPABILITIES,
+  docs: POWERDNS_DOCS,
+} as const;
