@@ -12,6 +12,13 @@
  * Errors: every method throws `OutlastError` with one of the codes in errors.ts, the driver's name
  * as `source` and the backend's error as `cause`; `unavailable`, `timeout` and `rate_limited` are
  * retryable. A driver maps its backend's errors onto these codes and nothing else.
+ *
+ * Cancelling: every call takes an optional `signal`. Once it is aborted, the call sends nothing
+ * more and rejects with `cancelled` (not retryable), also when it was aborted before the call
+ * began. A put aborted before it completed leaves the key as it was: no part of the new object,
+ * and for a new key nothing at all, is ever visible (the backend discards an incomplete upload).
+ * An abort after the backend has committed a write cannot take it back: the call may then succeed,
+ * or reject with `cancelled` though the write was done; the next stat or list tells.
  */
 import type { Readable } from 'node:stream';
 
@@ -49,12 +56,23 @@ export interface ObjectInfo extends ObjectHeaders {
   metadata?: UserMetadata;
 }
 
-/** Where the bytes of a put come from. A file is opened per attempt, so retries re-read it. */
+/**
+ * Where the bytes of a put come from. A file is opened per attempt, so retries re-read it; a
+ * stream likewise: `open` makes a new stream of the same `size` bytes each time it is called (a
+ * driver may call it more than once per attempt, e.g. to hash the bytes before sending them).
+ */
 export type ObjectSource =
   | { kind: 'bytes'; bytes: Uint8Array }
-  | { kind: 'file'; path: string; size: number };
+  | { kind: 'file'; path: string; size: number }
+  | { kind: 'stream'; open: () => Readable; size: number };
 
-export interface PutOptions extends ObjectHeaders {
+/** What every driver call takes besides its arguments. */
+export interface CallOptions {
+  /** Aborts the call (see "Cancelling" above): it rejects with `cancelled`. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface PutOptions extends ObjectHeaders, CallOptions {
   /** The sha256 (hex) of the bytes; stored with the object (sha256 metadata) so a listing or a
    * stat can return it. The driver may use it to have the backend verify the upload. */
   sha256: string;
@@ -62,7 +80,7 @@ export interface PutOptions extends ObjectHeaders {
   metadata?: UserMetadata;
 }
 
-export interface ListOptions {
+export interface ListOptions extends CallOptions {
   /** Only keys that start with this (already prefixed by Store). Not necessarily a whole
    * segment: `assets/app` matches `assets/app.js` and `assets/apple/x`. */
   prefix?: string;
@@ -112,10 +130,11 @@ export interface StorageDriver {
 
   /** The object's info, or `undefined` when it does not exist (never `not_found` for a missing
    * object; a missing bucket is `not_found`). */
-  stat(key: string): Promise<ObjectInfo | undefined>;
+  stat(key: string, options?: CallOptions): Promise<ObjectInfo | undefined>;
 
-  /** The object's bytes and info; a missing object is `not_found`. */
-  get(key: string): Promise<GetResult>;
+  /** The object's bytes and info; a missing object (or bucket) is `not_found`. The signal aborts
+   * the request; a body already returned is the caller's to stop. */
+  get(key: string, options?: CallOptions): Promise<GetResult>;
 
   /**
    * Writes the object with its headers and metadata, replacing any object at that key and all of
@@ -126,16 +145,16 @@ export interface StorageDriver {
   put(key: string, source: ObjectSource, options: PutOptions): Promise<void>;
 
   /** Deletes the object. Idempotent: deleting a missing object succeeds. */
-  delete(key: string): Promise<void>;
+  delete(key: string, options?: CallOptions): Promise<void>;
 
   /** Deletes many objects (at most `capabilities.maxDeleteBatch`); idempotent like `delete`.
    * Store uses it when `capabilities.deleteMany`, else it runs single deletes concurrently.
    * Only when `capabilities.deleteMany`. Throws when any key could not be deleted. */
-  deleteMany?(keys: string[]): Promise<void>;
+  deleteMany?(keys: string[], options?: CallOptions): Promise<void>;
 
   /** Server-side copy within the store, the source's headers and metadata included. A missing
    * source is `not_found`. Only when `capabilities.copy`. */
-  copy?(fromKey: string, toKey: string): Promise<void>;
+  copy?(fromKey: string, toKey: string, options?: CallOptions): Promise<void>;
 
   /**
    * Extra keys this backend needs to serve the site, as alias → site key: the object at the alias

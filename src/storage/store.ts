@@ -3,12 +3,16 @@
  * through here, whatever the driver: key validation, the origin's key prefix, retries with
  * backoff, request counting, logging, and errors that name the origin. Drivers stay small
  * because of it (see driver.ts), and dry-run, metrics or throttling have one place to live.
+ *
+ * Cancelling: the store's `signal` (and a put's own) goes to every driver call; once it is
+ * aborted, the call in flight rejects with `cancelled`, and no call or retry starts after.
  */
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { isOutlastError, messageOf, OutlastError } from '../errors.ts';
 import { componentLogger, type Logger } from '../util/log.ts';
 import type {
+  CallOptions,
   GetResult,
   ObjectHeaders,
   ObjectInfo,
@@ -35,6 +39,8 @@ export interface StoreOptions {
   logger?: Logger;
   /** Waits between attempts; tests replace it to see the delays without waiting. */
   sleep?: (ms: number) => Promise<void>;
+  /** Aborts every call of this store (see "Cancelling" above). */
+  signal?: AbortSignal;
 }
 
 export type StoreOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy';
@@ -52,6 +58,7 @@ export class Store {
   private readonly retryMaxMs: number;
   private readonly logger: Logger;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly signal: AbortSignal | undefined;
   private readonly counts: Record<StoreOperation, number> = {
     list: 0,
     stat: 0,
@@ -72,6 +79,7 @@ export class Store {
     const fields = { origin: options.originId, driver: driver.name };
     this.logger = options.logger ? options.logger.child(fields) : componentLogger('storage', fields);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.signal = options.signal;
   }
 
   /** Driver calls made so far; every attempt counts. */
@@ -86,14 +94,14 @@ export class Store {
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
     const full = this.fullKey('stat', key);
-    const info = await this.call('stat', key, () => this.driver.stat(full));
+    const info = await this.call('stat', key, (options) => this.driver.stat(full, options));
     return info && { ...info, key };
   }
 
   /** The object's bytes as a stream; a missing object is `not_found`. */
   async get(key: string): Promise<GetResult> {
     const full = this.fullKey('get', key);
-    const result = await this.call('get', key, () => this.driver.get(full));
+    const result = await this.call('get', key, (options) => this.driver.get(full, options));
     return { info: { ...result.info, key }, body: result.body };
   }
 
@@ -119,7 +127,12 @@ export class Store {
 
   async put(key: string, source: ObjectSource, options: PutOptions): Promise<void> {
     const full = this.fullKey('put', key);
-    await this.call('put', key, () => this.driver.put(full, source, options));
+    await this.call(
+      'put',
+      key,
+      (callOptions) => this.driver.put(full, source, { ...options, ...callOptions }),
+      options.signal,
+    );
   }
 
   /** Puts bytes, computing their sha256. */
@@ -135,7 +148,7 @@ export class Store {
   /** Idempotent: deleting a missing object succeeds. */
   async delete(key: string): Promise<void> {
     const full = this.fullKey('delete', key);
-    await this.call('delete', key, () => this.driver.delete(full));
+    await this.call('delete', key, (options) => this.driver.delete(full, options));
   }
 
   /** Deletes in batches when the driver can, else by single deletes, 16 at a time. All keys are
@@ -149,14 +162,14 @@ export class Store {
       for (let start = 0; start < full.length; start += batch) {
         const chunk = full.slice(start, start + batch);
         const label = `${keys[start]} (+${chunk.length - 1} more)`;
-        await this.call('deleteMany', label, () => deleteMany.call(this.driver, chunk));
+        await this.call('deleteMany', label, (options) => deleteMany.call(this.driver, chunk, options));
       }
       return;
     }
     const limit = pLimit(DELETE_CONCURRENCY);
     await Promise.all(
       full.map((fullKey, index) =>
-        limit(() => this.call('delete', keys[index]!, () => this.driver.delete(fullKey))),
+        limit(() => this.call('delete', keys[index]!, (options) => this.driver.delete(fullKey, options))),
       ),
     );
   }
@@ -168,7 +181,7 @@ export class Store {
     const fullTo = this.fullKey('copy', to);
     const { copy } = this.driver;
     if (this.driver.capabilities.copy && copy) {
-      await this.call('copy', from, () => copy.call(this.driver, fullFrom, fullTo));
+      await this.call('copy', from, (options) => copy.call(this.driver, fullFrom, fullTo, options));
       return;
     }
     const source = await this.getWithBytes(from);
@@ -192,8 +205,8 @@ export class Store {
     let cursor: string | undefined;
     do {
       const after = cursor;
-      const page = await this.call('list', prefix, () =>
-        this.driver.list({ prefix: fullPrefix, cursor: after }),
+      const page = await this.call('list', prefix, (options) =>
+        this.driver.list({ prefix: fullPrefix, cursor: after, ...options }),
       );
       for (const item of page.items) {
         if (!item.key.startsWith(fullPrefix)) {
@@ -280,8 +293,8 @@ export class Store {
   private async getWithBytes(key: string): Promise<{ info: ObjectInfo; bytes: Uint8Array } | undefined> {
     const full = this.fullKey('get', key);
     try {
-      return await this.call('get', key, async () => {
-        const { info, body } = await this.driver.get(full);
+      return await this.call('get', key, async (options) => {
+        const { info, body } = await this.driver.get(full, options);
         const chunks: Buffer[] = [];
         for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
         return { info: { ...info, key }, bytes: new Uint8Array(Buffer.concat(chunks)) };
@@ -293,13 +306,33 @@ export class Store {
   }
 
   /** One driver call with retries. Retryable errors are retried with exponential backoff and full
-   * jitter (at least what the backend asked for); the last error is rethrown naming the origin. */
-  private async call<T>(operation: StoreOperation, key: string, attempt: () => Promise<T>): Promise<T> {
+   * jitter (at least what the backend asked for); the last error is rethrown naming the origin.
+   * The store's signal and `callSignal` (a put's own) both go to the driver; once either is
+   * aborted, nothing is retried and no attempt starts. */
+  private async call<T>(
+    operation: StoreOperation,
+    key: string,
+    attempt: (options: CallOptions) => Promise<T>,
+    callSignal?: AbortSignal,
+  ): Promise<T> {
+    const signal =
+      this.signal && callSignal ? AbortSignal.any([this.signal, callSignal]) : (this.signal ?? callSignal);
+    const options: CallOptions = signal ? { signal } : {};
     for (let number = 1; ; number++) {
+      if (signal?.aborted) {
+        throw new OutlastError(
+          'cancelled',
+          `${operation} ${JSON.stringify(key)}: cancelled (its AbortSignal was aborted)`,
+          {
+            source: this.source,
+            cause: signal.reason,
+          },
+        );
+      }
       this.counts[operation]++;
       this.logger.debug({ key, attempt: number }, operation);
       try {
-        return await attempt();
+        return await attempt(options);
       } catch (thrown) {
         const error = isOutlastError(thrown)
           ? thrown
@@ -307,14 +340,14 @@ export class Store {
               source: this.driver.name,
               cause: thrown,
             });
-        if (!error.retryable || number >= this.attempts) throw this.wrap(error, number);
+        if (!error.retryable || number >= this.attempts || signal?.aborted) throw this.wrap(error, number);
         const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (number - 1));
         const delay = Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling));
         this.logger.warn(
           { key, attempt: number, retryInMs: delay, code: error.code, error: error.message },
           operation,
         );
-        await this.sleep(delay);
+        await untilAborted(this.sleep(delay), signal);
       }
     }
   }
@@ -328,5 +361,20 @@ export class Store {
       ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
       ...(error.hint === undefined ? {} : { hint: error.hint }),
     });
+  }
+}
+
+/** `wait`, cut short when `signal` aborts (the next attempt then sees it). */
+async function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal || signal.aborted) return signal ? undefined : wait;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([wait, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
   }
 }

@@ -7,17 +7,27 @@
  *
  * Tests run in order and each one uses its own key namespace (`rt/`, `odd/`, `many/`…), so a
  * failure in one does not cascade; the last test deletes everything and expects an empty store.
+ *
+ * Cancelling (go-cloud's drivertest does the same): a put whose body stream stops after its first
+ * bytes is aborted there, and must reject with `cancelled` and leave the key as it was; a call
+ * whose signal is aborted already must be `cancelled` and change nothing.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pLimit from 'p-limit';
 import { type ErrorCode, isOutlastError } from '../../src/errors.ts';
-import type { ObjectHeaders, ObjectInfo, StorageDriver, UserMetadata } from '../../src/storage/driver.ts';
+import type {
+  ObjectHeaders,
+  ObjectInfo,
+  ObjectSource,
+  StorageDriver,
+  UserMetadata,
+} from '../../src/storage/driver.ts';
 import { compareKeys, MAX_KEY_BYTES } from '../../src/storage/keys.ts';
 import { Store } from '../../src/storage/store.ts';
 
@@ -30,6 +40,9 @@ export interface StorageHarness {
   cleanup?(): Promise<void>;
   /** The key prefix the suite's `Store` uses (`site/`); default none. */
   prefix?: string;
+  /** A driver on a bucket (container) that does not exist; absent for a backend that has no such
+   * thing (a missing folder is an empty `fs` origin). Closed by the suite. */
+  createMissing?(): Promise<StorageDriver>;
 }
 
 const ALL_HEADERS: Required<ObjectHeaders> = {
@@ -424,6 +437,99 @@ export function testStorageDriver(harness: StorageHarness): void {
       assert.equal(counting.requests, 5);
     });
 
+    it('a missing bucket is not_found for list, stat and get', async (t) => {
+      if (!harness.createMissing) return t.skip('the harness makes no missing bucket (createMissing)');
+      const missing = await harness.createMissing();
+      try {
+        for (const [operation, attempt] of [
+          ['list', () => missing.list({ prefix })],
+          ['stat', () => missing.stat(`${prefix}missing-bucket/a.txt`)],
+          ['get', () => missing.get(`${prefix}missing-bucket/a.txt`)],
+        ] as const) {
+          const error = await attempt().then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+          assert.ok(
+            isOutlastError(error, 'not_found'),
+            `${operation}: expected not_found, got ${String(error)}`,
+          );
+          assert.equal(error.source, missing.name, `${operation}: a driver's errors name the driver`);
+        }
+      } finally {
+        await missing.close?.();
+      }
+    });
+
+    // A driver that ignores the signal would wait for the rest of the body for ever: fail instead.
+    it('a put aborted midway rejects with cancelled and leaves the key as it was', {
+      timeout: 60_000,
+    }, async () => {
+      await store.putBytes('abort/old.txt', text('old'), { contentType: 'text/plain' });
+      const body = randomBytes(256 * 1024);
+      for (const key of ['abort/new.bin', 'abort/old.txt']) {
+        const controller = new AbortController();
+        const source = stoppingSource(body, 64 * 1024, controller);
+        const put = store.put(key, source, { sha256: sha256(body), signal: controller.signal });
+        await expectCode(put, 'cancelled', /cancelled/);
+        assert.ok(controller.signal.aborted, 'the driver read the first bytes before the abort');
+      }
+      assert.equal(await store.stat('abort/new.bin'), undefined, 'nothing at the new key');
+      assert.deepEqual(await store.getBytes('abort/old.txt'), text('old'), 'the old bytes at the old key');
+      assert.equal((await store.stat('abort/old.txt'))?.contentType, 'text/plain');
+      assert.deepEqual(
+        (await store.listAll('abort/')).map((item) => item.key),
+        ['abort/old.txt'],
+      );
+    });
+
+    it('a call whose signal is aborted already is cancelled and changes nothing', async () => {
+      const signal = AbortSignal.abort();
+      const kept = `${prefix}abort/old.txt`;
+      const never = `${prefix}abort/never.txt`;
+      const bytes = text('never');
+      const attempts: Array<[string, () => Promise<unknown>]> = [
+        ['list', () => driver.list({ prefix, signal })],
+        ['stat', () => driver.stat(kept, { signal })],
+        ['get', () => driver.get(kept, { signal })],
+        ['put', () => driver.put(never, { kind: 'bytes', bytes }, { sha256: sha256(bytes), signal })],
+        ['delete', () => driver.delete(kept, { signal })],
+      ];
+      if (driver.capabilities.deleteMany && driver.deleteMany) {
+        const deleteMany = driver.deleteMany.bind(driver);
+        attempts.push(['deleteMany', () => deleteMany([kept], { signal })]);
+      }
+      if (driver.capabilities.copy && driver.copy) {
+        const copy = driver.copy.bind(driver);
+        attempts.push(['copy', () => copy(kept, never, { signal })]);
+      }
+      for (const [operation, attempt] of attempts) {
+        const error = await attempt().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        assert.ok(
+          isOutlastError(error, 'cancelled'),
+          `${operation}: expected cancelled, got ${String(error)}`,
+        );
+        assert.equal(error.source, driver.name, `${operation}: a driver's errors name the driver`);
+        assert.equal(error.retryable, false);
+      }
+      assert.equal(await store.stat('abort/never.txt'), undefined);
+      assert.deepEqual(await store.getBytes('abort/old.txt'), text('old'));
+
+      // A Store's own signal: no attempt is made, and the error names the origin.
+      const cancelled = new Store(driver, { originId: 'conformance', prefix, signal });
+      await expectCode(cancelled.putBytes('abort/never.txt', bytes), 'cancelled', /origin "conformance"/);
+      await expectCode(cancelled.listAll('abort/'), 'cancelled');
+      await expectCode(cancelled.delete('abort/old.txt'), 'cancelled');
+      assert.equal(cancelled.requests, 0);
+      assert.deepEqual(
+        (await store.listAll('abort/')).map((item) => item.key),
+        ['abort/old.txt'],
+      );
+    });
+
     it('deleting every object leaves an empty store', async () => {
       const all = await store.listAll();
       await store.deleteMany(all.map((item) => item.key));
@@ -464,6 +570,32 @@ function oddKeys(prefix: string): string[] {
     deep,
     long,
   ];
+}
+
+/**
+ * A stream source of `body` (as many streams as the driver opens) whose streams give the first
+ * `first` bytes, then, asked for more, abort `controller` and give nothing else: the driver is
+ * midway through reading, and (for a driver that streams) through sending, when the abort comes.
+ */
+function stoppingSource(body: Uint8Array, first: number, controller: AbortController): ObjectSource {
+  return {
+    kind: 'stream',
+    size: body.byteLength,
+    open: () => {
+      let given = false;
+      return new Readable({
+        read() {
+          if (!given) {
+            given = true;
+            this.push(body.subarray(0, first));
+            return;
+          }
+          // Asked for more: never pushed. The abort comes from outside this call, as it would.
+          setImmediate(() => controller.abort());
+        },
+      });
+    },
+  };
 }
 
 function text(value: string): Uint8Array {

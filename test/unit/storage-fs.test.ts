@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isOutlastError } from '../../src/errors.ts';
 import type { StorageDriver } from '../../src/storage/driver.ts';
@@ -81,6 +82,40 @@ describe('fs driver layout', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.putBytes(`tmp-check/${i}`, bytes)));
     await store.copy('tmp-check/0', 'tmp-check/copy');
     assert.deepEqual(await readdir(join(root, FS_RESERVED_DIR, 'tmp')), []);
+  });
+
+  it('removes its temp file when a put is aborted midway', async () => {
+    const controller = new AbortController();
+    const tmp = join(root, FS_RESERVED_DIR, 'tmp');
+    const first = new Uint8Array(64 * 1024);
+    /** Aborts once the temp file holds the first bytes: the put is midway. */
+    async function abortWhenWritten(): Promise<void> {
+      for (;;) {
+        const [temp] = await readdir(tmp);
+        if (temp !== undefined && (await stat(join(tmp, temp))).size === first.length) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      controller.abort();
+    }
+    let given = false;
+    const source = {
+      kind: 'stream' as const,
+      size: 2 * first.length,
+      open: () =>
+        new Readable({
+          read() {
+            if (given) return void abortWhenWritten();
+            given = true;
+            this.push(first);
+          },
+        }),
+    };
+    await assert.rejects(
+      store.put('tmp-check/aborted', source, { sha256: 'x', signal: controller.signal }),
+      (error) => isOutlastError(error, 'cancelled'),
+    );
+    assert.deepEqual(await readdir(tmp), []);
+    await assert.rejects(stat(join(root, 'tmp-check', 'aborted')), { code: 'ENOENT' });
   });
 
   it('never lists the reserved folder, nor symlinks or stray files in it', async () => {

@@ -1,14 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isOutlastError, OutlastError } from '../../src/errors.ts';
 import { createMemoryDriver, resetMemoryStore } from '../../src/storage/drivers/memory.ts';
 import { Store } from '../../src/storage/store.ts';
 import { testStorageDriver } from '../conformance/storage.ts';
 
-testStorageDriver({ name: 'memory', create: async () => createMemoryDriver() });
+testStorageDriver({
+  name: 'memory',
+  create: async () => createMemoryDriver(),
+  createMissing: async () => createMemoryDriver({ missing: true }),
+});
 testStorageDriver({
   name: 'memory (prefix site/)',
   prefix: 'site/',
   create: async () => createMemoryDriver(),
+  createMissing: async () => createMemoryDriver({ missing: true }),
 });
 
 describe('memory driver', () => {
@@ -38,6 +44,24 @@ describe('memory driver', () => {
     const info = (await store.stat('k'))!;
     info.metadata!.changed = 'yes';
     assert.deepEqual((await store.stat('k'))!.metadata, {});
+  });
+
+  it("stops a Store's retries once its signal is aborted", async () => {
+    const driver = createMemoryDriver();
+    const controller = new AbortController();
+    driver.failNext('stat', new OutlastError('unavailable', 'down', { source: 'memory' }), 3);
+    const store = new Store(driver, {
+      originId: 'cancel',
+      signal: controller.signal,
+      // Aborted while it waits before the second attempt.
+      sleep: async () => controller.abort(),
+    });
+    await assert.rejects(store.stat('k'), (error) => {
+      assert.ok(isOutlastError(error, 'cancelled'), String(error));
+      assert.match(error.message, /origin "cancel": stat "k": cancelled/);
+      return true;
+    });
+    assert.equal(store.requests, 1, 'no attempt after the abort');
   });
 
   it('fails the next calls of one operation on demand', async () => {

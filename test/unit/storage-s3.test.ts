@@ -7,12 +7,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { isOutlastError, type OutlastError } from '../../src/errors.ts';
-import type { StorageDriver } from '../../src/storage/driver.ts';
+import type { ObjectSource, StorageDriver } from '../../src/storage/driver.ts';
 import { createS3Driver, type S3StorageConfig } from '../../src/storage/drivers/s3.ts';
-import { MULTIPART_THRESHOLD, PART_SIZE } from '../../src/storage/drivers/s3-upload.ts';
+import { BUFFER_LIMIT, MULTIPART_THRESHOLD, PART_SIZE } from '../../src/storage/drivers/s3-upload.ts';
 import { Store } from '../../src/storage/store.ts';
 import { testStorageDriver } from '../conformance/storage.ts';
 import { type SwiftCluster, swiftClustersForTests } from '../servers/swift.ts';
@@ -98,6 +104,9 @@ function swiftHarness(name: string, prefix?: string) {
     async cleanup() {
       if (cluster && bucket) await removeBucket(cluster, bucket);
     },
+    async createMissing(): Promise<StorageDriver> {
+      return createS3Driver(s3Config(await clusterA(), bucketName()));
+    },
   };
 }
 
@@ -115,6 +124,40 @@ async function rejection(promise: Promise<unknown>): Promise<OutlastError> {
   );
   assert.ok(isOutlastError(error), `expected an OutlastError, got ${String(error)}`);
   return error;
+}
+
+/**
+ * A stream source of `body` whose stream that a put sends gives `sent` bytes, then, asked for
+ * more, aborts `controller`: the put is cut off with its first bytes on the wire. Below the
+ * multipart threshold the driver reads a first stream whole for the MD5 (s3-upload.ts).
+ */
+function cutOffSource(
+  body: Uint8Array,
+  sent: number,
+  controller: AbortController,
+  opens: number[],
+): ObjectSource {
+  return {
+    kind: 'stream',
+    size: body.byteLength,
+    open: () => {
+      opens.push(opens.length + 1);
+      if (opens.length < 2 && body.byteLength < MULTIPART_THRESHOLD)
+        return Readable.from([Buffer.from(body)]);
+      let offset = 0;
+      return new Readable({
+        read() {
+          if (offset >= sent) {
+            setImmediate(() => controller.abort());
+            return;
+          }
+          const chunk = body.subarray(offset, Math.min(sent, offset + 1024 * 1024));
+          offset += chunk.byteLength;
+          this.push(chunk);
+        },
+      });
+    },
+  };
 }
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
@@ -176,6 +219,52 @@ describe("s3 driver on Swift's S3 API", () => {
     const info = await store.stat('big/10m.bin');
     assert.equal(info?.etag, md5Hex(bytes), 'a single PUT: the ETag is the MD5');
     assert.equal(info?.sha256, sha256(bytes));
+  });
+
+  // A driver that ignored the signal would wait for the rest of the body for ever: fail instead.
+  it('a streamed put aborted with its first bytes on the wire is cancelled and leaves nothing', {
+    timeout: 60_000,
+  }, async () => {
+    const body = randomBytes(BUFFER_LIMIT + 1024 * 1024);
+    const controller = new AbortController();
+    const opens: number[] = [];
+    const source = cutOffSource(body, 1024 * 1024, controller, opens);
+    const error = await rejection(
+      store.put('abort/streamed.bin', source, { sha256: sha256(body), signal: controller.signal }),
+    );
+    assert.equal(error.code, 'cancelled', error.message);
+    assert.equal(error.retryable, false);
+    assert.deepEqual(opens, [1, 2], 'hashed, then being sent');
+    assert.equal(await store.stat('abort/streamed.bin'), undefined);
+    assert.deepEqual(await store.listAll('abort/'), []);
+  });
+
+  it('a multipart put aborted midway is cancelled, and the upload is aborted at the store', {
+    timeout: 60_000,
+  }, async () => {
+    const body = randomBytes(MULTIPART_THRESHOLD + PART_SIZE);
+    const controller = new AbortController();
+    const source = cutOffSource(body, PART_SIZE + 1024 * 1024, controller, []);
+    const error = await rejection(
+      store.put('abort/parts.bin', source, { sha256: sha256(body), signal: controller.signal }),
+    );
+    assert.equal(error.code, 'cancelled', error.message);
+    assert.equal(await store.stat('abort/parts.bin'), undefined);
+    assert.deepEqual(await store.listAll('abort/'), []);
+    // AbortMultipartUpload goes out once the parts in flight have stopped, after the put rejected.
+    const client = rawClient(cluster);
+    try {
+      let uploads: unknown[] | undefined;
+      for (let tries = 0; tries < 100; tries++) {
+        const out = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'abort/' }));
+        uploads = out.Uploads ?? [];
+        if (uploads.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(uploads, [], 'no upload left at the store');
+    } finally {
+      client.destroy();
+    }
   });
 
   it('refuses bytes that do not match the sha256 (the store checks x-amz-content-sha256)', async () => {

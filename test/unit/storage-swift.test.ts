@@ -7,11 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pLimit from 'p-limit';
 import { Agent, type Dispatcher, MockAgent } from 'undici';
 import { isOutlastError, type OutlastError } from '../../src/errors.ts';
-import type { SetupOptions, StorageDriver } from '../../src/storage/driver.ts';
+import type { ObjectSource, SetupOptions, StorageDriver } from '../../src/storage/driver.ts';
 import { createSwiftDriver, type SwiftStorageConfig } from '../../src/storage/drivers/swift.ts';
 import { Store } from '../../src/storage/store.ts';
 import { testStorageDriver } from '../conformance/storage.ts';
@@ -108,6 +109,10 @@ function swiftHarness(name: string, prefix?: string) {
     },
     async cleanup() {
       if (container) await removeContainer(account, container);
+    },
+    async createMissing(): Promise<StorageDriver> {
+      const { a } = await swiftClustersForTests();
+      return createSwiftDriver(config(mainAccount(a), newContainerName('missing')));
     },
   };
 }
@@ -332,6 +337,45 @@ describe('swift driver on a real cluster', () => {
         assert.equal(error.code, 'not_found');
         assert.ok(error.message.includes(missing), error.message);
       }
+    } finally {
+      await driver.close?.();
+    }
+  });
+
+  // A driver that ignored the signal would wait for the rest of the body for ever: fail instead.
+  it('a put aborted with its first bytes on the wire is cancelled and leaves nothing', {
+    timeout: 60_000,
+  }, async () => {
+    const driver = createSwiftDriver(config(account, container));
+    try {
+      const store = new Store(driver, { originId: 'abort' });
+      const body = randomBytes(1024 * 1024);
+      const controller = new AbortController();
+      let opens = 0;
+      // The first stream is the MD5 pass; the second, the one sent, stops after 64 KiB.
+      const source: ObjectSource = {
+        kind: 'stream',
+        size: body.length,
+        open: () => {
+          opens++;
+          if (opens === 1) return Readable.from([body]);
+          let given = false;
+          return new Readable({
+            read() {
+              if (given) return void setImmediate(() => controller.abort());
+              given = true;
+              this.push(body.subarray(0, 64 * 1024));
+            },
+          });
+        },
+      };
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const error = await caught(store.put('abort/wire.bin', source, { sha256, signal: controller.signal }));
+      assert.equal(error.code, 'cancelled', error.message);
+      assert.equal(opens, 2, 'hashed, then being sent');
+      assert.equal(await store.stat('abort/wire.bin'), undefined);
+      const listed = await raw(account, 'GET', `/${container}?format=json&prefix=abort/`);
+      assert.deepEqual(JSON.parse(listed.body || '[]'), []);
     } finally {
       await driver.close?.();
     }

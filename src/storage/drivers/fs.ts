@@ -24,6 +24,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
+import { cancelledError, checkSignal, isAbortError } from '../abort.ts';
 import {
   type GetResult,
   type ListOptions,
@@ -128,18 +129,21 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
   /**
    * The atomic write behind put and copy: the bytes go to a temp file, then the sidecar (temp +
    * rename), then the object is renamed into place. A kill at any moment leaves the old object or
-   * the new one at the key, never a part; at worst a sidecar that matches neither (ignored).
+   * the new one at the key, never a part; at worst a sidecar that matches neither (ignored). An
+   * abort is heeded until the sidecar is placed; from there the two renames always run.
    */
   async function commit(
     operation: string,
     key: string,
     write: (path: string) => Promise<unknown>,
     meta: SidecarContent | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     let temp: string | undefined;
     try {
       temp = await writeTempFile(write);
       const stats = await lstat(temp);
+      checkSignal(signal, DRIVER_NAME, `${operation} ${JSON.stringify(key)}`);
       if (meta) {
         const { sha256, headers, metadata } = meta;
         const sidecar: FsSidecar = {
@@ -197,9 +201,13 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
     name: DRIVER_NAME,
     capabilities: FS_CAPABILITIES,
 
-    list: (listOptions) => listPage(root, listOptions, info),
+    async list(listOptions) {
+      checkSignal(listOptions.signal, DRIVER_NAME, `list ${JSON.stringify(listOptions.prefix ?? '')}`);
+      return listPage(root, listOptions, info);
+    },
 
-    async stat(key) {
+    async stat(key, callOptions) {
+      checkSignal(callOptions?.signal, DRIVER_NAME, `stat ${JSON.stringify(key)}`);
       checkKey('stat', key);
       const stats = await lstat(objectPath(root, key)).catch((error) => {
         if (isAbsent(error)) return undefined;
@@ -208,7 +216,8 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
       return stats?.isFile() ? info(key, stats) : undefined;
     },
 
-    async get(key): Promise<GetResult> {
+    async get(key, callOptions): Promise<GetResult> {
+      checkSignal(callOptions?.signal, DRIVER_NAME, `get ${JSON.stringify(key)}`);
       const { handle, stats } = await openObject('get', key);
       try {
         // Reading through the open handle, so a concurrent put cannot mix two versions' bytes.
@@ -220,13 +229,15 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
     },
 
     async put(key, source, putOptions) {
+      const { sha256, metadata = {}, signal, ...headers } = putOptions;
+      checkSignal(signal, DRIVER_NAME, `put ${JSON.stringify(key)}`);
       checkKey('put', key);
-      const { sha256, metadata = {}, ...headers } = putOptions;
       const meta = { sha256, headers: pickHeaders(headers), metadata: { ...metadata } };
-      await commit('put', key, (temp) => writeSource(source, temp, key), meta);
+      await commit('put', key, (temp) => writeSource(source, temp, key, signal), meta, signal);
     },
 
-    async delete(key) {
+    async delete(key, callOptions) {
+      checkSignal(callOptions?.signal, DRIVER_NAME, `delete ${JSON.stringify(key)}`);
       checkKey('delete', key);
       const target = objectPath(root, key);
       const sidecar = sidecarPath(root, key);
@@ -245,7 +256,9 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
       await prune(dirname(sidecar), metaDir);
     },
 
-    async copy(fromKey, toKey) {
+    async copy(fromKey, toKey, callOptions) {
+      const signal = callOptions?.signal;
+      checkSignal(signal, DRIVER_NAME, `copy ${JSON.stringify(fromKey)}`);
       checkKey('copy', toKey);
       const { handle, stats } = await openObject('copy', fromKey);
       try {
@@ -256,8 +269,9 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
           pipeline(
             handle.createReadStream({ autoClose: false, start: 0 }),
             createWriteStream(temp, { flags: 'wx' }),
+            { signal },
           );
-        await commit('copy', toKey, write, sidecar);
+        await commit('copy', toKey, write, sidecar, signal);
       } finally {
         await handle.close();
       }
@@ -366,16 +380,27 @@ async function listPage(
   return keys.length > pageSize ? { items, cursor: pageKeys[pageKeys.length - 1]! } : { items };
 }
 
-async function writeSource(source: ObjectSource, temp: string, key: string): Promise<void> {
+async function writeSource(
+  source: ObjectSource,
+  temp: string,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   if (source.kind === 'bytes') {
-    await writeFile(temp, source.bytes, { flag: 'wx' });
+    await writeFile(temp, source.bytes, { flag: 'wx', signal });
+    return;
+  }
+  if (source.kind === 'stream') {
+    await pipeline(source.open(), createWriteStream(temp, { flags: 'wx' }), { signal });
     return;
   }
   const input = await open(source.path, 'r').catch((error) => {
     throw fsError(error, 'put', key, `cannot read the source file ${source.path}`);
   });
   try {
-    await pipeline(input.createReadStream({ autoClose: false }), createWriteStream(temp, { flags: 'wx' }));
+    await pipeline(input.createReadStream({ autoClose: false }), createWriteStream(temp, { flags: 'wx' }), {
+      signal,
+    });
   } finally {
     await input.close();
   }
@@ -441,6 +466,7 @@ function sidecarConflict(operation: string, key: string, cause: unknown): Outlas
 }
 
 function fsError(error: unknown, operation: string, key: string, context?: string): OutlastError {
+  if (isAbortError(error)) return cancelledError(DRIVER_NAME, `${operation} ${JSON.stringify(key)}`, error);
   const code = ERRNO_CODES[errno(error) ?? ''] ?? 'internal';
   const what = `${operation} ${JSON.stringify(key)}: ${context ? `${context}: ` : ''}${messageOf(error)}`;
   // Waiting seconds will not free a disk: a full disk fails now and says so.

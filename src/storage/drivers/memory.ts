@@ -9,7 +9,9 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { OutlastError } from '../../errors.ts';
+import { cancelledError, checkSignal, isAbortError, readAll } from '../abort.ts';
 import type {
+  CallOptions,
   GetResult,
   ListOptions,
   ListPage,
@@ -25,6 +27,9 @@ export interface MemoryDriverOptions {
   /** Stores created with the same name share their objects within the process. Without a name,
    * the store is private to this driver. */
   name?: string;
+  /** A store that does not exist, like a missing bucket: every call is `not_found` (for tests of
+   * that contract). */
+  missing?: boolean;
 }
 
 /** The driver operations `failNext` can target. */
@@ -40,16 +45,21 @@ const DRIVER_NAME = MEMORY_TYPE;
 const MAX_DELETE_BATCH = MEMORY_MAX_DELETE_BATCH;
 const DEFAULT_PAGE_SIZE = 1000;
 
-export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDriver {
-  const state = options.name === undefined ? newState() : sharedState(options.name);
+export function createMemoryDriver(driverOptions: MemoryDriverOptions = {}): MemoryDriver {
+  const state = driverOptions.name === undefined ? newState() : sharedState(driverOptions.name);
   const faults: Array<{ operation: MemoryOperation; error: unknown }> = [];
 
   // Every method starts here, so an injected fault hits before any effect, like a failed request.
-  function enter(operation: MemoryOperation): void {
+  function enter(operation: MemoryOperation, options: CallOptions = {}): void {
+    checkSignal(options.signal, DRIVER_NAME, operation);
     const index = faults.findIndex((fault) => fault.operation === operation);
-    if (index < 0) return;
-    const [fault] = faults.splice(index, 1);
-    throw fault!.error;
+    if (index >= 0) {
+      const [fault] = faults.splice(index, 1);
+      throw fault!.error;
+    }
+    if (driverOptions.missing) {
+      throw new OutlastError('not_found', `${operation}: the store does not exist`, { source: DRIVER_NAME });
+    }
   }
 
   return {
@@ -60,8 +70,13 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDri
       for (let i = 0; i < times; i++) faults.push({ operation, error });
     },
 
-    async list({ prefix = '', cursor, pageSize = DEFAULT_PAGE_SIZE }: ListOptions): Promise<ListPage> {
-      enter('list');
+    async list({
+      prefix = '',
+      cursor,
+      pageSize = DEFAULT_PAGE_SIZE,
+      signal,
+    }: ListOptions): Promise<ListPage> {
+      enter('list', { signal });
       const keys = sortedKeys(state);
       let start = cursor === undefined ? 0 : firstAfter(keys, cursor);
       if (start < firstAtLeast(keys, prefix)) start = firstAtLeast(keys, prefix);
@@ -76,23 +91,25 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDri
       return more ? { items, cursor: items[items.length - 1]!.key } : { items };
     },
 
-    async stat(key) {
-      enter('stat');
+    async stat(key, callOptions) {
+      enter('stat', callOptions);
       const stored = state.objects.get(key);
       return stored && infoOf(key, stored);
     },
 
-    async get(key): Promise<GetResult> {
-      enter('get');
+    async get(key, callOptions): Promise<GetResult> {
+      enter('get', callOptions);
       const stored = state.objects.get(key);
       if (!stored) throw notFound(key);
       return { info: infoOf(key, stored), body: bodyOf(stored.bytes) };
     },
 
     async put(key, source, putOptions) {
-      enter('put');
-      const bytes = await readSource(key, source);
-      const { sha256, metadata, ...headers } = putOptions;
+      const { sha256, metadata, signal, ...headers } = putOptions;
+      enter('put', { signal });
+      const bytes = await readSource(key, source, signal);
+      // The bytes are stored only now, in one step: a put aborted before has left nothing.
+      checkSignal(signal, DRIVER_NAME, `put ${JSON.stringify(key)}`);
       store(state, key, {
         bytes,
         headers: { ...definedHeaders(headers) },
@@ -102,13 +119,13 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDri
       });
     },
 
-    async delete(key) {
-      enter('delete');
+    async delete(key, callOptions) {
+      enter('delete', callOptions);
       remove(state, key);
     },
 
-    async deleteMany(keys) {
-      enter('deleteMany');
+    async deleteMany(keys, callOptions) {
+      enter('deleteMany', callOptions);
       if (keys.length > MAX_DELETE_BATCH) {
         throw new OutlastError('invalid_argument', `deleteMany takes at most ${MAX_DELETE_BATCH} keys`, {
           source: DRIVER_NAME,
@@ -117,8 +134,8 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDri
       for (const key of keys) remove(state, key);
     },
 
-    async copy(fromKey, toKey) {
-      enter('copy');
+    async copy(fromKey, toKey, callOptions) {
+      enter('copy', callOptions);
       const stored = state.objects.get(fromKey);
       if (!stored) throw notFound(fromKey);
       // Stored objects are never mutated in place, so sharing the byte array is safe.
@@ -219,12 +236,20 @@ function definedHeaders(headers: ObjectHeaders): ObjectHeaders {
   return Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined));
 }
 
-async function readSource(key: string, source: ObjectSource): Promise<Uint8Array> {
+async function readSource(
+  key: string,
+  source: ObjectSource,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
   if (source.kind === 'bytes') return new Uint8Array(source.bytes);
+  const from = source.kind === 'file' ? source.path : 'its stream';
   try {
-    return new Uint8Array(await readFile(source.path));
+    return new Uint8Array(
+      source.kind === 'file' ? await readFile(source.path, { signal }) : await readAll(source.open(), signal),
+    );
   } catch (error) {
-    throw new OutlastError('invalid_argument', `put ${JSON.stringify(key)}: cannot read ${source.path}`, {
+    if (isAbortError(error)) throw cancelledError(DRIVER_NAME, `put ${JSON.stringify(key)}`, error);
+    throw new OutlastError('invalid_argument', `put ${JSON.stringify(key)}: cannot read ${from}`, {
       source: DRIVER_NAME,
       cause: error,
     });

@@ -4,6 +4,7 @@
  * that names the operation, the key, the bucket, and says what to do. Never a secret.
  */
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
+import { cancelledError, isAbortError } from '../abort.ts';
 
 export interface S3ErrorContext {
   /** The driver's name, the errors' `source`. */
@@ -126,6 +127,8 @@ export function s3Error(
   key?: string,
 ): OutlastError {
   if (error instanceof OutlastError) return error;
+  const where = s3Where(context, operation, key);
+  if (isAbortError(error)) return cancelledError(context.source, where, error);
   const shape = (error ?? {}) as SdkErrorShape;
   const name = s3ErrorName(error);
   const status = s3Status(error);
@@ -134,10 +137,6 @@ export function s3Error(
     (name === undefined ? undefined : CODE_BY_NAME[name]) ??
     (errno === undefined ? undefined : CODE_BY_ERRNO[errno]) ??
     codeByStatus(status);
-  const where =
-    key === undefined
-      ? `${operation} in bucket ${JSON.stringify(context.bucket)}`
-      : `${operation} ${JSON.stringify(key)} in bucket ${JSON.stringify(context.bucket)}`;
   const { why, hint } = explain(context, code, name, status, errno, shape);
   const retryAfterMs = retryAfter(shape);
   return new OutlastError(code, redact(`${where}: ${why}`, context.secret), {
@@ -147,6 +146,12 @@ export function s3Error(
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(hint === undefined ? {} : { hint: redact(hint, context.secret) }),
   });
+}
+
+/** What a message says the call was: `put "a.txt" in bucket "b"`. */
+export function s3Where(context: S3ErrorContext, operation: string, key?: string): string {
+  const bucket = `in bucket ${JSON.stringify(context.bucket)}`;
+  return key === undefined ? `${operation} ${bucket}` : `${operation} ${JSON.stringify(key)} ${bucket}`;
 }
 
 /** outlast's code for an S3 error code (as in a DeleteObjects answer) or an HTTP status. */

@@ -11,14 +11,18 @@
  *     with its Content-MD5 (s3-client.ts). The ETag is then `<md5 of the parts' md5s>-<parts>`.
  *
  * Buffering below 8 MiB keeps one read per file; streaming above bounds memory at about
- * 16 concurrent puts × 8 MiB, and multipart at 4 × 8 MiB per upload.
+ * 16 concurrent puts × 8 MiB, and multipart at 4 × 8 MiB per upload. A stream source goes the same
+ * ways as a file, by its announced size.
+ *
+ * The signal aborts the reads of the source and the requests (the SDK's `abortSignal`); an
+ * aborted multipart upload is aborted at the store too, so no part is left behind.
  */
 import { createHash } from 'node:crypto';
-import type { ReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
+import { abortable, readAll } from '../abort.ts';
 import type { ObjectSource } from '../driver.ts';
 
 /** Files below this are read into memory: one read, a signed payload, no second pass for MD5. */
@@ -31,8 +35,9 @@ const PART_QUEUE = 4;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
- * Uploads `source` with `input` (bucket, key, headers, metadata). Errors are the SDK's, except
- * for the source file's own (unreadable, or not the size the scan saw), which are OutlastErrors.
+ * Uploads `source` with `input` (bucket, key, headers, metadata). Errors are the SDK's (an abort
+ * included: an AbortError), except for the source file's own (unreadable, or not the size the
+ * scan saw), which are OutlastErrors.
  */
 export async function uploadObject(
   client: S3Client,
@@ -40,6 +45,7 @@ export async function uploadObject(
   source: ObjectSource,
   sha256: string,
   errorSource: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   if (source.kind === 'bytes') {
     const bytes = Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength);
@@ -47,41 +53,97 @@ export async function uploadObject(
       client,
       { ...input, Body: bytes, ContentLength: bytes.length, ContentMD5: md5(bytes) },
       sha256,
+      signal,
     );
     return;
   }
   const key = input.Key ?? '';
-  const handle = await openSource(source.path, key, errorSource);
-  const streams: ReadStream[] = [];
+  const reader =
+    source.kind === 'file' ? await fileReader(source.path, key, errorSource) : streamReader(source);
+  const streams: Readable[] = [];
   const stream = () => {
-    const created = handle.createReadStream({ start: 0, autoClose: false });
+    const created = abortable(reader.stream(), signal);
     streams.push(created);
     return created;
   };
   try {
-    const { size } = await handle.stat();
+    const size = await reader.size();
     if (size !== source.size) throw changedFile(key, source, size, errorSource);
     if (size < BUFFER_LIMIT) {
-      const bytes = await handle.readFile();
-      await putOnce(client, { ...input, Body: bytes, ContentLength: size, ContentMD5: md5(bytes) }, sha256);
+      const bytes = await reader.readAll(signal);
+      if (bytes.length !== size) throw changedFile(key, source, bytes.length, errorSource);
+      await putOnce(
+        client,
+        { ...input, Body: bytes, ContentLength: size, ContentMD5: md5(bytes) },
+        sha256,
+        signal,
+      );
     } else if (size < MULTIPART_THRESHOLD) {
       const digest = await md5Stream(stream());
-      await putOnce(client, { ...input, Body: stream(), ContentLength: size, ContentMD5: digest }, sha256);
+      await putOnce(
+        client,
+        { ...input, Body: stream(), ContentLength: size, ContentMD5: digest },
+        sha256,
+        signal,
+      );
     } else {
       const params = { ...input, Body: stream(), ContentLength: size };
       // Loaded here: only files past the multipart threshold need it.
       const { Upload } = await import('@aws-sdk/lib-storage');
-      await new Upload({ client, params, partSize: PART_SIZE, queueSize: PART_QUEUE }).done();
+      const upload = new Upload({ client, params, partSize: PART_SIZE, queueSize: PART_QUEUE });
+      // abort() makes done() reject at once; the parts in flight stop, then AbortMultipartUpload
+      // goes out in the background, so no part is left at the store.
+      const onAbort = () => void upload.abort().catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        if (signal?.aborted) onAbort();
+        await upload.done();
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
     }
   } finally {
     // A failed request may leave a stream mid-read: stop it before its handle goes away.
     for (const created of streams) created.destroy();
-    await handle.close();
+    await reader.close();
   }
 }
 
+/** How the upload reads a file or a stream source: its size, all of it, or a stream of it. */
+interface SourceReader {
+  size(): Promise<number>;
+  readAll(signal: AbortSignal | undefined): Promise<Buffer>;
+  stream(): Readable;
+  close(): Promise<void>;
+}
+
+/** One open handle for every read, so the bytes sent are those whose size was checked. */
+async function fileReader(path: string, key: string, errorSource: string): Promise<SourceReader> {
+  const handle = await openSource(path, key, errorSource);
+  return {
+    size: async () => (await handle.stat()).size,
+    readAll: (signal) => handle.readFile({ signal }),
+    stream: () => handle.createReadStream({ start: 0, autoClose: false }),
+    close: () => handle.close(),
+  };
+}
+
+function streamReader(source: { open: () => Readable; size: number }): SourceReader {
+  return {
+    size: async () => source.size,
+    readAll: (signal) => readAll(source.open(), signal),
+    stream: () => source.open(),
+    close: async () => {},
+  };
+}
+
 /** One PutObject, with the payload hash preset (the signer uses a hash already present). */
-async function putOnce(client: S3Client, input: PutObjectCommandInput, sha256: string): Promise<void> {
+async function putOnce(
+  client: S3Client,
+  input: PutObjectCommandInput,
+  sha256: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const command = new PutObjectCommand(input);
   if (SHA256_HEX.test(sha256)) {
     command.middlewareStack.add(
@@ -93,7 +155,7 @@ async function putOnce(client: S3Client, input: PutObjectCommandInput, sha256: s
       { step: 'build', name: 'outlastPayloadSha256' },
     );
   }
-  await client.send(command);
+  await client.send(command, signal ? { abortSignal: signal } : {});
 }
 
 async function openSource(path: string, key: string, errorSource: string): Promise<FileHandle> {
@@ -116,15 +178,18 @@ async function openSource(path: string, key: string, errorSource: string): Promi
 
 function changedFile(
   key: string,
-  file: { path: string; size: number },
+  source: { kind: 'file'; path: string; size: number } | { kind: 'stream'; size: number },
   size: number,
   errorSource: string,
 ): OutlastError {
-  return new OutlastError(
-    'conflict',
-    `put ${JSON.stringify(key)}: the source file ${file.path} has ${size} bytes, not the ${file.size} it had when the site was scanned`,
-    { source: errorSource, hint: 'run the deploy again once the site is built' },
-  );
+  const what =
+    source.kind === 'file'
+      ? `the source file ${source.path} has ${size} bytes, not the ${source.size} it had when the site was scanned`
+      : `the source stream gave ${size} bytes, not the ${source.size} announced`;
+  return new OutlastError('conflict', `put ${JSON.stringify(key)}: ${what}`, {
+    source: errorSource,
+    hint: 'run the deploy again once the site is built',
+  });
 }
 
 function md5(bytes: Uint8Array): string {

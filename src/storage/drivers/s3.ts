@@ -23,9 +23,16 @@ import {
   type _Error as S3DeleteError,
 } from '@aws-sdk/client-s3';
 import { type ErrorCode, OutlastError } from '../../errors.ts';
-import { type ObjectHeaders, type ObjectInfo, SHA256_METADATA_KEY, type StorageDriver } from '../driver.ts';
+import { checkSignal } from '../abort.ts';
+import {
+  type CallOptions,
+  type ObjectHeaders,
+  type ObjectInfo,
+  SHA256_METADATA_KEY,
+  type StorageDriver,
+} from '../driver.ts';
 import { createS3Client, credentialSource, endpointLabel, type S3StorageConfig } from './s3-client.ts';
-import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status } from './s3-errors.ts';
+import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status, s3Where } from './s3-errors.ts';
 import { S3_CAPABILITIES, S3_MAX_DELETE_BATCH, S3_TYPE } from './s3-options.ts';
 import { setupS3Bucket } from './s3-setup.ts';
 import { uploadObject } from './s3-upload.ts';
@@ -58,9 +65,16 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
   // such 404 asks whether the bucket exists; once it did (or any call worked), it is not asked again.
   let bucketSeen = false;
 
-  async function call<T>(operation: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+  /** One SDK call: the signal checked first (the SDK would reject too, but only once it signs). */
+  async function call<T>(
+    operation: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    run: (sendOptions: { abortSignal?: AbortSignal }) => Promise<T>,
+  ): Promise<T> {
     try {
-      const result = await run();
+      checkSignal(signal, DRIVER_NAME, s3Where(errorContext, operation, key));
+      const result = await run(sendOptions({ signal }));
       bucketSeen = true;
       return result;
     } catch (error) {
@@ -68,13 +82,14 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
     }
   }
 
-  async function bucketMissing(): Promise<boolean> {
+  async function bucketMissing(callOptions: CallOptions | undefined): Promise<boolean> {
     if (bucketSeen) return false;
     try {
-      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      await client.send(new HeadBucketCommand({ Bucket: bucket }), sendOptions(callOptions));
       bucketSeen = true;
       return false;
     } catch (error) {
+      if (callOptions?.signal?.aborted) throw error;
       // Only a clear 404 says so; a HEAD we may not make must not turn a missing object into an error.
       return s3Status(error) === 404;
     }
@@ -84,8 +99,8 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
     name: DRIVER_NAME,
     capabilities: S3_CAPABILITIES,
 
-    async list({ prefix = '', cursor, pageSize = MAX_PAGE_SIZE }) {
-      const out = await call('list', prefix || undefined, () =>
+    async list({ prefix = '', cursor, pageSize = MAX_PAGE_SIZE, signal }) {
+      const out = await call('list', prefix || undefined, signal, (options) =>
         client.send(
           new ListObjectsV2Command({
             Bucket: bucket,
@@ -93,6 +108,7 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
             ...(cursor === undefined ? {} : { ContinuationToken: cursor }),
             MaxKeys: Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize))),
           }),
+          options,
         ),
       );
       const items: ObjectInfo[] = (out.Contents ?? []).map((item) =>
@@ -111,63 +127,73 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
       return { items, cursor: out.NextContinuationToken };
     },
 
-    async stat(key) {
+    async stat(key, callOptions) {
+      checkSignal(callOptions?.signal, DRIVER_NAME, s3Where(errorContext, 'stat', key));
       try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const head = await client.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key }),
+          sendOptions(callOptions),
+        );
         bucketSeen = true;
         return objectInfo(key, head);
       } catch (error) {
         if (s3Status(error) === 404) {
-          if (await bucketMissing()) throw s3Error(errorContext, noSuchBucket(error), 'stat', key);
+          const missing = await bucketMissing(callOptions).catch((thrown: unknown) => {
+            throw s3Error(errorContext, thrown, 'stat', key);
+          });
+          if (missing) throw s3Error(errorContext, noSuchBucket(error), 'stat', key);
           return undefined;
         }
-        throw s3Error(errorContext, await explainHead(error, key), 'stat', key);
+        throw s3Error(errorContext, await explainHead(error, key, callOptions), 'stat', key);
       }
     },
 
-    async get(key) {
-      const out = await call('get', key, () =>
-        client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+    async get(key, callOptions) {
+      const out = await call('get', key, callOptions?.signal, (options) =>
+        client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), options),
       );
       const body = guardBody(out.Body, (error) => s3Error(errorContext, error, 'get', key));
       return { info: objectInfo(key, out), body };
     },
 
     async put(key, source, putOptions) {
-      const { sha256, metadata = {}, ...headers } = putOptions;
+      const { sha256, metadata = {}, signal, ...headers } = putOptions;
       const input: PutObjectCommandInput = {
         Bucket: bucket,
         Key: key,
         ...headerParams(headers),
         Metadata: { ...metadata, [SHA256_METADATA_KEY]: sha256 },
       };
-      await call('put', key, () => uploadObject(client, input, source, sha256, DRIVER_NAME));
+      await call('put', key, signal, () => uploadObject(client, input, source, sha256, DRIVER_NAME, signal));
     },
 
-    async delete(key) {
-      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    async delete(key, callOptions) {
+      await call('delete', key, callOptions?.signal, (options) =>
+        client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), options),
+      );
     },
 
-    async deleteMany(keys) {
+    async deleteMany(keys, callOptions) {
       if (keys.length === 0) return;
       if (keys.length > MAX_DELETE_BATCH) {
         const message = `deleteMany: ${keys.length} keys, at most ${MAX_DELETE_BATCH} per call`;
         throw new OutlastError('invalid_argument', message, { source: DRIVER_NAME });
       }
       const label = `${keys[0]} (+${keys.length - 1} more)`;
-      const out = await call('deleteMany', label, () =>
+      const out = await call('deleteMany', label, callOptions?.signal, (options) =>
         client.send(
           new DeleteObjectsCommand({
             Bucket: bucket,
             Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
           }),
+          options,
         ),
       );
       if (out.Errors?.length) throw deleteManyError(bucket, keys.length, out.Errors, out);
     },
 
-    async copy(fromKey, toKey) {
-      await call(`copy to ${JSON.stringify(toKey)} from`, fromKey, () =>
+    async copy(fromKey, toKey, callOptions) {
+      await call(`copy to ${JSON.stringify(toKey)} from`, fromKey, callOptions?.signal, (options) =>
         client.send(
           new CopyObjectCommand({
             Bucket: bucket,
@@ -175,6 +201,7 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
             CopySource: `${bucket}/${encodeKey(fromKey)}`,
             MetadataDirective: 'COPY',
           }),
+          options,
         ),
       );
     },
@@ -193,17 +220,29 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
    * A HEAD's error has no body, so a 403 or 400 says nothing of why. A one-byte GET of the same
    * key gets the store's reason (wrong secret, unknown key id, denied); it is asked only then.
    */
-  async function explainHead(error: unknown, key: string): Promise<unknown> {
+  async function explainHead(
+    error: unknown,
+    key: string,
+    callOptions: CallOptions | undefined,
+  ): Promise<unknown> {
     const status = s3Status(error);
     if (!isBodiless(error) || (status !== 400 && status !== 401 && status !== 403)) return error;
     try {
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }));
+      const out = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }),
+        sendOptions(callOptions),
+      );
       (out.Body as Readable | undefined)?.destroy?.();
       return error;
     } catch (detailed) {
       return isBodiless(detailed) ? error : detailed;
     }
   }
+}
+
+/** The SDK's per-call options for a driver call's options. */
+function sendOptions(callOptions: CallOptions | undefined): { abortSignal?: AbortSignal } {
+  return callOptions?.signal ? { abortSignal: callOptions.signal } : {};
 }
 
 function objectInfo(key: string, out: HeadObjectCommandOutput | GetObjectCommandOutput): ObjectInfo {

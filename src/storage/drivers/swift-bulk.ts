@@ -13,6 +13,8 @@
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { OutlastError } from '../../errors.ts';
+import { checkSignal } from '../abort.ts';
+import type { CallOptions } from '../driver.ts';
 import type { SwiftSession } from './swift-auth.ts';
 import {
   DRIVER_NAME,
@@ -34,7 +36,7 @@ export interface BulkDeleter {
   /** Keys one request takes: the cluster's limit once known, else the configured one. */
   readonly batch: number;
   /** Deletes `keys` (404s count as deleted): in batches when the cluster can, else one by one. */
-  deleteMany(keys: string[]): Promise<void>;
+  deleteMany(keys: string[], options?: CallOptions): Promise<void>;
 }
 
 /** Swift's default name limits: 1,024 bytes per object, 256 per container. */
@@ -76,7 +78,7 @@ export function createBulkDeleter(
   client: SwiftClient,
   container: string,
   limit: number,
-  deleteOne: (key: string) => Promise<void>,
+  deleteOne: (key: string, options?: CallOptions) => Promise<void>,
 ): BulkDeleter {
   const configured = Math.max(1, Math.min(DEFAULT_BULK_DELETES, limit));
   /** `/info`'s answer, asked once: undefined = not yet, null = no bulk delete. */
@@ -122,13 +124,17 @@ export function createBulkDeleter(
     };
   }
 
-  async function deleteEach(keys: string[]): Promise<void> {
+  async function deleteEach(keys: string[], options: CallOptions | undefined): Promise<void> {
     const run = pLimit(DELETE_CONCURRENCY);
-    await Promise.all(keys.map((key) => run(() => deleteOne(key))));
+    await Promise.all(keys.map((key) => run(() => deleteOne(key, options))));
   }
 
   /** One request. False when the cluster turned out to have no bulk middleware. */
-  async function deleteBatch(keys: string[], lines: string[]): Promise<boolean> {
+  async function deleteBatch(
+    keys: string[],
+    lines: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     const label = `bulk delete ${JSON.stringify(keys[0])}${keys.length > 1 ? ` (+${keys.length - 1} more)` : ''} in container ${JSON.stringify(container)}`;
     const body = `${lines.join('\n')}\n`;
     for (let attempt = 1; ; attempt++) {
@@ -140,6 +146,7 @@ export function createBulkDeleter(
           url: `${session.storageUrl}?bulk-delete`,
           headers: { 'content-type': 'text/plain', accept: 'application/json' },
           body: () => body,
+          signal,
         };
       });
       if (!isSuccess(response)) throw await failure(response, label);
@@ -171,10 +178,11 @@ export function createBulkDeleter(
     get batch() {
       return known?.max ?? configured;
     },
-    async deleteMany(keys) {
+    async deleteMany(keys, options) {
       if (keys.length === 0) return;
+      checkSignal(options?.signal, DRIVER_NAME, `bulk delete in container ${JSON.stringify(container)}`);
       const found = await discover();
-      if (!found) return deleteEach(keys);
+      if (!found) return deleteEach(keys, options);
       const prefix = `/${encodeURIComponent(container)}/`;
       const lines: string[] = [];
       const batched: string[] = [];
@@ -191,14 +199,14 @@ export function createBulkDeleter(
       }
       for (let start = 0; start < lines.length; start += found.max) {
         const end = start + found.max;
-        if (!(await deleteBatch(batched.slice(start, end), lines.slice(start, end)))) {
+        if (!(await deleteBatch(batched.slice(start, end), lines.slice(start, end), options?.signal))) {
           known = null;
           limits = Promise.resolve(null);
-          await deleteEach(batched.slice(start));
+          await deleteEach(batched.slice(start), options);
           break;
         }
       }
-      await deleteEach(alone);
+      await deleteEach(alone, options);
     },
   };
 }

@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { type ErrorCode, messageOf, OutlastError, type OutlastErrorOptions } from '../../errors.ts';
+import { cancelledError, isAbortError } from '../abort.ts';
 
 /** A logged-in session (swift-auth.ts makes them): what every request carries. */
 export interface SwiftSession {
@@ -40,6 +41,8 @@ export interface SwiftRequest {
   /** A factory, not a value: a request sent again after a 401 needs a fresh stream (a file is
    * opened per attempt). */
   body?: () => string | Uint8Array | Readable;
+  /** Aborts the request (undici's `signal`): it then rejects with `cancelled`. */
+  signal?: AbortSignal | undefined;
 }
 
 /** A connection that cannot be made in this long is a dead endpoint. */
@@ -67,6 +70,7 @@ export function createAgent(): Agent {
 
 /** One request, one attempt. Network failures become `unavailable`/`timeout` naming `what`. */
 export async function send(dispatcher: Dispatcher, req: SwiftRequest, what: string): Promise<SwiftResponse> {
+  if (req.signal?.aborted) throw cancelledError(DRIVER_NAME, what, req.signal.reason);
   const body = req.body?.();
   try {
     return await request(req.url, {
@@ -74,6 +78,7 @@ export async function send(dispatcher: Dispatcher, req: SwiftRequest, what: stri
       method: req.method,
       headers: req.headers ?? {},
       body: body ?? null,
+      ...(req.signal ? { signal: req.signal } : {}),
     });
   } catch (error) {
     throw networkError(error, what);
@@ -228,6 +233,7 @@ const UNAVAILABLE_CODES = new Set([
 /** A thrown network error (undici's or the socket's, maybe wrapped) onto outlast's codes. */
 export function networkError(error: unknown, what: string): OutlastError {
   if (error instanceof OutlastError) return error;
+  if (isAbortError(error)) return cancelledError(DRIVER_NAME, what, error);
   const code = errorCodes(error).find((found) => TIMEOUT_CODES.has(found) || UNAVAILABLE_CODES.has(found));
   const message = `${what}: ${messageOf(error) || code || 'network error'}`;
   if (code && TIMEOUT_CODES.has(code))

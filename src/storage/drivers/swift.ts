@@ -26,7 +26,9 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { messageOf, OutlastError } from '../../errors.ts';
+import { abortable, cancelledError, checkSignal, isAbortError } from '../abort.ts';
 import {
+  type CallOptions,
   type DriverCapabilities,
   type GetResult,
   type ListPage,
@@ -121,11 +123,12 @@ export function createSwiftDriver(
     `${operation} ${key === undefined ? '' : `${JSON.stringify(key)} `}in container ${JSON.stringify(container)}`;
 
   /** After a 404 on an object: a missing container is `not_found` (one HEAD, while unknown). */
-  async function checkContainer(operation: string): Promise<void> {
+  async function checkContainer(operation: string, options: CallOptions | undefined): Promise<void> {
     if (containerSeen) return;
     const response = await client.call(what(operation), (session) => ({
       method: 'HEAD',
       url: containerUrl(session.storageUrl, container),
+      signal: options?.signal,
     }));
     await response.body.dump();
     if (response.statusCode === 404) throw containerMissing(operation);
@@ -144,17 +147,25 @@ export function createSwiftDriver(
     );
   }
 
-  async function objectRequest(operation: string, key: string, method: Dispatcher.HttpMethod) {
+  async function objectRequest(
+    operation: string,
+    key: string,
+    method: Dispatcher.HttpMethod,
+    options: CallOptions | undefined,
+  ) {
+    // Before the login a request may need: an aborted call sends nothing.
+    checkSignal(options?.signal, DRIVER_NAME, what(operation, key));
     const response = await client.call(what(operation, key), (session) => ({
       method,
       url: objectUrl(session.storageUrl, container, key),
+      signal: options?.signal,
     }));
     if (isSuccess(response)) containerSeen = true;
     return response;
   }
 
-  async function deleteOne(key: string): Promise<void> {
-    const response = await objectRequest('delete', key, 'DELETE');
+  async function deleteOne(key: string, options?: CallOptions): Promise<void> {
+    const response = await objectRequest('delete', key, 'DELETE', options);
     await response.body.dump();
     if (!isSuccess(response) && response.statusCode !== 404)
       throw await failure(response, what('delete', key));
@@ -179,7 +190,8 @@ export function createSwiftDriver(
       };
     },
 
-    async list({ prefix = '', cursor, pageSize = DEFAULT_PAGE_SIZE }): Promise<ListPage> {
+    async list({ prefix = '', cursor, pageSize = DEFAULT_PAGE_SIZE, signal }): Promise<ListPage> {
+      checkSignal(signal, DRIVER_NAME, what('list', prefix));
       const size = Math.max(1, Math.min(pageSize, MAX_LISTING - 1));
       // One more than the page, so the last page is known without an empty request after it.
       const query = [`format=json`, `limit=${size + 1}`, `prefix=${encodeURIComponent(prefix)}`];
@@ -189,6 +201,7 @@ export function createSwiftDriver(
         method: 'GET',
         url: `${containerUrl(session.storageUrl, container)}?${query.join('&')}`,
         headers: { accept: 'application/json' },
+        signal,
       }));
       if (response.statusCode === 404) {
         await response.body.dump();
@@ -215,22 +228,22 @@ export function createSwiftDriver(
       return rows.length > size ? { items, cursor: items[items.length - 1]!.key } : { items };
     },
 
-    async stat(key) {
-      const response = await objectRequest('stat', key, 'HEAD');
+    async stat(key, callOptions) {
+      const response = await objectRequest('stat', key, 'HEAD', callOptions);
       await response.body.dump();
       if (response.statusCode === 404) {
-        await checkContainer('stat');
+        await checkContainer('stat', callOptions);
         return undefined;
       }
       if (!isSuccess(response)) throw await failure(response, what('stat', key));
       return infoFromHeaders(key, response);
     },
 
-    async get(key): Promise<GetResult> {
-      const response = await objectRequest('get', key, 'GET');
+    async get(key, callOptions): Promise<GetResult> {
+      const response = await objectRequest('get', key, 'GET', callOptions);
       if (response.statusCode === 404) {
         await response.body.dump();
-        await checkContainer('get');
+        await checkContainer('get', callOptions);
         throw new OutlastError('not_found', `${what('get', key)}: no such object`, { source: DRIVER_NAME });
       }
       if (!isSuccess(response)) throw await failure(response, what('get', key));
@@ -239,7 +252,9 @@ export function createSwiftDriver(
 
     async put(key, source, putOptions) {
       const label = what('put', key);
-      const { md5, size, body } = await prepareSource(source, label);
+      const { signal } = putOptions;
+      checkSignal(signal, DRIVER_NAME, label);
+      const { md5, size, body } = await prepareSource(source, label, signal);
       if (size > MAX_OBJECT_BYTES) {
         throw new OutlastError(
           'invalid_argument',
@@ -258,6 +273,7 @@ export function createSwiftDriver(
         url: objectUrl(session.storageUrl, container, key),
         headers,
         body,
+        signal,
       }));
       await response.body.dump();
       if (response.statusCode === 404) throw containerMissing('put');
@@ -267,10 +283,11 @@ export function createSwiftDriver(
 
     delete: deleteOne,
 
-    deleteMany: (keys) => bulk.deleteMany(keys),
+    deleteMany: (keys, callOptions) => bulk.deleteMany(keys, callOptions),
 
-    async copy(fromKey, toKey) {
+    async copy(fromKey, toKey, callOptions) {
       const label = what('copy', fromKey) + ` to ${JSON.stringify(toKey)}`;
+      checkSignal(callOptions?.signal, DRIVER_NAME, label);
       const response = await client.call(label, (session) => ({
         method: 'PUT',
         url: objectUrl(session.storageUrl, container, toKey),
@@ -278,10 +295,11 @@ export function createSwiftDriver(
           'x-copy-from': `/${encodeURIComponent(container)}/${encodeSegments(fromKey)}`,
           'content-length': '0',
         },
+        signal: callOptions?.signal,
       }));
       await response.body.dump();
       if (response.statusCode === 404) {
-        await checkContainer('copy');
+        await checkContainer('copy', callOptions);
         throw new OutlastError('not_found', `${label}: no such object`, { source: DRIVER_NAME });
       }
       if (!isSuccess(response)) throw await failure(response, label);
@@ -299,10 +317,14 @@ export function createSwiftDriver(
   return driver;
 }
 
-/** A put's body: bytes as they are, a file hashed first then opened again for each attempt. */
+/**
+ * A put's body: bytes as they are, a file (or stream) hashed first then opened again for each
+ * attempt. The signal stops the first pass; the second is stopped with the request.
+ */
 async function prepareSource(
   source: ObjectSource,
   label: string,
+  signal: AbortSignal | undefined,
 ): Promise<{ md5: string; size: number; body: () => Uint8Array | Readable }> {
   if (source.kind === 'bytes') {
     const bytes = source.bytes;
@@ -310,24 +332,23 @@ async function prepareSource(
   }
   // The ETag header goes before the body, so the MD5 needs a first pass over the file; the
   // second pass comes from the page cache.
+  const open = source.kind === 'file' ? () => createReadStream(source.path) : source.open;
   const hash = createHash('md5');
   let size = 0;
   try {
-    for await (const chunk of createReadStream(source.path)) {
+    for await (const chunk of abortable(open(), signal)) {
       hash.update(chunk as Buffer);
       size += (chunk as Buffer).length;
     }
   } catch (error) {
-    throw new OutlastError(
-      'invalid_argument',
-      `${label}: cannot read the source file ${source.path}: ${messageOf(error)}`,
-      {
-        source: DRIVER_NAME,
-        cause: error,
-      },
-    );
+    if (isAbortError(error)) throw cancelledError(DRIVER_NAME, label, error);
+    const what = source.kind === 'file' ? `the source file ${source.path}` : 'the source stream';
+    throw new OutlastError('invalid_argument', `${label}: cannot read ${what}: ${messageOf(error)}`, {
+      source: DRIVER_NAME,
+      cause: error,
+    });
   }
-  return { md5: hash.digest('hex'), size, body: () => createReadStream(source.path) };
+  return { md5: hash.digest('hex'), size, body: open };
 }
 
 function putHeaders(options: PutOptions): Record<string, string> {
