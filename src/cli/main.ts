@@ -143,6 +143,25 @@ Config reference: the Configuration section of README.md.`,
     .option('--json', 'print the findings as JSON')
     .action(run(async (options) => (await import('./commands/check.ts')).checkCommand(options)));
 
+  const dns = program
+    .command('dns')
+    .description(
+      'native failover: the DNS hosts with failover: native check the origins themselves ' +
+        '(plan, apply, destroy)',
+    );
+  for (const [name, description] of [
+    ['plan', 'what would change at each host with failover: native; changes nothing'],
+    ['apply', "make each host's checks and records match the config and the live release"],
+    ['destroy', 'remove exactly what outlast made at each host with failover: native'],
+  ] as const) {
+    dns
+      .command(name)
+      .description(description)
+      .option('--force', 'replace records at the name that outlast did not make')
+      .option('--json', 'print the plan as JSON')
+      .action(run(async (options) => (await import('./commands/dns.ts')).dnsCommand(name, options)));
+  }
+
   program
     .command('watch')
     .description(

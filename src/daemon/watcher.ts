@@ -6,6 +6,7 @@
  */
 import type { Config, OriginConfig } from '../config/schema.ts';
 import { createDnsProvider } from '../dns/index.ts';
+import { isNative } from '../dns/native/index.ts';
 import { type DnsTarget, desiredRecords, sameSet } from '../dns/plan.ts';
 import type { RecordSet } from '../dns/provider.ts';
 import { OutlastError } from '../errors.ts';
@@ -111,7 +112,9 @@ export class Watcher {
         awaitingFailback: saved.machine.awaitingFailback,
       };
     }
-    const providers = await Promise.all(dns.providers.map((provider) => createDnsProvider(provider)));
+    // A provider with native failover answers by itself (outlast dns apply): the watcher writes nothing there.
+    const watched = dns.providers.filter((provider) => !isNative(provider));
+    const providers = await Promise.all(watched.map((provider) => createDnsProvider(provider)));
     this.writer = new DnsWriter({
       providers,
       name: dns.name,

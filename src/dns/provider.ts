@@ -71,6 +71,8 @@ export interface DnsProviderDocs {
   aliases: string;
   /** What the credentials must be allowed to do. */
   permissions: string;
+  /** How `failover: native` is provisioned at the host; absent: the host has no native mode yet. */
+  nativeFailover?: string;
 }
 
 /** Per call. */

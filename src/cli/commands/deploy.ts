@@ -1,7 +1,9 @@
 /** `outlast plan`, `outlast deploy` and `outlast rollback`. */
 import { loadConfig } from '../../config/load.ts';
+import type { Config } from '../../config/schema.ts';
 import { type OriginOutcome, type RunOutcome, runDeploy, runRollback } from '../../deploy/engine.ts';
 import type { OriginPlan } from '../../deploy/types.ts';
+import type { NativeUpdate } from '../../dns/native/index.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount, formatSeconds, listSome, shortRelease } from '../format.ts';
 import type { GlobalOptions } from '../options.ts';
@@ -51,25 +53,81 @@ export async function deployCommand(options: CommonOptions & { progress?: boolea
     progress?.clear();
   }
   const elapsed = Date.now() - started;
+  const native = await nativeAfter(config, outcome);
   if (options.json) {
-    out(JSON.stringify({ ...resultJson(outcome), site: siteJson(outcome.scan), ms: elapsed }, null, 2));
+    out(
+      JSON.stringify(
+        {
+          ...resultJson(outcome),
+          site: siteJson(outcome.scan),
+          ms: elapsed,
+          ...(native ? { nativeFailover: native } : {}),
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     out(`release ${outcome.releaseId}: ${describeSite(outcome.scan)}`);
     printResults(outcome, elapsed);
+    if (native) printNative(native, outcome);
   }
-  return codeOf(outcome);
+  return codeWithNative(outcome, native);
 }
 
 export async function rollbackCommand(options: CommonOptions & { to?: string }): Promise<number> {
   const { config } = await loadConfig(options.config);
   const started = Date.now();
   const outcome = await runRollback({ config, only: options.origin, force: options.force, to: options.to });
-  if (options.json) out(JSON.stringify({ ...resultJson(outcome), ms: Date.now() - started }, null, 2));
-  else {
+  const native = await nativeAfter(config, outcome);
+  if (options.json) {
+    out(
+      JSON.stringify(
+        { ...resultJson(outcome), ms: Date.now() - started, ...(native ? { nativeFailover: native } : {}) },
+        null,
+        2,
+      ),
+    );
+  } else {
     out(`rollback to release ${outcome.releaseId}`);
     printResults(outcome, Date.now() - started);
+    if (native) printNative(native, outcome);
   }
-  return codeOf(outcome);
+  return codeWithNative(outcome, native);
+}
+
+/**
+ * Moves the native failover hosts to the release just made live, once at least one origin serves
+ * it (a deploy that reached some origins and not others included: those behind are then answered
+ * only when no origin on the new release is up). Nothing when no provider has failover: native.
+ */
+async function nativeAfter(config: Config, outcome: RunOutcome): Promise<NativeUpdate | undefined> {
+  if (!config.dns || outcome.refused || !outcome.origins.some((origin) => !origin.error)) return undefined;
+  const { nativeProviders, updateNative } = await import('../../dns/native/index.ts');
+  if (nativeProviders(config).length === 0) return undefined;
+  return updateNative(config, outcome.releaseId);
+}
+
+function printNative(native: NativeUpdate, outcome: RunOutcome): void {
+  for (const provider of native.updated) out(`dns: ${provider} now checks for release ${outcome.releaseId}`);
+  for (const provider of native.refused) {
+    out(
+      `dns: ${provider} NOT updated: something at the name is not outlast's (see outlast dns plan; --force replaces it)`,
+    );
+  }
+  for (const { provider, message } of native.failed) out(`dns: ${provider} NOT updated: ${message}`);
+  const behind = outcome.origins.filter((origin) => origin.error).map((origin) => origin.originId);
+  if (behind.length > 0 && native.updated.length > 0) {
+    out(
+      `dns: ${behind.join(', ')} did not get release ${outcome.releaseId}: the DNS host answers ${behind.length > 1 ? 'them' : 'it'} only while no origin on it is up; deploy again`,
+    );
+  }
+}
+
+/** A native host left behind fails an otherwise good run: the DNS host checks the old release. */
+function codeWithNative(outcome: RunOutcome, native: NativeUpdate | undefined): number {
+  const left = native !== undefined && native.failed.length + native.refused.length > 0;
+  return left && codeOf(outcome) === EXIT.ok ? EXIT.failed : codeOf(outcome);
 }
 
 function codeOf(outcome: RunOutcome): number {

@@ -15,6 +15,9 @@ export const powerDnsOptionsSchema = z.strictObject({
   serverId: z.string().min(1).default('localhost'),
   zone: z.string().min(1),
   apiKey: z.string().min(1),
+  /** `watcher`: `outlast watch` writes plain records; `native`: LUA records let PowerDNS itself
+   * check the origins and answer with a healthy one (`outlast dns apply`). */
+  failover: z.enum(['watcher', 'native']).default('watcher'),
 });
 
 /** The `powerdns` provider's config. */
@@ -34,6 +37,7 @@ export const POWERDNS_DOCS: DnsProviderDocs = {
   atomic: 'one PATCH, one backend transaction',
   aliases: 'none',
   permissions: 'the API key (`api-key` in pdns.conf)',
+  nativeFailover: 'LUA records (`ifurlextup`, 4.6+), release-aware in two tiers',
 };
 
 export const POWERDNS_PROVIDER = {
