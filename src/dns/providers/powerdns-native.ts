@@ -2,7 +2,7 @@
  * Native failover on PowerDNS: LUA records that check the origins from the DNS server itself.
  *
  * The managed name gets one LUA record per type (A and AAAA, or CNAME) whose code asks
- * `ifurlextup` (4.6+) about each origin's beacon URL and answers with the chosen origin's targets:
+ * `ifurlextup` (tested on 4.7) about each origin's beacon URL and answers with the chosen origin's targets:
  *
  *   - **two tiers, release-aware**: first the origins whose beacon is of the current release
  *     (`stringmatch` on `"release":"<id>"`), and only when none of them is up, those on any release;

@@ -37,7 +37,7 @@ export const POWERDNS_DOCS: DnsProviderDocs = {
   atomic: 'one PATCH, one backend transaction',
   aliases: 'none',
   permissions: 'the API key (`api-key` in pdns.conf)',
-  nativeFailover: 'LUA records (`ifurlextup`, 4.6+), release-aware in two tiers',
+  nativeFailover: 'LUA records (`ifurlextup`, tested on 4.7), release-aware in two tiers',
 };
 
 export const POWERDNS_PROVIDER = {
