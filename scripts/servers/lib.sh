@@ -4,23 +4,28 @@
 #   messages      log, die, usage (the script's header comment)
 #   packages      install_packages: apt-get, without letting a package start a system-wide daemon
 #   processes     set_data_dir, launch, is_ours, stop_recorded, refuse_if_running, stop_on_failure,
-#                 show_logs: every process a start launches is recorded in DATA/run/pids ("PID name"
-#                 lines) and stopped by that PID only, after checking it is still ours
-#   ports         require_port, port_sockets, port_taken, port_listening, owns_port, sole_owner
+#                 show_logs, start_failed: every process a start launches is recorded in
+#                 DATA/run/pids ("PID name" lines) and stopped by that PID only, after checking it
+#                 is still ours
+#   ports         require_port, port_sockets, port_taken, port_listening, owns_port, sole_owner,
+#                 port_holder, port_users, port_lost, wait_bound
 #   readiness     start_clock, elapsed_ms, wait_ready
 #   configs       render: templates/NAME with ${VAR}s filled in
 #   facts         publish_env: DATA/env, and its facts as one line on stdout
 #
 # Globals: DATA (the absolute data dir, set by set_data_dir), LAUNCHED (the PID launch started),
 # STARTED and START_US (start_clock), WAITING and TIMEOUT_EXIT (set by wait_ready's check), IN_USE
-# (a script may put its servers' own words in it).
+# (a script may put its servers' own words in it), BINDS (NAME -> the HOST:PORT that the process
+# launched as NAME listens on, when the script tells: a death at start-up while something else
+# holds that port is a lost port, exit 3).
 
 SERVERS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 TEMPLATES=$SERVERS_DIR/templates
 SCRIPT_NAME=${0##*/}
 DATA=''
-# A log line that means a server could not bind its port (wait_ready then exits 3, "port taken").
-IN_USE='address (already )?in use'
+# A log line that means a server could not bind its port (start_failed then exits 3, "port taken").
+IN_USE='address (already )?in use|eaddrinuse'
+declare -gA BINDS=()
 
 # --- messages ---------------------------------------------------------------------------------
 
@@ -109,17 +114,24 @@ set_data_dir() {
   DATA=$(cd "$1" && pwd -P)
 }
 
+# True when PID is a live process (not a zombie). Builtins only: wait_ready runs this for every
+# recorded process on every pass, and forks cost tens of ms each on a busy machine.
+alive() {
+  local pid=$1 stat='' state
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || [[ -n $stat ]] || return 1
+  state=${stat##*) }
+  state=${state%% *}
+  [[ $state != Z && $state != X ]]
+}
+
 # True when PID is a live (not zombie) process whose command line mentions DATA: the check that
 # keeps a reused PID from being killed.
 is_ours() {
-  local pid=$1 stat state cmdline
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  stat=$({ cat "/proc/$pid/stat"; } 2>/dev/null) || return 1
-  state=${stat##*) }
-  state=${state%% *}
-  [[ $state != Z && $state != X ]] || return 1
-  cmdline=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || return 1
-  [[ $cmdline == *"$DATA/"* ]]
+  local pid=$1 args=() IFS=' '
+  alive "$pid" || return 1
+  { mapfile -d '' args <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
+  [[ "${args[*]} " == *"$DATA/"* ]]
 }
 
 recorded_pids() {
@@ -184,7 +196,8 @@ stop_on_failure() {
 
 # Starts COMMAND... in its own session (a Ctrl-C meant for the caller's process group does not
 # reach it; `stop` is what ends it), its output in DATA/log/NAME.log, and records its PID under
-# NAME; LAUNCHED := that PID.
+# NAME; LAUNCHED := that PID. A process that ends at once is start_failed's (exit 3 when it lost
+# its port: a server that cannot bind may exit before the exec is even seen).
 launch() {
   local name=$1 i
   shift
@@ -199,10 +212,31 @@ launch() {
       LAUNCHED=$pid
       return 0
     fi
-    [[ -e /proc/$pid ]] || break
+    alive "$pid" || start_failed "$name" "$pid"
     sleep 0.02
   done
   die "$name (pid $pid) did not start: $(tail -n 5 "$DATA/log/$name.log")"
+}
+
+# NAME (PID) ended during start-up: exit 3 (port_lost) when it lost its port, that is when its
+# log says it could not bind (IN_USE) or when its port (BINDS[NAME]) is now held by a process
+# that is not one of this start's; else exit 1. Either way the caller's stop_on_failure trap
+# stops what this start launched.
+start_failed() {
+  local name=$1 pid=$2 bind=${BINDS[$1]:-} line
+  line=$(grep -iE "$IN_USE" "$DATA/log/$name.log" 2>/dev/null | tail -n 1 || true)
+  if [[ -n $line ]]; then
+    port_lost "$name" "$bind" "$name (pid $pid) could not bind it: $line"
+  fi
+  if [[ -n $bind ]]; then
+    # shellcheck disable=SC2046 # one word per PID
+    if [[ $(port_holder "${bind%:*}" "${bind##*:}" $(recorded_pids)) == other ]]; then
+      port_lost "$name" "$bind" "$name (pid $pid) exited while $(port_users "${bind%:*}" "${bind##*:}") listens on it"
+    fi
+  fi
+  log "$name (pid $pid) exited during start-up"
+  show_logs
+  exit 1
 }
 
 # The last lines of every log in DATA/log, on stderr.
@@ -225,16 +259,22 @@ require_port() {
   fi
 }
 
-# Sockets bound to PORT (UDP, and TCP in LISTEN), as "proto local-address inode" lines. ss asks
+# Sockets bound to PORT... (UDP, and TCP in LISTEN), as "proto local-address inode" lines. ss asks
 # the kernel through netlink with the filter applied there: reading /proc/net/tcp takes 0.1-0.2 s
 # with the tens of thousands of TIME_WAIT sockets a test run leaves, and ss -p reads every
 # process's fds.
 port_sockets() {
-  ss -H -tulne "sport = :$1" 2>/dev/null | awk '{
-    inode = ""
-    for (i = 7; i <= NF; i++) if ($i ~ /^ino:/) inode = substr($i, 5)
-    print $1, $5, inode
-  }'
+  local filter="sport = :$1" port
+  shift
+  for port in "$@"; do filter+=" or sport = :$port"; done
+  # Parsed with read, not awk: one process less per call, on every pass of a readiness loop.
+  local netid addr rest fields field inode
+  while read -r netid _ _ _ addr _ rest; do
+    read -ra fields <<<"$rest"
+    inode=''
+    for field in "${fields[@]}"; do [[ $field != ino:* ]] || inode=${field#ino:}; done
+    echo "$netid $addr $inode"
+  done < <(ss -H -tulne "( $filter )" 2>/dev/null)
 }
 
 # Is anything bound to PORT (TCP listening or UDP) on any address? Conservative on purpose: a
@@ -262,6 +302,94 @@ owns_port() {
   [[ $udp -eq 1 && $tcp -eq 1 ]]
 }
 
+# Who listens for TCP on HOST:PORT, or on the wildcard address of PORT (which takes HOST's
+# connections too), for each PORT... given before `--`? Prints one "PORT HOLDER" line per PORT, in
+# order, HOLDER being `none`; `ours` when every such socket belongs to one of PID... (after `--`);
+# or `other` when any belongs to another process, which then won the race for the port or shares
+# it (SO_REUSEPORT, which eventlet sets on Swift's sockets and BIND and Knot on theirs, lets two
+# servers of one user listen on one port, and the kernel splits the connections between them).
+# One ss and one ls for all the ports.
+port_holders() {
+  local host=$1 ports=() dirs=() sockets fds='' port pid proto addr inode
+  local -A holder=()
+  shift
+  while [[ $# -gt 0 && $1 != -- ]]; do
+    ports+=("$1")
+    holder[$1]=none
+    shift
+  done
+  [[ $# -eq 0 ]] || shift
+  # The sockets first, the fds after: a socket's fd exists before it is bound, so a socket that a
+  # PID opens meanwhile is never taken for someone else's.
+  sockets=$(port_sockets "${ports[@]}")
+  if [[ -n $sockets ]]; then
+    for pid in "$@"; do [[ ! $pid =~ ^[0-9]+$ ]] || dirs+=("/proc/$pid/fd"); done
+    [[ ${#dirs[@]} -eq 0 ]] || fds=$(ls -l "${dirs[@]}" 2>/dev/null || true)
+  fi
+  while read -r proto addr inode; do
+    port=${addr##*:}
+    [[ $proto == tcp && -v holder[$port] ]] || continue
+    [[ $addr == "$host:$port" || $addr == "0.0.0.0:$port" || $addr == "[::]:$port" || $addr == "*:$port" ]] || continue
+    if [[ -n $inode && $fds == *"socket:[$inode]"* ]]; then
+      [[ ${holder[$port]} == other ]] || holder[$port]=ours
+    else
+      holder[$port]=other
+    fi
+  done <<<"$sockets"
+  for port in "${ports[@]}"; do echo "$port ${holder[$port]}"; done
+}
+
+# port_holders for one port: prints none, ours or other.
+port_holder() {
+  local host=$1 port=$2 line
+  shift 2
+  line=$(port_holders "$host" "$port" -- "$@")
+  echo "${line#* }"
+}
+
+# The processes listening for TCP on HOST:PORT (or its wildcard address), for messages: "COMM pid
+# N" words as `ss -p` sees them, or "another process" (a socket without a visible owner, of another
+# user, or one that is bound without listening).
+port_users() {
+  local host=$1 port=$2 users
+  users=$(ss -H -tlnp "sport = :$port" 2>/dev/null | awk -v a="$host:$port" -v p=":$port" '
+    $4 == a || $4 == "0.0.0.0" p || $4 == "[::]" p || $4 == "*" p {
+      s = $0
+      while (match(s, /"[^"]*",pid=[0-9]+/)) {
+        w = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+        gsub(/"/, "", w); sub(/,pid=/, " pid ", w); out = out (out == "" ? "" : ", ") w
+      }
+    }
+    END { print out }')
+  echo "${users:-another process}"
+}
+
+# The start lost NAME's port HOST:PORT (empty when the script did not say which) to another
+# process: says so, shows the logs, and exits 3, on which the caller tries other ports.
+port_lost() {
+  local name=$1 bind=$2 what
+  if [[ -n $bind ]]; then what="port $bind ($name's)"; else what="a port of $name"; fi
+  log "$what is taken: $3; giving up the start (exit 3)"
+  show_logs
+  exit 3
+}
+
+# Waits (up to 10 s) until NAME (PID) alone listens on HOST:PORT; exit 3 when another process
+# holds the port (port_lost), start_failed when PID ends. A server that takes its port first this
+# way is a lock on the port for the servers launched after it.
+wait_bound() {
+  local name=$1 pid=$2 host=$3 port=$4 deadline=$((${EPOCHREALTIME/./} + 10000000))
+  while true; do
+    is_ours "$pid" || start_failed "$name" "$pid"
+    case $(port_holder "$host" "$port" "$pid") in
+    ours) return 0 ;;
+    other) port_lost "$name" "$host:$port" "$(port_users "$host" "$port") listens on it" ;;
+    esac
+    ((${EPOCHREALTIME/./} < deadline)) || die "$name (pid $pid) did not listen on $host:$port within 10 s"
+    sleep 0.02
+  done
+}
+
 # True when no other process has a socket on HOST:PORT. BIND and Knot bind with SO_REUSEPORT, so
 # two servers started at once on one port both come up and the kernel splits the queries between
 # them; the loser of such a race must see it and give the port up (exit 3, the caller tries another).
@@ -286,8 +414,8 @@ elapsed_ms() { echo $(((${EPOCHREALTIME/./} - START_US) / 1000)); }
 
 # Polls CHECK... every INTERVAL seconds until it passes. CHECK sets WAITING to what it still waits
 # for, and TIMEOUT_EXIT to 3 when that is because something else holds our port. A recorded
-# process that exits meanwhile ends the start: exit 3 when its log says its port was taken
-# (IN_USE), else 1. After TIMEOUT seconds since start_clock, exit TIMEOUT_EXIT (default 1).
+# process that exits meanwhile ends the start (start_failed: exit 3 when it lost its port, else 1).
+# After TIMEOUT seconds since start_clock, exit TIMEOUT_EXIT (default 1).
 wait_ready() {
   local timeout=$1 interval=$2 pid name
   shift 2
@@ -295,13 +423,9 @@ wait_ready() {
   TIMEOUT_EXIT=1
   while true; do
     while read -r pid name; do
-      if ! is_ours "$pid"; then
-        log "$name (pid $pid) exited during start-up"
-        show_logs
-        # Another start took the port between our check and the bind: the caller may retry.
-        grep -qiE "$IN_USE" "$DATA/log/$name.log" && exit 3
-        exit 1
-      fi
+      # Another start may have taken the port between our check and the bind: then exit 3, and
+      # the caller retries elsewhere.
+      is_ours "$pid" || start_failed "$name" "$pid"
     done <"$DATA/run/pids"
     "$@" && return 0
     if ((SECONDS - STARTED >= timeout)); then

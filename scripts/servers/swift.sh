@@ -19,6 +19,11 @@
 # cors_preflight_allow_origin).
 #
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 a port is taken or DATADIR's cluster is already running.
+# "A port is taken" covers a port found in use before the launch and one lost afterwards to another
+# start (or any other process): a daemon that cannot bind (EADDRINUSE in its log, or it dies while
+# something else holds its port), and a Swift server that shares its port with a process that is
+# not this start's (eventlet binds with SO_REUSEPORT, so both come up); the start then stops what
+# it launched and exits 3, and the caller tries PORT+10.
 set -euo pipefail
 
 # G1: `python3` on PATH may be pyenv's, which has no `swift` module.
@@ -28,8 +33,12 @@ SERVERS=(object container account proxy)
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# What Swift's servers log when their port is taken (wait_ready then exits 3).
-IN_USE='address already in use|could not bind'
+# What memcached and Swift's servers log when their port is taken (start_failed then exits 3):
+# memcached "failed to listen on one of interface(s) IP: Address already in use", Swift (after
+# bind_timeout) "Could not bind to IP:PORT after trying for 3 seconds".
+IN_USE='address already in use|could not bind|eaddrinuse'
+# NAME -> the PID launch gave it.
+declare -A PID_OF=()
 
 # The recorded processes, then the tmpfs that choose_fs mounted itself (its objects go with it).
 stop_cluster() {
@@ -140,9 +149,35 @@ http_code() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@" 2>/dev/null || true
 }
 
+# Do this start's processes alone listen on the ports of memcached and the servers (BINDS)?
+# Returns 1 (WAITING) while one of them has no listener yet; exits 3 when another process listens
+# on one, alone (it won the race for the port, and our server will not bind it) or beside ours
+# (SO_REUSEPORT: the kernel would hand it some of our connections).
+own_ports() {
+  local names=(memcached "${SERVERS[@]}") ports=() pids=() holders=() name i
+  for name in "${names[@]}"; do
+    ports+=("${BINDS[$name]##*:}")
+    pids+=("${PID_OF[$name]}")
+  done
+  mapfile -t holders < <(port_holders "$IP" "${ports[@]}" -- "${pids[@]}")
+  for i in "${!names[@]}"; do
+    if [[ ${holders[i]:-} == *" other" ]]; then
+      port_lost "${names[i]}" "${BINDS[${names[i]}]}" "$(port_users "$IP" "${ports[i]}") listens on it"
+    fi
+  done
+  for i in "${!names[@]}"; do
+    if [[ ${holders[i]:-} != *" ours" ]]; then
+      WAITING="${names[i]} listening on ${BINDS[${names[i]}]}"
+      return 1
+    fi
+  done
+}
+
 # One pass of the readiness checks (wait_ready's CHECK); sets WAITING to what is missing and
-# returns 1 if not ready.
+# returns 1 if not ready. Every port must be held by this start's own process alone first, so
+# that no answer below comes from another cluster's server.
 check_ready() {
+  own_ports || return 1
   local name
   for name in "${SERVERS[@]}"; do
     [[ $(curl -s --max-time 2 "http://$IP:$(server_port "$name")/healthcheck" 2>/dev/null || true) == OK ]] || {
@@ -207,11 +242,14 @@ cmd_start() {
   USER1=test:tester
   KEY1=testing
 
+  BINDS=([memcached]=$IP:$MEMCACHED_PORT)
+  local name
+  for name in "${SERVERS[@]}"; do BINDS[$name]=$IP:$(server_port "$name"); done
+
   refuse_if_running cluster
-  local port
-  for port in "$PORT" "$OBJECT_PORT" "$CONTAINER_PORT" "$ACCOUNT_PORT" "$MEMCACHED_PORT"; do
-    if port_listening "$IP" "$port"; then
-      log "port $IP:$port is already in use"
+  for name in memcached "${SERVERS[@]}"; do
+    if port_listening "$IP" "${BINDS[$name]##*:}"; then
+      log "port ${BINDS[$name]} ($name's) is already in use by $(port_users "$IP" "${BINDS[$name]##*:}")"
       exit 3
     fi
   done
@@ -230,12 +268,17 @@ cmd_start() {
   # -P is only honoured with -d, but puts DATA in the command line that is_ours checks.
   launch memcached /usr/bin/memcached -l "$IP" -p "$MEMCACHED_PORT" -U 0 -m 64 -c 1024 \
     -u "$(id -un)" -P "$DATA/run/memcached.pid"
-  local name
+  PID_OF[memcached]=$LAUNCHED
+  # memcached binds without SO_REUSEPORT, within milliseconds: holding its port first makes it the
+  # lock of the block, so that of two starts on one IP:PORT the loser gives up (exit 3) before its
+  # Swift servers (which would share their ports, SO_REUSEPORT) are launched at all.
+  wait_bound memcached "$LAUNCHED" "$IP" "$MEMCACHED_PORT"
   for name in "${SERVERS[@]}"; do
     # The backends need no rings: build them while the backends start, then start the proxy.
     [[ $name == proxy ]] && build_rings
     # -v copies the log to the console (there is no /dev/log here, G7).
     launch "$name" "/usr/bin/swift-$name-server" "$DATA/etc/$name-server.conf" -v
+    PID_OF[$name]=$LAUNCHED
   done
   wait_ready "${SWIFT_START_TIMEOUT:-60}" 0.2 check_ready
 
