@@ -132,6 +132,9 @@ describe('native failover on PowerDNS (LUA records), no watcher running', { time
     const plan = JSON.parse(again.output) as { hosts: Array<{ changes: unknown[]; notes: string[] }> };
     assert.deepEqual(plan.hosts[0]!.changes, [], 'nothing left to change');
     assert.ok(plan.hosts[0]!.notes.some((note) => /lua-health-checks-interval/.test(note)));
+
+    const checked = await run(['check', '--config', configFile], setup.root);
+    assert.match(checked.output, /native failover in sync with the config/, checked.output);
   });
 
   it('answers o0, moves to o1 when o0 dies and back when it returns', async () => {
@@ -181,6 +184,9 @@ describe('native failover on PowerDNS (LUA records), no watcher running', { time
     assert.equal(refused.code, 3, refused.output);
     assert.match(refused.output, /NOT OURS LUA records/);
     assert.match((await rrsets())[0]!.records[0]!.content, /198\.51\.100\.7/, 'left as it was');
+    const checked = await run(['check', '--config', configFile], setup.root);
+    assert.notEqual(checked.code, 0);
+    assert.match(checked.output, /not outlast's: LUA records at www\./, checked.output);
 
     const destroyed = await run(['dns', 'destroy', '--config', configFile], setup.root);
     assert.equal(destroyed.code, 0, destroyed.output);

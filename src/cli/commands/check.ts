@@ -6,9 +6,11 @@
  */
 import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 import { loadConfig } from '../../config/load.ts';
-import type { Config, OriginConfig } from '../../config/schema.ts';
+import type { Config, DnsProviderConfig, OriginConfig } from '../../config/schema.ts';
+import { readStatus } from '../../deploy/engine.ts';
 import { readBeacon } from '../../deploy/remote.ts';
 import { createDnsProvider } from '../../dns/index.ts';
+import { isNative } from '../../dns/native/index.ts';
 import { messageOf } from '../../errors.ts';
 import { probeOrigin } from '../../health/probe.ts';
 import { createStore } from '../../storage/index.ts';
@@ -206,6 +208,7 @@ async function checkDns(config: Config): Promise<Finding[]> {
           message: `outlast's own server for ${providerConfig.zone}, on ${providerConfig.listen.join(', ')} while \`outlast watch\` runs`,
         };
       }
+      if (isNative(providerConfig)) return nativeDrift(config, providerConfig, subject);
       try {
         const provider = await createDnsProvider(providerConfig);
         try {
@@ -225,6 +228,43 @@ async function checkDns(config: Config): Promise<Finding[]> {
       }
     }),
   );
+}
+
+/** A native host against the config and the live release: in sync, drifted, or not ours. */
+async function nativeDrift(
+  config: Config,
+  providerConfig: DnsProviderConfig,
+  subject: string,
+): Promise<Finding> {
+  const { createNativeFailover } = await import('../../dns/native/index.ts');
+  const { currentRelease, nativeSpec } = await import('../../dns/native/spec.ts');
+  try {
+    const release = currentRelease((await readStatus(config)).map((status) => status.beacon));
+    const native = await createNativeFailover(providerConfig);
+    try {
+      const plan = await native.plan(nativeSpec(config, release));
+      if (plan.foreign.length > 0) {
+        return {
+          level: 'fail',
+          subject,
+          message: `${plan.provider}: not outlast's: ${plan.foreign.join('; ')}`,
+        };
+      }
+      if (plan.changes.length > 0) {
+        const what = plan.changes.map((change) => `${change.action} ${change.what}`).join(', ');
+        return {
+          level: 'warn',
+          subject,
+          message: `${plan.provider} differs from the config (${what}): run outlast dns apply`,
+        };
+      }
+      return { level: 'ok', subject, message: `${plan.provider}: native failover in sync with the config` };
+    } finally {
+      await native.close();
+    }
+  } catch (error) {
+    return { level: 'fail', subject, message: messageOf(error) };
+  }
 }
 
 function mostCommon(values: string[]): string | undefined {
