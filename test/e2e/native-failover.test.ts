@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { type RunningServer, startServer } from '../../src/serve/server.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/ports.ts';
 import { setupFsDeploy } from '../helpers/site.ts';
-import { dnsServersForTests, query } from '../servers/dns.ts';
+import { dnsServersForTests, query, startDnsServer } from '../servers/dns.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
 const { pdns } = await dnsServersForTests();
@@ -237,5 +237,36 @@ describe('native failover on PowerDNS (LUA records), no watcher running', { time
     assert.equal(result.code, 2, result.output);
     assert.match(result.output, /every origin's dns to be addresses or every one a cname/);
     assert.deepEqual(await rrsets(), []);
+  });
+
+  it('a PowerDNS that does not serve LUA records is a clear error, exit 2, nothing written', async () => {
+    const plain = await startDnsServer('pdns', { pdnsOptions: ['--enable-lua-records=no'] });
+    try {
+      const name = `www.${plain.zone}`;
+      const zoneUrl = `${plain.apiUrl}/api/v1/servers/localhost/zones/${plain.zone}.`;
+      const held = async () => {
+        const response = await fetch(`${zoneUrl}?rrsets=true&rrset_name=${name}.`, {
+          headers: { 'X-API-Key': plain.apiKey! },
+        });
+        return JSON.stringify(((await response.json()) as { rrsets: unknown[] }).rrsets);
+      };
+      const before = await held();
+      const file = join(setup.root, 'no-lua.yaml');
+      writeConfig(file, {});
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8')
+          .replaceAll(NAME, name)
+          .replace(API, plain.apiUrl!)
+          .replace(`zone: ${ZONE}`, `zone: ${plain.zone}`),
+      );
+      const result = await run(['dns', 'apply', '--config', file], setup.root);
+      assert.equal(result.code, 2, result.output);
+      assert.match(result.output, /does not serve LUA records \(enable-lua-records=no\)/);
+      assert.match(result.output, /enable-lua-records=yes in pdns\.conf/);
+      assert.equal(await held(), before, 'nothing written');
+    } finally {
+      await plain.stop();
+    }
   });
 });

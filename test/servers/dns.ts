@@ -119,13 +119,17 @@ export function installDnsServers(): Promise<void> {
   return dnsSh.install();
 }
 
-function startOnce(kind: DnsServerKind, port: number): Promise<DnsServer> {
+function startOnce(
+  kind: DnsServerKind,
+  port: number,
+  pdnsOptions: readonly string[] = [],
+): Promise<DnsServer> {
   return dnsSh.start({
     baseDir: tmpdir(),
     prefix: `outlast-dns-${kind}-`,
     args: (dataDir) =>
       kind === 'pdns'
-        ? ['start-pdns', dataDir, String(port), String(port + 1)]
+        ? ['start-pdns', dataDir, String(port), String(port + 1), ...pdnsOptions]
         : [`start-${kind}`, dataDir, String(port)],
     factsFile: 'server.json',
     schema: serverInfoSchema,
@@ -135,15 +139,16 @@ function startOnce(kind: DnsServerKind, port: number): Promise<DnsServer> {
 /**
  * Installs the packages when missing (once per process) and starts a server of `kind` in a fresh
  * temp dir on 127.0.0.1. With `options.port` exactly that port (PowerDNS's API on port + 1), else
- * the first free one of 20053/21053/22053 (pdns/knot/bind), +10, +20, …
+ * the first free one of 20053/21053/22053 (pdns/knot/bind), +10, +20, …; `pdnsOptions` are
+ * PowerDNS settings that override the script's (`--enable-lua-records=no`).
  */
 export async function startDnsServer(
   kind: DnsServerKind,
-  options: { port?: number } = {},
+  options: { port?: number; pdnsOptions?: readonly string[] } = {},
 ): Promise<DnsServer> {
   await installDnsServers();
-  if (options.port !== undefined) return startOnce(kind, options.port);
-  return startOnFreePort(FIRST_PORT[kind], (port) => startOnce(kind, port));
+  if (options.port !== undefined) return startOnce(kind, options.port, options.pdnsOptions);
+  return startOnFreePort(FIRST_PORT[kind], (port) => startOnce(kind, port, options.pdnsOptions));
 }
 
 /** The runner's server of `kind`, from OUTLAST_TEST_DNS_*, when it handed one over. */
