@@ -5,6 +5,9 @@
  * --force is given) are the plans applied, all origins at once, so that a refusal leaves every
  * origin as it was and the origins stay on the same release. An origin that fails does not stop
  * the others: the outcome says which origin is on which release.
+ *
+ * A dry run (`plan`) stops before applying; its stores are built with a dry-run write gate
+ * (writes.ts) as well, so even a write that got past that stop would reach no origin.
  */
 import { join } from 'node:path';
 import type { Config, OriginConfig } from '../config/schema.ts';
@@ -16,6 +19,7 @@ import { createStore } from '../storage/index.ts';
 import type { Store } from '../storage/store.ts';
 import { componentLogger } from '../util/log.ts';
 import { WRITER } from '../version.ts';
+import { createWriteGate } from '../writes.ts';
 import { type ApplyProgress, type ApplyResult, applyPlan } from './apply.ts';
 import { type PlanTarget, planOrigin } from './plan.ts';
 import { readBeacon, readOriginState } from './remote.ts';
@@ -139,6 +143,7 @@ async function runPlans(
   targetFor: Targeter,
 ): Promise<RunOutcome> {
   const { config } = options;
+  const gate = createWriteGate({ dryRun: options.dryRun ?? false, log });
   const stores = new Map<string, Store>();
   const outcomes: OriginOutcome[] = origins.map((origin) => ({
     originId: origin.id,
@@ -154,7 +159,7 @@ async function runPlans(
       origins.map(async (origin, index) => {
         const outcome = outcomes[index]!;
         try {
-          const store = await createStore(origin, { attempts: config.deploy.attempts });
+          const store = await createStore(origin, { attempts: config.deploy.attempts, gate });
           stores.set(origin.id, store);
           const read = await readOriginState(store, {
             releaseId,
@@ -181,7 +186,7 @@ async function runPlans(
       }),
     );
     const refused = outcomes.some((outcome) => outcome.plan?.guardRefusal !== undefined) && !options.force;
-    if (options.dryRun || refused) return finish(outcomes, stores, releaseId, false, refused);
+    if (gate.dryRun || refused) return finish(outcomes, stores, releaseId, false, refused);
 
     await Promise.all(
       outcomes.map(async (outcome) => {

@@ -13,7 +13,9 @@
  *     again; when every set is already `after` there is nothing to do (the same apply twice,
  *     another watcher's same move), when one is neither it is a conflict, and when some are still
  *     `before` in the host's own stored form the rest is written once more;
- *   - calls are counted, logged, and aborted through an `AbortSignal`.
+ *   - calls are counted, logged, and aborted through an `AbortSignal`;
+ *   - every write goes through the provider's write gate (writes.ts): in a dry run everything
+ *     above still happens (checks, reads, what is still to make), and the write is only listed.
  *
  * Sets the host holds but outlast must not write (Route 53 aliases, DNS Made Easy's own failover)
  * are read with marker values (`alias:…`); `foreign` names them, and a change touching one is
@@ -22,6 +24,7 @@
 import { isIP } from 'node:net';
 import { isOutlastError, OutlastError } from '../errors.ts';
 import { componentLogger } from '../util/log.ts';
+import { LIVE, type WriteGate } from '../writes.ts';
 import { canonicalValues, sameSet } from './plan.ts';
 import {
   type DnsCallOptions,
@@ -72,9 +75,23 @@ export interface DnsHost<Held = RecordSet[]> {
   close?(): Promise<void>;
 }
 
+export interface CheckedOptions {
+  /** Where every write passes; a dry-run gate lists it and writes nothing. Default live. */
+  gate?: WriteGate;
+}
+
+/**
+ * Hands a gate to a provider after it was made (`gateDnsProvider`): host modules build their
+ * provider themselves, so `createDnsProvider` cannot pass one in. A symbol, so that a host module
+ * that spreads the provider into its own object (embedded) keeps it.
+ */
+const SET_GATE = Symbol('outlast.dns.setGate');
+type Gateable = { [SET_GATE]?: (gate: WriteGate) => void };
+
 /** The provider the app uses, around one host module. */
-export function checkedDnsProvider<Held>(host: DnsHost<Held>): DnsProvider {
+export function checkedDnsProvider<Held>(host: DnsHost<Held>, options: CheckedOptions = {}): DnsProvider {
   const { capabilities } = host;
+  let gate = options.gate ?? LIVE;
   const log = componentLogger('dns', { provider: host.name });
   const counts: DnsRequestCounts = { reads: 0, writes: 0 };
   const fail = (code: 'invalid_argument' | 'conflict', message: string, extra: Extra = {}) =>
@@ -94,9 +111,11 @@ export function checkedDnsProvider<Held>(host: DnsHost<Held>): DnsProvider {
     options: DnsCallOptions,
   ): Promise<void> {
     checkSignal(options.signal, host.name);
-    counts.writes++;
-    log.debug({ changes: changes.map((change) => `${change.name} ${change.type}`) }, 'dns write');
-    await host.write(changes, held, options);
+    await gate.run(`write to ${host.name}: ${changes.map(describeChange).join('; ')}`, async () => {
+      counts.writes++;
+      log.debug({ changes: changes.map((change) => `${change.name} ${change.type}`) }, 'dns write');
+      await host.write(changes, held, options);
+    });
   }
 
   /** `name` normalized, valid, inside the zone; invalid_argument before any request otherwise. */
@@ -193,7 +212,10 @@ export function checkedDnsProvider<Held>(host: DnsHost<Held>): DnsProvider {
 
   const empty: ReadonlyMap<string, Held> = new Map();
 
-  return {
+  const provider: DnsProvider & Gateable = {
+    [SET_GATE]: (next) => {
+      gate = next;
+    },
     name: host.name,
     capabilities,
 
@@ -239,6 +261,26 @@ export function checkedDnsProvider<Held>(host: DnsHost<Held>): DnsProvider {
       await host.close?.();
     },
   };
+  return provider;
+}
+
+/**
+ * `provider`, its writes now through `gate` (see SET_GATE). Refuses (`internal`) a dry-run gate
+ * for a provider not made by checkedDnsProvider: it could write past the gate.
+ */
+export function gateDnsProvider<P extends DnsProvider>(provider: P, gate: WriteGate): P {
+  const setGate = (provider as Gateable)[SET_GATE];
+  if (setGate) setGate(gate);
+  else if (gate.dryRun) {
+    throw new OutlastError(
+      'internal',
+      `${provider.name}: its writes do not pass through checkedDnsProvider`,
+      {
+        source: provider.name,
+      },
+    );
+  }
+  return provider;
 }
 
 /** Rejects with `cancelled` once `signal` is aborted: for host modules between their requests. */
@@ -251,6 +293,12 @@ export function checkSignal(signal: AbortSignal | undefined, source: string): vo
 export function matches(held: RecordSet | undefined, wanted: RecordSet | undefined): boolean {
   if (held === undefined || wanted === undefined) return held === wanted;
   return sameSet(held, wanted);
+}
+
+/** A change for a sentence: `set www.example.com A to 300 192.0.2.1`, `delete …`. */
+function describeChange(change: DnsChange): string {
+  const where = `${change.name} ${change.type}`;
+  return change.after ? `set ${where} to ${show(change.after)}` : `delete ${where} (${show(change.before)})`;
 }
 
 /** A set for a message: `300 192.0.2.1 192.0.2.2`, or `absent`. */

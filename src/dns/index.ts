@@ -4,9 +4,20 @@
  */
 import type { DnsProviderConfig } from '../config/schema.ts';
 import { createPlugin } from '../plugins.ts';
+import type { WriteGate } from '../writes.ts';
+import { gateDnsProvider } from './checked.ts';
 import type { DnsProvider } from './provider.ts';
 import { DNS_PROVIDERS } from './registry.ts';
 
-export async function createDnsProvider(config: DnsProviderConfig): Promise<DnsProvider> {
-  return createPlugin(DNS_PROVIDERS, 'DNS provider', config);
+export interface CreateDnsProviderOptions {
+  /** Where every write of the provider passes (writes.ts); a dry-run gate writes nothing. */
+  gate?: WriteGate;
+}
+
+export async function createDnsProvider(
+  config: DnsProviderConfig,
+  options: CreateDnsProviderOptions = {},
+): Promise<DnsProvider> {
+  const provider = await createPlugin(DNS_PROVIDERS, 'DNS provider', config);
+  return options.gate ? gateDnsProvider(provider, options.gate) : provider;
 }

@@ -21,6 +21,7 @@
  * or reject with `cancelled` though the write was done; the next stat or list tells.
  */
 import type { Readable } from 'node:stream';
+import type { SetupStep, WriteGate } from '../writes.ts';
 
 /** User metadata keys are lowercase ASCII letters, digits and `-`; values are printable ASCII. */
 export type UserMetadata = Record<string, string>;
@@ -191,19 +192,18 @@ export interface CorsRule {
 export interface SetupOptions extends SiteDocuments {
   /** Create the bucket or container when it is missing (else a missing one is `not_found`). */
   create: boolean;
-  /** Compute and report the steps, change nothing. */
-  dryRun: boolean;
+  /**
+   * Where each change is handed (writes.ts): a step reads what is there, works out what is
+   * wanted and gives the change to the gate, which in a dry run reports it as `would` and changes
+   * nothing. A driver takes it with `gateOf(options)`. Default: `dryRun`'s, else live.
+   */
+  gate?: WriteGate;
+  /** The same as a dry-run gate, for callers without one (a dry run wins when both are given). */
+  dryRun?: boolean;
   cors?: CorsRule;
 }
 
-export interface SetupStep {
-  /** What the step is about, e.g. `create bucket`, `public read`, `website`, `cors`. */
-  step: string;
-  /** done: changed now; already: was right; would: dry run; unsupported: the store cannot. */
-  status: 'done' | 'already' | 'would' | 'unsupported';
-  /** A sentence for the user: what was set, or for unsupported what to do instead. */
-  detail: string;
-}
+export type { SetupStep } from '../writes.ts';
 
 /** What a driver's row in the README says besides its capabilities (its options module declares
  * it; src/storage/docs.ts prints the table). */

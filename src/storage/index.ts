@@ -6,6 +6,7 @@
 import type { OriginConfig, StorageConfig } from '../config/schema.ts';
 import { createPlugin } from '../plugins.ts';
 import type { Logger } from '../util/log.ts';
+import type { WriteGate } from '../writes.ts';
 import type { StorageDriver } from './driver.ts';
 import { STORAGE_DRIVERS } from './registry.ts';
 import { Store } from './store.ts';
@@ -18,7 +19,7 @@ export async function createDriver(storage: StorageConfig): Promise<StorageDrive
 
 export async function createStore(
   origin: OriginConfig,
-  options: { attempts?: number; logger?: Logger } = {},
+  options: { attempts?: number; logger?: Logger; gate?: WriteGate } = {},
 ): Promise<Store> {
   const driver = await createDriver(origin.storage);
   return new Store(driver, {

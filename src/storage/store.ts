@@ -6,11 +6,16 @@
  *
  * Cancelling: the store's `signal` (and a put's own) goes to every driver call; once it is
  * aborted, the call in flight rejects with `cancelled`, and no call or retry starts after.
+ *
+ * Dry run: every put, delete, deleteMany and copy (and setup's changes) passes through the store's
+ * `gate` (writes.ts). A dry-run store checks the keys as always, then makes no driver call for a
+ * write: the gate lists it (`would put "index.html"`) and the call resolves. Reads go through.
  */
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { isOutlastError, messageOf, OutlastError } from '../errors.ts';
 import { componentLogger, type Logger } from '../util/log.ts';
+import { gateOf, LIVE, type WriteGate } from '../writes.ts';
 import type {
   CallOptions,
   GetResult,
@@ -41,6 +46,8 @@ export interface StoreOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Aborts every call of this store (see "Cancelling" above). */
   signal?: AbortSignal;
+  /** Where every write passes (see "Dry run" above). Default live: writes are made. */
+  gate?: WriteGate;
 }
 
 export type StoreOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy';
@@ -59,6 +66,7 @@ export class Store {
   private readonly logger: Logger;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly signal: AbortSignal | undefined;
+  private readonly gate: WriteGate;
   private readonly counts: Record<StoreOperation, number> = {
     list: 0,
     stat: 0,
@@ -80,6 +88,7 @@ export class Store {
     this.logger = options.logger ? options.logger.child(fields) : componentLogger('storage', fields);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.signal = options.signal;
+    this.gate = options.gate ?? LIVE;
   }
 
   /** Driver calls made so far; every attempt counts. */
@@ -127,11 +136,13 @@ export class Store {
 
   async put(key: string, source: ObjectSource, options: PutOptions): Promise<void> {
     const full = this.fullKey('put', key);
-    await this.call(
-      'put',
-      key,
-      (callOptions) => this.driver.put(full, source, { ...options, ...callOptions }),
-      options.signal,
+    await this.gate.run(`put ${JSON.stringify(key)}`, () =>
+      this.call(
+        'put',
+        key,
+        (callOptions) => this.driver.put(full, source, { ...options, ...callOptions }),
+        options.signal,
+      ),
     );
   }
 
@@ -148,7 +159,9 @@ export class Store {
   /** Idempotent: deleting a missing object succeeds. */
   async delete(key: string): Promise<void> {
     const full = this.fullKey('delete', key);
-    await this.call('delete', key, (options) => this.driver.delete(full, options));
+    await this.gate.run(`delete ${JSON.stringify(key)}`, () =>
+      this.call('delete', key, (options) => this.driver.delete(full, options)),
+    );
   }
 
   /** Deletes in batches when the driver can, else by single deletes, 16 at a time. All keys are
@@ -156,6 +169,11 @@ export class Store {
   async deleteMany(keys: string[]): Promise<void> {
     const full = keys.map((key) => this.fullKey('deleteMany', key));
     if (full.length === 0) return;
+    const more = keys.length > 1 ? ` (+${keys.length - 1} more)` : '';
+    await this.gate.run(`delete ${JSON.stringify(keys[0])}${more}`, () => this.deleteAll(keys, full));
+  }
+
+  private async deleteAll(keys: string[], full: string[]): Promise<void> {
     const { deleteMany } = this.driver;
     if (this.driver.capabilities.deleteMany && deleteMany) {
       const batch = Math.max(1, this.driver.capabilities.maxDeleteBatch);
@@ -179,6 +197,12 @@ export class Store {
   async copy(from: string, to: string): Promise<void> {
     const fullFrom = this.fullKey('copy', from);
     const fullTo = this.fullKey('copy', to);
+    await this.gate.run(`copy ${JSON.stringify(from)} to ${JSON.stringify(to)}`, () =>
+      this.copyTo(from, to, fullFrom, fullTo),
+    );
+  }
+
+  private async copyTo(from: string, to: string, fullFrom: string, fullTo: string): Promise<void> {
     const { copy } = this.driver;
     if (this.driver.capabilities.copy && copy) {
       await this.call('copy', from, (options) => copy.call(this.driver, fullFrom, fullTo, options));
@@ -229,7 +253,8 @@ export class Store {
   /**
    * Makes the origin ready to serve the site (see StorageDriver.setup). The error document is a
    * key, so it gets the store's prefix; the index document is a suffix and does not. A driver
-   * without setup (a directory) needs none: one `already` step says so.
+   * without setup (a directory) needs none: one `already` step says so. The changes go through
+   * the options' gate, or the store's when it is a dry run's or the options give none.
    */
   async setup(options: SetupOptions): Promise<SetupStep[]> {
     if (!this.driver.setup) {
@@ -237,8 +262,9 @@ export class Store {
     }
     const errorDocument =
       options.errorDocument === undefined ? undefined : this.prefix + options.errorDocument;
+    const gate = this.gate.dryRun ? this.gate : gateOf(options);
     try {
-      return await this.driver.setup({ ...options, errorDocument });
+      return await this.driver.setup({ ...options, gate, errorDocument });
     } catch (thrown) {
       const error = isOutlastError(thrown)
         ? thrown

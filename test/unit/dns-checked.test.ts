@@ -9,6 +9,7 @@ import { desiredRecords, planDns } from '../../src/dns/plan.ts';
 import type { DnsChange, RecordSet } from '../../src/dns/provider.ts';
 import { MANAGED_TYPES } from '../../src/dns/provider.ts';
 import { type ErrorCode, isOutlastError, OutlastError } from '../../src/errors.ts';
+import { createWriteGate } from '../../src/writes.ts';
 
 const ZONE = 'example.test';
 const WWW = `www.${ZONE}`;
@@ -153,6 +154,53 @@ describe('checkedDnsProvider', () => {
     );
     assert.ok(isOutlastError(error.cause, 'conflict'), "the host's refusal is the cause");
     assert.deepEqual(lost.sets.get(`${WWW} A`), a(['192.0.2.99']));
+  });
+
+  it('in a dry run writes nothing and lists what it would write, after the same checks and reads', async () => {
+    const gate = createWriteGate({ dryRun: true });
+    const emulated = fakeHost({ compareAndSet: false });
+    const alt = `alt.${ZONE}`;
+    emulated.sets.set(`${alt} A`, { name: alt, type: 'A', ttl: 60, values: ['192.0.2.9'] });
+    const provider = checkedDnsProvider(emulated.host, { gate });
+    await provider.apply([
+      { name: WWW, type: 'A', before: undefined, after: a(['192.0.2.1']) },
+      {
+        name: alt,
+        type: 'A',
+        before: { name: alt, type: 'A', ttl: 60, values: ['192.0.2.9'] },
+        after: undefined,
+      },
+    ]);
+    assert.deepEqual(emulated.calls, [`fetch ${WWW}`, `fetch ${alt}`], 'read as always, no write');
+    assert.deepEqual(provider.requests(), { reads: 2, writes: 0 });
+    assert.equal(emulated.sets.size, 1);
+    // What is already there is no change; a conflict is one still.
+    await provider.apply([
+      {
+        name: alt,
+        type: 'A',
+        before: undefined,
+        after: { name: alt, type: 'A', ttl: 60, values: ['192.0.2.9'] },
+      },
+    ]);
+    await expectCode(
+      provider.apply([{ name: WWW, type: 'A', before: a(['192.0.2.7']), after: a(['192.0.2.8']) }]),
+      'conflict',
+    );
+    await expectCode(
+      provider.apply([{ name: WWW, type: 'A', before: undefined, after: a(['192.0.2.1'], 5) }]),
+      'invalid_argument',
+    );
+
+    const atomic = fakeHost({ compareAndSet: true });
+    await checkedDnsProvider(atomic.host, { gate }).apply([
+      { name: WWW, type: 'A', before: undefined, after: a(['192.0.2.2']) },
+    ]);
+    assert.deepEqual(atomic.calls, []);
+    assert.deepEqual(gate.skipped(), [
+      `would write to fake: set ${WWW} A to 60 192.0.2.1; delete ${alt} A (60 192.0.2.9)`,
+      `would write to fake: set ${WWW} A to 60 192.0.2.2`,
+    ]);
   });
 
   it('without settleConflicts, a host refusal is the answer', async () => {

@@ -6,6 +6,7 @@ import type { StorageDriver } from '../../src/storage/driver.ts';
 import { createMemoryDriver, type MemoryDriver } from '../../src/storage/drivers/memory.ts';
 import { createDriver, createStore } from '../../src/storage/index.ts';
 import { Store, type StoreOptions } from '../../src/storage/store.ts';
+import { createWriteGate, gateOf, LIVE } from '../../src/writes.ts';
 
 const bytes = new TextEncoder().encode('payload');
 const unavailable = () => new OutlastError('unavailable', 'backend said 503', { source: 'memory' });
@@ -217,6 +218,94 @@ describe('Store helpers', () => {
     assert.equal(most, 16);
     assert.equal(store.requestCounts.delete, 100);
     await assert.rejects(store.copy('missing', 'x'), (error) => isOutlastError(error, 'not_found'));
+  });
+});
+
+describe('Store dry run', () => {
+  /** A memory driver that records every call it gets. */
+  function recordingDriver() {
+    const memory = createMemoryDriver();
+    const calls: string[] = [];
+    const record =
+      <A extends unknown[], R>(name: string, method: (...args: A) => Promise<R>) =>
+      (...args: A) => {
+        calls.push(`${name} ${String(args[0])}`);
+        return method(...args);
+      };
+    const driver: StorageDriver = {
+      ...withoutOptional(memory),
+      list: record('list', memory.list.bind(memory)),
+      stat: record('stat', memory.stat.bind(memory)),
+      put: record('put', memory.put.bind(memory)),
+      delete: record('delete', memory.delete.bind(memory)),
+      deleteMany: record('deleteMany', memory.deleteMany!.bind(memory)),
+      copy: record('copy', memory.copy!.bind(memory)),
+      async setup(options) {
+        const gate = gateOf(options);
+        return [
+          await gate.step(
+            'website',
+            { what: 'serve index.html', done: 'now serves index.html' },
+            async () => {
+              calls.push('setup website');
+            },
+          ),
+        ];
+      },
+    };
+    return { memory, driver, calls };
+  }
+
+  it("a dry-run store's puts, deletes and copies reach no driver call and are listed as skipped", async () => {
+    const { memory, driver, calls } = recordingDriver();
+    await memory.put('site/old.txt', { kind: 'bytes', bytes }, { sha256: 'x'.repeat(64) });
+    const gate = createWriteGate({ dryRun: true });
+    const { store } = storeWith(driver, { gate, prefix: 'site' });
+    await store.putBytes('new.txt', bytes);
+    await store.put('a b.txt', { kind: 'bytes', bytes }, { sha256: 'y'.repeat(64) });
+    await store.delete('old.txt');
+    await store.deleteMany(['x', 'y', 'z']);
+    await store.deleteMany([]);
+    await store.copy('old.txt', 'copy.txt');
+    assert.deepEqual(calls, []);
+    assert.equal(store.requests, 0);
+    assert.deepEqual(gate.skipped(), [
+      'would put "new.txt"',
+      'would put "a b.txt"',
+      'would delete "old.txt"',
+      'would delete "x" (+2 more)',
+      'would copy "old.txt" to "copy.txt"',
+    ]);
+    assert.deepEqual(
+      (await memory.list({})).items.map((item) => item.key),
+      ['site/old.txt'],
+    );
+    // Keys are checked as always, reads go through.
+    await assert.rejects(store.putBytes('../x', bytes), (error) => isOutlastError(error, 'invalid_argument'));
+    assert.equal(await store.stat('new.txt'), undefined);
+    assert.deepEqual(calls, ['stat site/new.txt']);
+  });
+
+  it("a dry-run store's setup is a dry run, whatever the options say; a live one writes", async () => {
+    const dry = recordingDriver();
+    const gate = createWriteGate({ dryRun: true });
+    const steps = await storeWith(dry.driver, { gate }).store.setup({
+      create: true,
+      dryRun: false,
+      gate: LIVE,
+      indexDocument: 'index.html',
+    });
+    assert.deepEqual(steps, [{ step: 'website', status: 'would', detail: 'would serve index.html' }]);
+    assert.deepEqual(gate.skipped(), ['would serve index.html']);
+    assert.deepEqual(dry.calls, []);
+
+    const live = recordingDriver();
+    const { store } = storeWith(live.driver);
+    const asked = await store.setup({ create: true, dryRun: true, indexDocument: 'index.html' });
+    assert.equal(asked[0]?.status, 'would', 'dryRun in the options still makes it a dry run');
+    const [done] = await store.setup({ create: true, indexDocument: 'index.html' });
+    assert.deepEqual(done, { step: 'website', status: 'done', detail: 'now serves index.html' });
+    assert.deepEqual(live.calls, ['setup website']);
   });
 });
 

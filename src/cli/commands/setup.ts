@@ -4,6 +4,8 @@ import { selectOrigins } from '../../deploy/engine.ts';
 import { isOutlastError, OutlastError } from '../../errors.ts';
 import type { SetupStep } from '../../storage/driver.ts';
 import { createStore } from '../../storage/index.ts';
+import { componentLogger } from '../../util/log.ts';
+import { createWriteGate } from '../../writes.ts';
 import { EXIT } from '../exit.ts';
 import type { GlobalOptions } from '../options.ts';
 
@@ -26,13 +28,15 @@ export async function setupCommand(
   options: GlobalOptions & { origin?: string[]; create?: boolean; dryRun?: boolean; json?: boolean },
 ): Promise<number> {
   const { config } = await loadConfig(options.config);
+  const dryRun = options.dryRun ?? false;
   const results: SetupResult[] = await Promise.all(
     selectOrigins(config, options.origin).map(async (origin) => {
-      const store = await createStore(origin, { attempts: config.deploy.attempts });
+      // Every change of the origin passes through its store's gate; a dry run still reads.
+      const gate = createWriteGate({ dryRun, log: componentLogger('setup', { origin: origin.id }) });
+      const store = await createStore(origin, { attempts: config.deploy.attempts, gate });
       try {
         const steps = await store.setup({
           create: options.create ?? false,
-          dryRun: options.dryRun ?? false,
           indexDocument: config.site.indexDocument,
           errorDocument: config.site.errorDocument,
           cors: config.site.cors,
@@ -73,7 +77,7 @@ export async function setupCommand(
         }
       }
     }
-    if (options.dryRun) out('\n(dry run: nothing was changed)');
+    if (dryRun) out('\n(dry run: nothing was changed)');
   }
   if (!options.json) {
     const unsupported = results.flatMap((result) =>

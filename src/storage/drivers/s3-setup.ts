@@ -1,6 +1,9 @@
 /**
  * `outlast setup` for the `s3` driver: the bucket, public read, website hosting and CORS, each a
  * step that reads the current state first, so a second run reports `already` and changes nothing.
+ * Each change goes through the setup's write gate (writes.ts), which in a dry run reports it as
+ * `would` instead; a bucket that a dry run would create is not there to read, so every later
+ * step is then a change from nothing.
  *
  * Stores differ most here. AWS has all four, but its Block Public Access may refuse a public
  * policy. Many S3-compatible stores have no bucket policies and take the `public-read` ACL
@@ -25,6 +28,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { messageOf, OutlastError } from '../../errors.ts';
+import { gateOf, type WriteGate } from '../../writes.ts';
 import type { CorsRule, SetupOptions, SetupStep } from '../driver.ts';
 import { type S3ErrorContext, s3Error, s3ErrorName, s3Status } from './s3-errors.ts';
 
@@ -33,6 +37,13 @@ export interface S3SetupContext extends S3ErrorContext {
   region: string;
   /** The origin's key prefix (`site/`) or empty: public read is granted under it only. */
   prefix: string;
+}
+
+/** What every step works with besides its options. */
+interface StepContext extends S3SetupContext {
+  gate: WriteGate;
+  /** False for a bucket a dry run would create: there is nothing to read, only changes. */
+  bucketThere: boolean;
 }
 
 /** The Sid of the statement outlast adds to a bucket policy; other statements are kept. */
@@ -56,22 +67,19 @@ interface PolicyDocument {
 }
 
 export async function setupS3Bucket(context: S3SetupContext, options: SetupOptions): Promise<SetupStep[]> {
-  const steps: SetupStep[] = [await createStep(context, options)];
-  if (steps[0]!.status === 'would') {
-    // Nothing to read in a bucket that does not exist yet: everything else would be set.
-    steps.push({ step: 'public read', status: 'would', detail: 'would make the objects publicly readable' });
-    steps.push({ step: 'website', status: 'would', detail: `would serve ${describeDocuments(options)}` });
-    if (options.cors)
-      steps.push({ step: 'cors', status: 'would', detail: `would set ${describeCors(options.cors)}` });
-    return steps;
-  }
-  steps.push(await publicReadStep(context, options));
-  steps.push(await websiteStep(context, options));
-  if (options.cors) steps.push(await corsStep(context, options.cors, options.dryRun));
+  const gate = gateOf(options);
+  const created = await createStep(context, gate, options);
+  const each: StepContext = { ...context, gate, bucketThere: created.status !== 'would' };
+  const steps = [created, await publicReadStep(each), await websiteStep(each, options)];
+  if (options.cors) steps.push(await corsStep(each, options.cors));
   return steps;
 }
 
-async function createStep(context: S3SetupContext, options: SetupOptions): Promise<SetupStep> {
+async function createStep(
+  context: S3SetupContext,
+  gate: WriteGate,
+  options: SetupOptions,
+): Promise<SetupStep> {
   const { client, bucket, region } = context;
   const step = 'create bucket';
   const exists = await client.send(new HeadBucketCommand({ Bucket: bucket })).then(
@@ -89,50 +97,50 @@ async function createStep(context: S3SetupContext, options: SetupOptions): Promi
     });
   }
   const where = `bucket ${JSON.stringify(bucket)} in ${region}`;
-  if (options.dryRun) return { step, status: 'would', detail: `would create ${where}` };
   const input: CreateBucketCommandInput = { Bucket: bucket };
   if (region !== DEFAULT_REGION)
     input.CreateBucketConfiguration = { LocationConstraint: region as BucketLocationConstraint };
-  try {
-    await client.send(new CreateBucketCommand(input));
-  } catch (error) {
-    // Created by a concurrent run since the HEAD: what this step wanted.
-    if (s3ErrorName(error) === 'BucketAlreadyOwnedByYou')
-      return { step, status: 'already', detail: `${where} exists` };
-    if (s3ErrorName(error) === 'BucketAlreadyExists') {
-      throw new OutlastError(
-        'conflict',
-        `setup: the bucket name ${JSON.stringify(bucket)} is taken by another account`,
-        {
-          source: context.source,
-          cause: error,
-          hint: 'bucket names are global on AWS: choose another one',
-        },
-      );
+  return gate.step(step, { what: `create ${where}`, done: `created ${where}` }, async () => {
+    try {
+      await client.send(new CreateBucketCommand(input));
+    } catch (error) {
+      // Created by a concurrent run since the HEAD: what this step wanted.
+      if (s3ErrorName(error) === 'BucketAlreadyOwnedByYou')
+        return { step, status: 'already', detail: `${where} exists` };
+      if (s3ErrorName(error) === 'BucketAlreadyExists') {
+        throw new OutlastError(
+          'conflict',
+          `setup: the bucket name ${JSON.stringify(bucket)} is taken by another account`,
+          {
+            source: context.source,
+            cause: error,
+            hint: 'bucket names are global on AWS: choose another one',
+          },
+        );
+      }
+      throw s3Error(context, error, 'setup: create');
     }
-    throw s3Error(context, error, 'setup: create');
-  }
-  return { step, status: 'done', detail: `created ${where}` };
+  });
 }
 
-async function publicReadStep(context: S3SetupContext, options: SetupOptions): Promise<SetupStep> {
-  const { client, bucket } = context;
+async function publicReadStep(context: StepContext): Promise<SetupStep> {
+  const { client, bucket, gate, bucketThere } = context;
   const step = 'public read';
   const resource = `arn:aws:s3:::${bucket}/${context.prefix}*`;
   let current: PolicyDocument | undefined;
-  try {
-    const { Policy } = await client.send(new GetBucketPolicyCommand({ Bucket: bucket }));
-    current = Policy ? (JSON.parse(Policy) as PolicyDocument) : undefined;
-  } catch (error) {
-    if (isUnsupported(error)) return publicReadByAcl(context, options);
-    if (s3ErrorName(error) !== 'NoSuchBucketPolicy')
-      throw s3Error(context, error, 'setup: read the bucket policy');
+  if (bucketThere) {
+    try {
+      const { Policy } = await client.send(new GetBucketPolicyCommand({ Bucket: bucket }));
+      current = Policy ? (JSON.parse(Policy) as PolicyDocument) : undefined;
+    } catch (error) {
+      if (isUnsupported(error)) return publicReadByAcl(context);
+      if (s3ErrorName(error) !== 'NoSuchBucketPolicy')
+        throw s3Error(context, error, 'setup: read the bucket policy');
+    }
   }
   if (current && grantsPublicRead(current, resource, bucket)) {
     return { step, status: 'already', detail: `the bucket policy lets anyone read ${resource}` };
   }
-  if (options.dryRun)
-    return { step, status: 'would', detail: `would let anyone read ${resource} (bucket policy)` };
   const statement: PolicyStatement = {
     Sid: PUBLIC_READ_SID,
     Effect: 'Allow',
@@ -146,32 +154,38 @@ async function publicReadStep(context: S3SetupContext, options: SetupOptions): P
     Version: current?.Version ?? '2012-10-17',
     Statement: [...kept, statement],
   };
-  try {
-    await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
-  } catch (error) {
-    if (isUnsupported(error)) return publicReadByAcl(context, options);
-    if (
-      s3ErrorName(error) === 'AccessDenied' &&
-      /BlockPublicPolicy|public policies are blocked/i.test(messageOf(error))
-    ) {
-      throw new OutlastError(
-        'permission_denied',
-        `setup: bucket ${JSON.stringify(bucket)}: S3 Block Public Access refuses the public-read bucket policy (BlockPublicPolicy)`,
-        {
-          source: context.source,
-          cause: error,
-          hint: 'turn off "Block public access" for bucket policies on this bucket (and the account), or keep the bucket private and serve it through CloudFront with an origin access control',
-        },
-      );
+  const change = {
+    // Whether the store takes a policy or only an ACL cannot be read from a bucket not there yet.
+    what: bucketThere ? `let anyone read ${resource} (bucket policy)` : 'make the objects publicly readable',
+    done: `the bucket policy now lets anyone read ${resource}`,
+  };
+  return gate.step(step, change, async () => {
+    try {
+      await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    } catch (error) {
+      if (isUnsupported(error)) return publicReadByAcl(context);
+      if (
+        s3ErrorName(error) === 'AccessDenied' &&
+        /BlockPublicPolicy|public policies are blocked/i.test(messageOf(error))
+      ) {
+        throw new OutlastError(
+          'permission_denied',
+          `setup: bucket ${JSON.stringify(bucket)}: S3 Block Public Access refuses the public-read bucket policy (BlockPublicPolicy)`,
+          {
+            source: context.source,
+            cause: error,
+            hint: 'turn off "Block public access" for bucket policies on this bucket (and the account), or keep the bucket private and serve it through CloudFront with an origin access control',
+          },
+        );
+      }
+      throw s3Error(context, error, 'setup: set the bucket policy');
     }
-    throw s3Error(context, error, 'setup: set the bucket policy');
-  }
-  return { step, status: 'done', detail: `the bucket policy now lets anyone read ${resource}` };
+  });
 }
 
 /** Public read where the store has no bucket policies: the `public-read` canned ACL. */
-async function publicReadByAcl(context: S3SetupContext, options: SetupOptions): Promise<SetupStep> {
-  const { client, bucket } = context;
+async function publicReadByAcl(context: StepContext): Promise<SetupStep> {
+  const { client, bucket, gate } = context;
   const step = 'public read';
   try {
     const { Grants = [] } = await client.send(new GetBucketAclCommand({ Bucket: bucket }));
@@ -185,26 +199,20 @@ async function publicReadByAcl(context: S3SetupContext, options: SetupOptions): 
     if (isUnsupported(error)) return noPublicRead(bucket);
     throw s3Error(context, error, 'setup: read the bucket ACL');
   }
-  if (options.dryRun)
-    return {
-      step,
-      status: 'would',
-      detail: 'would set the public-read ACL (this store has no bucket policies)',
-    };
-  try {
-    await client.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }));
-  } catch (error) {
-    if (isUnsupported(error)) return noPublicRead(bucket);
-    throw s3Error(context, error, 'setup: set the bucket ACL');
-  }
   // Swift's s3api applies the ACL (.r:*,.rlistings) but reads back only the owner's grant, so
   // this step says `done` on every run there; setting it again changes nothing.
-  return {
-    step,
-    status: 'done',
-    detail:
-      'set the public-read ACL (this store has no bucket policies; on OpenStack Swift it is the read ACL .r:*,.rlistings)',
+  const change = {
+    what: 'set the public-read ACL (this store has no bucket policies)',
+    done: 'set the public-read ACL (this store has no bucket policies; on OpenStack Swift it is the read ACL .r:*,.rlistings)',
   };
+  return gate.step(step, change, async () => {
+    try {
+      await client.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }));
+    } catch (error) {
+      if (isUnsupported(error)) return noPublicRead(bucket);
+      throw s3Error(context, error, 'setup: set the bucket ACL');
+    }
+  });
 }
 
 function noPublicRead(bucket: string): SetupStep {
@@ -215,8 +223,8 @@ function noPublicRead(bucket: string): SetupStep {
   };
 }
 
-async function websiteStep(context: S3SetupContext, options: SetupOptions): Promise<SetupStep> {
-  const { client, bucket } = context;
+async function websiteStep(context: StepContext, options: SetupOptions): Promise<SetupStep> {
+  const { client, bucket, gate, bucketThere } = context;
   const step = 'website';
   const unsupported: SetupStep = {
     step,
@@ -224,44 +232,47 @@ async function websiteStep(context: S3SetupContext, options: SetupOptions): Prom
     detail: `this store's S3 API has no website hosting (NotImplemented); on OpenStack Swift, configure the container through the swift driver or \`swift post -m web-index:${options.indexDocument}${options.errorDocument ? ` -m web-error:${options.errorDocument}` : ''} ${bucket}\``,
   };
   let current: { index?: string; error?: string; routingRules?: RoutingRule[] } | undefined;
-  try {
-    const out = await client.send(new GetBucketWebsiteCommand({ Bucket: bucket }));
-    current = {
-      index: out.IndexDocument?.Suffix,
-      error: out.ErrorDocument?.Key,
-      ...(out.RoutingRules ? { routingRules: out.RoutingRules } : {}),
-    };
-  } catch (error) {
-    if (isUnsupported(error)) return unsupported;
-    if (s3ErrorName(error) !== 'NoSuchWebsiteConfiguration')
-      throw s3Error(context, error, 'setup: read the website configuration');
+  if (bucketThere) {
+    try {
+      const out = await client.send(new GetBucketWebsiteCommand({ Bucket: bucket }));
+      current = {
+        index: out.IndexDocument?.Suffix,
+        error: out.ErrorDocument?.Key,
+        ...(out.RoutingRules ? { routingRules: out.RoutingRules } : {}),
+      };
+    } catch (error) {
+      if (isUnsupported(error)) return unsupported;
+      if (s3ErrorName(error) !== 'NoSuchWebsiteConfiguration')
+        throw s3Error(context, error, 'setup: read the website configuration');
+    }
   }
   const documents = describeDocuments(options);
   if (current && current.index === options.indexDocument && current.error === options.errorDocument) {
     return { step, status: 'already', detail: `website hosting serves ${documents}` };
   }
-  if (options.dryRun) return { step, status: 'would', detail: `would serve ${documents}` };
-  try {
-    await client.send(
-      new PutBucketWebsiteCommand({
-        Bucket: bucket,
-        WebsiteConfiguration: {
-          IndexDocument: { Suffix: options.indexDocument },
-          ...(options.errorDocument ? { ErrorDocument: { Key: options.errorDocument } } : {}),
-          // Redirect rules someone set by hand stay.
-          ...(current?.routingRules ? { RoutingRules: current.routingRules } : {}),
-        },
-      }),
-    );
-  } catch (error) {
-    if (isUnsupported(error)) return unsupported;
-    throw s3Error(context, error, 'setup: set the website configuration');
-  }
-  return { step, status: 'done', detail: `website hosting now serves ${documents}` };
+  const change = { what: `serve ${documents}`, done: `website hosting now serves ${documents}` };
+  return gate.step(step, change, async () => {
+    try {
+      await client.send(
+        new PutBucketWebsiteCommand({
+          Bucket: bucket,
+          WebsiteConfiguration: {
+            IndexDocument: { Suffix: options.indexDocument },
+            ...(options.errorDocument ? { ErrorDocument: { Key: options.errorDocument } } : {}),
+            // Redirect rules someone set by hand stay.
+            ...(current?.routingRules ? { RoutingRules: current.routingRules } : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      if (isUnsupported(error)) return unsupported;
+      throw s3Error(context, error, 'setup: set the website configuration');
+    }
+  });
 }
 
-async function corsStep(context: S3SetupContext, cors: CorsRule, dryRun: boolean): Promise<SetupStep> {
-  const { client, bucket } = context;
+async function corsStep(context: StepContext, cors: CorsRule): Promise<SetupStep> {
+  const { client, bucket, gate, bucketThere } = context;
   const step = 'cors';
   const wanted = describeCors(cors);
   const unsupported: SetupStep = {
@@ -270,12 +281,14 @@ async function corsStep(context: S3SetupContext, cors: CorsRule, dryRun: boolean
     detail: `this store's S3 API has no bucket CORS (NotImplemented); on OpenStack Swift, use the swift driver or \`swift post -m 'Access-Control-Allow-Origin:${cors.allowedOrigins.join(' ')}' -m 'Access-Control-Max-Age:${cors.maxAgeSeconds}' ${bucket}\``,
   };
   let rules: CORSRule[] = [];
-  try {
-    rules = (await client.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules ?? [];
-  } catch (error) {
-    if (isUnsupported(error)) return unsupported;
-    if (s3ErrorName(error) !== 'NoSuchCORSConfiguration')
-      throw s3Error(context, error, 'setup: read the CORS rules');
+  if (bucketThere) {
+    try {
+      rules = (await client.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules ?? [];
+    } catch (error) {
+      if (isUnsupported(error)) return unsupported;
+      if (s3ErrorName(error) !== 'NoSuchCORSConfiguration')
+        throw s3Error(context, error, 'setup: read the CORS rules');
+    }
   }
   const rule: CORSRule = {
     AllowedOrigins: cors.allowedOrigins,
@@ -284,14 +297,16 @@ async function corsStep(context: S3SetupContext, cors: CorsRule, dryRun: boolean
     MaxAgeSeconds: cors.maxAgeSeconds,
   };
   if (rules.length === 1 && sameRule(rules[0]!, rule)) return { step, status: 'already', detail: wanted };
-  if (dryRun) return { step, status: 'would', detail: `would set ${wanted}` };
-  try {
-    await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [rule] } }));
-  } catch (error) {
-    if (isUnsupported(error)) return unsupported;
-    throw s3Error(context, error, 'setup: set the CORS rules');
-  }
-  return { step, status: 'done', detail: `set ${wanted}` };
+  return gate.step(step, { what: `set ${wanted}`, done: `set ${wanted}` }, async () => {
+    try {
+      await client.send(
+        new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [rule] } }),
+      );
+    } catch (error) {
+      if (isUnsupported(error)) return unsupported;
+      throw s3Error(context, error, 'setup: set the CORS rules');
+    }
+  });
 }
 
 /** True when the policy has an unconditional statement letting anyone GetObject on `resource`. */

@@ -10,9 +10,12 @@
  * be narrowed here.
  *
  * Every step reads the container's headers (one HEAD) and POSTs only what differs, so a second
- * run says `already` throughout.
+ * run says `already` throughout. Each change goes through the setup's write gate (writes.ts),
+ * which in a dry run reports it as `would` instead; a container not there yet has no headers, so
+ * every step is then a change.
  */
 import { OutlastError } from '../../errors.ts';
+import { gateOf } from '../../writes.ts';
 import type { SetupOptions, SetupStep, SiteDocuments } from '../driver.ts';
 import {
   containerUrl,
@@ -65,6 +68,7 @@ export async function swiftSetup(
     throw await failure(response, `setup: ${operation} container ${name}`);
   };
 
+  const gate = gateOf(options);
   const steps: SetupStep[] = [];
   const head = await call('read', 'HEAD');
   let current: SwiftResponse['headers'] = {};
@@ -76,12 +80,10 @@ export async function swiftSetup(
         hint: 'run `outlast setup --create` to create it',
       });
     }
-    if (options.dryRun) {
-      steps.push({ step: 'create container', status: 'would', detail: `would create container ${name}` });
-    } else {
-      await check(await call('create', 'PUT'), 'create');
-      steps.push({ step: 'create container', status: 'done', detail: `created container ${name}` });
-    }
+    const change = { what: `create container ${name}`, done: `created container ${name}` };
+    steps.push(
+      await gate.step('create container', change, async () => check(await call('create', 'PUT'), 'create')),
+    );
   } else {
     await check(head, 'read');
     current = head.headers;
@@ -92,12 +94,15 @@ export async function swiftSetup(
     const changes = differences(planned.wanted, current);
     if (Object.keys(changes).length === 0) {
       steps.push({ step: planned.step, status: 'already', detail: planned.detail });
-    } else if (options.dryRun) {
-      steps.push({ step: planned.step, status: 'would', detail: `would set ${planned.detail}` });
-    } else {
-      await check(await call(`set ${planned.step} on`, 'POST', changes), `set ${planned.step} on`);
-      steps.push({ step: planned.step, status: 'done', detail: `set ${planned.detail}` });
+      continue;
     }
+    const operation = `set ${planned.step} on`;
+    const change = { what: `set ${planned.detail}`, done: `set ${planned.detail}` };
+    steps.push(
+      await gate.step(planned.step, change, async () =>
+        check(await call(operation, 'POST', changes), operation),
+      ),
+    );
   }
   return steps;
 }
