@@ -11,6 +11,7 @@ import { nativeProviders, planNative } from '../../dns/native/index.ts';
 import { currentRelease, nativeSpec } from '../../dns/native/spec.ts';
 import type { NativePlan } from '../../dns/native/types.ts';
 import { OutlastError } from '../../errors.ts';
+import { createWriteGate } from '../../writes.ts';
 import { EXIT } from '../exit.ts';
 import { groupDigits } from '../format.ts';
 import type { GlobalOptions } from '../options.ts';
@@ -22,7 +23,7 @@ export type DnsAction = 'plan' | 'apply' | 'destroy';
 
 export async function dnsCommand(
   action: DnsAction,
-  options: GlobalOptions & { force?: boolean; json?: boolean; dryRun?: boolean },
+  options: GlobalOptions & { force?: boolean; json?: boolean },
 ): Promise<number> {
   const { config, file } = await loadConfig(options.config);
   if (!config.dns || nativeProviders(config).length === 0) {
@@ -34,7 +35,9 @@ export async function dnsCommand(
   const spec = nativeSpec(config, release);
   const plans = await planNative(config, spec, { destroy: action === 'destroy' });
   try {
-    const write = action !== 'plan' && !options.dryRun;
+    // Every write to a host passes the run's gate: `plan` is the dry run.
+    const gate = createWriteGate({ dryRun: action === 'plan' });
+    const write = !gate.dryRun;
     if (write) {
       // Every guard is checked before the first host is written: all or none.
       const refused = plans.filter(({ plan }) => plan.foreign.length > 0);
@@ -42,7 +45,11 @@ export async function dnsCommand(
         print(plans, spec.name, release, config, options.json, 'refused');
         return EXIT.refused;
       }
-      for (const { native, plan } of plans) await native.apply(plan, { force: options.force ?? false });
+      for (const { native, plan } of plans) {
+        await gate.run(`${action} native failover at ${plan.provider}`, () =>
+          native.apply(plan, { force: options.force ?? false }),
+        );
+      }
     }
     print(plans, spec.name, release, config, options.json, write ? 'applied' : 'planned');
     return EXIT.ok;

@@ -5,6 +5,7 @@
  */
 import type { Config, DnsProviderConfig } from '../../config/schema.ts';
 import { OutlastError } from '../../errors.ts';
+import { LIVE } from '../../writes.ts';
 import type { NativeFailover, NativePlan, NativeSpec } from './types.ts';
 
 type NativeLoader = (config: DnsProviderConfig) => Promise<NativeFailover>;
@@ -13,6 +14,10 @@ const NATIVE_HOSTS: Partial<Record<DnsProviderConfig['type'], NativeLoader>> = {
   powerdns: async (config) =>
     (await import('../providers/powerdns-native.ts')).createPowerDnsNative(
       config as Extract<DnsProviderConfig, { type: 'powerdns' }>,
+    ),
+  route53: async (config) =>
+    (await import('../providers/route53-native.ts')).createRoute53Native(
+      config as Extract<DnsProviderConfig, { type: 'route53' }>,
     ),
 };
 
@@ -84,11 +89,12 @@ export async function updateNative(config: Config, release: string): Promise<Nat
   for (const { provider } of nativeProviders(config)) {
     let native: NativeFailover | undefined;
     try {
-      native = await createNativeFailover(provider);
-      const plan = await native.plan(spec);
+      const host = await createNativeFailover(provider);
+      native = host;
+      const plan = await host.plan(spec);
       if (plan.foreign.length > 0) result.refused.push(plan.provider);
       else if (plan.changes.length > 0) {
-        await native.apply(plan, { force: false });
+        await LIVE.run(`native failover at ${plan.provider}`, () => host.apply(plan, { force: false }));
         result.updated.push(plan.provider);
       }
     } catch (error) {
