@@ -2,7 +2,7 @@
  * What the DNS host modules that speak HTTP share: reading `Retry-After`, naming a request that got
  * no answer, and URLs and texts fit for a message (no credentials, no secrets).
  */
-import { OutlastError } from '../errors.ts';
+import { type ErrorCode, OutlastError } from '../errors.ts';
 
 /** `Retry-After` in seconds or as an HTTP date, in ms (undefined when absent or unreadable). */
 export function parseRetryAfter(value: string | readonly string[] | undefined): number | undefined {
@@ -60,4 +60,22 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return secrets
     .filter((secret) => secret.length > 0)
     .reduce((out, secret) => out.split(secret).join('***'), text);
+}
+
+/** The error maker of one host module: every error it makes names `source`. */
+export function failureOf(source: string) {
+  return (code: ErrorCode, message: string, cause?: unknown, extra: { hint?: string } = {}): OutlastError =>
+    new OutlastError(code, message, { source, cause, ...extra });
+}
+
+/** The host's own words in an error body (`{"error": "…"}` or `{"error": ["…", …]}`), else the text. */
+export function errorText(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (Array.isArray(parsed.error)) return parsed.error.map(String).join('; ');
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return text.trim().slice(0, 300) || '(no body)';
 }

@@ -25,7 +25,7 @@ import type { BatchPatchParam, RecordBatchParams, RecordResponse } from 'cloudfl
 import { type ErrorCode, isOutlastError, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
 import { checkedDnsProvider, matches } from '../checked.ts';
-import { parseRetryAfter, scrub } from '../host-http.ts';
+import { failureOf, parseRetryAfter, scrub } from '../host-http.ts';
 import { canonicalAddress, canonicalValues, sameSet } from '../plan.ts';
 import type { DnsCallOptions, DnsChange, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
@@ -49,6 +49,7 @@ export interface CloudflareOptions {
 }
 
 const PROVIDER_NAME = 'cloudflare';
+const failure = failureOf(PROVIDER_NAME);
 const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Cloudflare's largest TTL; 1 means "automatic". */
@@ -401,13 +402,4 @@ function causeText(error: unknown): string {
     (cause as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   if (typeof code === 'string') return code;
   return error instanceof Error ? error.message : String(error);
-}
-
-function failure(
-  code: ErrorCode,
-  message: string,
-  cause?: unknown,
-  extra: { hint?: string } = {},
-): OutlastError {
-  return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...extra });
 }

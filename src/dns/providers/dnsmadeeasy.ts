@@ -31,10 +31,18 @@
 import { createHmac } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { type ErrorCode, isOutlastError, messageOf, OutlastError } from '../../errors.ts';
+import { isOutlastError, messageOf, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
 import { checkedDnsProvider } from '../checked.ts';
-import { networkError, parseRetryAfter, requestSignal, safeUrl, scrub } from '../host-http.ts';
+import {
+  errorText,
+  failureOf,
+  networkError,
+  parseRetryAfter,
+  requestSignal,
+  safeUrl,
+  scrub,
+} from '../host-http.ts';
 import { canonicalAddress, canonicalValues } from '../plan.ts';
 import type { DnsCallOptions, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
@@ -56,6 +64,7 @@ export interface DnsMadeEasyOptions {
 }
 
 const PROVIDER_NAME = 'dnsmadeeasy';
+const failure = failureOf(PROVIDER_NAME);
 const DEFAULT_BASE_URL = 'https://api.dnsmadeeasy.com/V2.0';
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Below this many requests left in the window, each request logs a warning. */
@@ -389,25 +398,4 @@ function readValue(record: DmeRecord, domain: string): string {
   if (value.endsWith('.')) return normalizeName(value);
   // Relative to the domain, as the DNS Made Easy control panel writes them.
   return value === '' || value === '@' ? domain : normalizeName(`${value}.${domain}`);
-}
-
-function failure(
-  code: ErrorCode,
-  message: string,
-  cause?: unknown,
-  extra: { hint?: string } = {},
-): OutlastError {
-  return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...extra });
-}
-
-/** DNS Made Easy's own words: `{"error": ["…"]}`, or the text itself. */
-function errorText(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    if (Array.isArray(parsed.error)) return parsed.error.map(String).join('; ');
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // Not JSON: the text itself.
-  }
-  return text.trim().slice(0, 300) || '(no body)';
 }

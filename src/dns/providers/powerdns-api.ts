@@ -5,8 +5,8 @@
  */
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { type ErrorCode, OutlastError } from '../../errors.ts';
-import { networkError, requestSignal, safeUrl } from '../host-http.ts';
+import type { OutlastError } from '../../errors.ts';
+import { errorText, failureOf, networkError, requestSignal, safeUrl } from '../host-http.ts';
 import type { DnsCallOptions } from '../provider.ts';
 import { normalizeName } from '../provider.ts';
 
@@ -24,6 +24,7 @@ export interface PowerDnsOptions {
 }
 
 const PROVIDER_NAME = 'powerdns';
+const failure = failureOf(PROVIDER_NAME);
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /** What GET …/zones/{zone} returns, as far as it is used here. */
@@ -148,24 +149,4 @@ export function createPowerDnsApi(options: PowerDnsOptions): PowerDnsApi {
       await agent.close();
     },
   };
-}
-
-function failure(
-  code: ErrorCode,
-  message: string,
-  cause?: unknown,
-  extra: { hint?: string } = {},
-): OutlastError {
-  return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...extra });
-}
-
-/** PowerDNS's own words: `{"error": "…"}` on 4xx/5xx, plain text on some (401, 404). */
-function errorText(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // Not JSON: the text itself.
-  }
-  return text.trim().slice(0, 300) || '(no body)';
 }
