@@ -83,3 +83,17 @@ export async function deleteRecords(
   });
   if (result.status !== 204) throw new Error(`PowerDNS: PATCH delete: HTTP ${result.status} ${result.text}`);
 }
+
+/** The contents of the LUA records at `name` (read directly, not through the bench's forwarder). */
+export async function luaRecordsAt(server: DnsServer, name: string): Promise<string[]> {
+  const zone = `${server.zone}.`;
+  const query = new URLSearchParams({ rrsets: 'true', rrset_name: `${name}.` });
+  const result = await pdnsApi(server, 'GET', `/zones/${zone}?${query}`);
+  if (result.status !== 200) throw new Error(`PowerDNS: GET ${name}: HTTP ${result.status} ${result.text}`);
+  const body = JSON.parse(result.text) as {
+    rrsets: Array<{ name: string; type: string; records: Array<{ content: string }> }>;
+  };
+  return body.rrsets
+    .filter((rrset) => rrset.name === `${name}.` && rrset.type === 'LUA')
+    .flatMap((rrset) => rrset.records.map((record) => record.content));
+}

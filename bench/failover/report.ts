@@ -1,9 +1,10 @@
 /** Statistics and the Markdown report of the failover bench (the JSON is the `FailoverReport`). */
+import type { NativeApplyRun } from './native.ts';
 
 export type Scenario = 'refused' | 'hung';
-export type System = 'outlast' | 'pdns-lua';
+export type System = 'outlast' | 'pdns-lua' | 'outlast-native';
 
-/** One failure of origin a, observed by both systems at once. */
+/** One failure of origin a, observed by all three contestants at once. */
 export interface EventMeasurement {
   scenario: Scenario;
   /** The outlast watcher's health.retryInterval during this event (ms). */
@@ -12,7 +13,10 @@ export interface EventMeasurement {
   attempt: number;
   /** Seconds from the signal to the first DNS reply with origin b's address; undefined: not within the limit. */
   outlastSeconds: number | undefined;
+  /** The hand-written PowerDNS LUA record. */
   luaSeconds: number | undefined;
+  /** The LUA record outlast provisioned (`failover: native`). */
+  nativeSeconds: number | undefined;
   /** When outlast declared origin a down, and when its DNS write finished (ms since the signal). */
   outlastDownAtMs: number | undefined;
   outlastWriteAtMs: number | undefined;
@@ -45,12 +49,14 @@ export interface CountMeasurement {
   lastWriteAtChanges: number;
   /** outlast's health transitions of origin a during the window. */
   outlastHealthTransitions: number;
-  /** Changes of the answer for www (outlast) and lua (PowerDNS LUA) seen by polling every 20 ms. */
+  /** Changes of the answer for www (outlast), lua (PowerDNS LUA) and native (outlast native) seen by polling every 20 ms. */
   wwwAnswerChanges: number;
   luaAnswerChanges: number;
+  nativeAnswerChanges: number;
   /** The answers each name gave, with counts of polls. */
   wwwAnswers: Record<string, number>;
   luaAnswers: Record<string, number>;
+  nativeAnswers: Record<string, number>;
   /** Flap only: how long origin a actually was down and up per cycle (ms). */
   downMs?: number[];
   upMs?: number[];
@@ -73,6 +79,8 @@ export interface FailoverReport {
   settings: Record<string, unknown>;
   events: EventMeasurement[];
   counts: CountMeasurement[];
+  /** Every `outlast dns apply` of the native contestant, with the API requests it made. */
+  nativeApply: NativeApplyRun[];
   notes: string[];
 }
 
@@ -103,13 +111,20 @@ export const TARGETS: Record<Scenario, { seconds: number; text: string }> = {
   hung: { seconds: 3.5, text: 'hung origin, 1 s timeout → DNS changed within 3.5 s' },
 };
 
-/** What outlast's schedule allows (see README): [best, worst] seconds before the DNS write. */
+/**
+ * What outlast's schedule allows (see README): [best, worst] seconds before the DNS write.
+ * src/health/engine.ts: the first failure ends `per` after the phase (0 refused, the timeout hung);
+ * the first retry starts once it ended and `retryInterval` after its start; later retries start
+ * every `retryInterval`, start to start, in flight or not (at most `fall` at once); the last one
+ * fails `per` after its start. Refused: (fall − 1) × retryInterval; hung with retryInterval below
+ * the timeout: 2 × timeout + (fall − 2) × retryInterval; plus the phase, 0 to `interval`.
+ */
 export function outlastModel(
   scenario: Scenario,
   h: { intervalMs: number; timeoutMs: number; retryMs: number; fall: number },
 ): [number, number] {
   const per = scenario === 'refused' ? 0 : h.timeoutMs;
-  const best = h.fall * per + (h.fall - 1) * h.retryMs;
+  const best = h.fall < 2 ? per : Math.max(h.retryMs, per) + (h.fall - 2) * h.retryMs + per;
   return [best / 1000, (best + h.intervalMs) / 1000];
 }
 
@@ -146,7 +161,7 @@ export function rows(
       const [best, worst] = outlastModel(scenario, { ...health, retryMs });
       out.push({
         scenario,
-        system: 'outlast',
+        system: 'outlast watcher',
         config: `interval ${health.intervalMs / 1000}s, timeout ${health.timeoutMs / 1000}s, retryInterval ${retryMs}ms, fall ${health.fall}`,
         stats: stats(events.map((event) => event.outlastSeconds)),
         model: `${best.toFixed(2)}–${worst.toFixed(2)} + write`,
@@ -154,12 +169,21 @@ export function rows(
       });
     }
     const luaBest = scenario === 'refused' ? 0 : luaTimeoutMs / 1000;
+    const luaModel = `${luaBest.toFixed(2)}–${(luaBest + luaIntervalMs / 1000).toFixed(2)}`;
     out.push({
       scenario,
-      system: 'PowerDNS LUA (ifurlextup)',
+      system: 'PowerDNS LUA, hand-written (ifurlextup)',
       config: `lua-health-checks-interval ${luaIntervalMs / 1000}s, timeout ${luaTimeoutMs / 1000}s, no threshold (all rounds)`,
       stats: stats(used.map((event) => event.luaSeconds)),
-      model: `${luaBest.toFixed(2)}–${(luaBest + luaIntervalMs / 1000).toFixed(2)}`,
+      model: luaModel,
+      ...describe(used),
+    });
+    out.push({
+      scenario,
+      system: 'outlast native (PowerDNS LUA by outlast dns apply)',
+      config: `failover: native, two release tiers, lua-health-checks-interval ${luaIntervalMs / 1000}s, timeout ${luaTimeoutMs / 1000}s (from health.timeout), no threshold (all rounds)`,
+      stats: stats(used.map((event) => event.nativeSeconds)),
+      model: luaModel,
       ...describe(used),
     });
   }
@@ -199,8 +223,8 @@ export function markdown(
   lines.push(
     '## No flap, no needless write',
     '',
-    '| scenario | outlast retryInterval | attempt | seconds | outlast DNS writes (window / +5 s after) | lastWriteAt changes | outlast health transitions of a | www answer changes (outlast) | lua answer changes (PowerDNS LUA) | a down / up per cycle (ms, mean) | load avg before → after | foreign CPU (cores) | used |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | outlast retryInterval | attempt | seconds | outlast DNS writes (window / +5 s after) | lastWriteAt changes | outlast health transitions of a | www answer changes (outlast watcher) | lua answer changes (PowerDNS LUA) | native answer changes (outlast native) | a down / up per cycle (ms, mean) | load avg before → after | foreign CPU (cores) | used |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const count of report.counts) {
     const mean = (values: number[] | undefined) =>
@@ -211,7 +235,7 @@ export function markdown(
       ? `${mean(count.downMs)} / ${mean(count.upMs)} (${count.downMs.length} cycles)`
       : '—';
     lines.push(
-      `| ${count.scenario} | ${count.retryIntervalMs} ms | ${count.attempt} | ${count.seconds.toFixed(0)} | ${count.outlastWrites} / ${count.outlastWritesAfter} | ${count.lastWriteAtChanges} | ${count.outlastHealthTransitions} | ${count.wwwAnswerChanges} | ${count.luaAnswerChanges} | ${cycles} | ${count.loadBefore} → ${count.loadAfter} | ${count.foreignCores.toFixed(2)}${count.disturbed ? ' (disturbed)' : ''} | ${count.used ? 'yes' : 'no'} |`,
+      `| ${count.scenario} | ${count.retryIntervalMs} ms | ${count.attempt} | ${count.seconds.toFixed(0)} | ${count.outlastWrites} / ${count.outlastWritesAfter} | ${count.lastWriteAtChanges} | ${count.outlastHealthTransitions} | ${count.wwwAnswerChanges} | ${count.luaAnswerChanges} | ${count.nativeAnswerChanges} | ${cycles} | ${count.loadBefore} → ${count.loadAfter} | ${count.foreignCores.toFixed(2)}${count.disturbed ? ' (disturbed)' : ''} | ${count.used ? 'yes' : 'no'} |`,
     );
   }
   lines.push('');
@@ -219,18 +243,65 @@ export function markdown(
   lines.push(
     '## Every measurement',
     '',
-    '| scenario | retryInterval | round | attempt | outlast s | outlast: a down verdict / write done (ms) | PowerDNS LUA s | random wait ms | load avg before → after | foreign CPU (cores) | used |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | retryInterval | round | attempt | outlast watcher s | outlast: a down verdict / write done (ms) | PowerDNS LUA s | outlast native s | random wait ms | load avg before → after | foreign CPU (cores) | used |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const event of report.events) {
     lines.push(
-      `| ${event.scenario} | ${event.retryIntervalMs} ms | ${event.round} | ${event.attempt} | ${fmt(event.outlastSeconds, 3)} | ${event.outlastDownAtMs ?? '—'} / ${event.outlastWriteAtMs ?? '—'} | ${fmt(event.luaSeconds, 3)} | ${event.phaseMs} | ${event.loadBefore} → ${event.loadAfter} | ${event.foreignCores.toFixed(2)}${event.disturbed ? ' (disturbed)' : ''} | ${event.used ? 'yes' : 'no'} |`,
+      `| ${event.scenario} | ${event.retryIntervalMs} ms | ${event.round} | ${event.attempt} | ${fmt(event.outlastSeconds, 3)} | ${event.outlastDownAtMs ?? '—'} / ${event.outlastWriteAtMs ?? '—'} | ${fmt(event.luaSeconds, 3)} | ${fmt(event.nativeSeconds, 3)} | ${event.phaseMs} | ${event.loadBefore} → ${event.loadAfter} | ${event.foreignCores.toFixed(2)}${event.disturbed ? ' (disturbed)' : ''} | ${event.used ? 'yes' : 'no'} |`,
     );
   }
-  lines.push('', '## Notes', '', ...report.notes.map((note) => `- ${note}`), '');
+  lines.push('', ...nativeApplySection(report.nativeApply));
+  lines.push('## Notes', '', ...report.notes.map((note) => `- ${note}`), '');
   lines.push(
     `Command: \`${report.command}\` — started ${report.startedAt}, finished ${report.finishedAt}; ${report.machine.cpus} CPUs, Node ${report.machine.node}, ${report.machine.pdns}.`,
     '',
   );
   return lines.join('\n');
+}
+
+/** The requests each `outlast dns apply` made to the PowerDNS API (target when nothing changed: reads only). */
+function nativeApplySection(runs: NativeApplyRun[]): string[] {
+  const lines = [
+    '## `outlast dns apply`: requests to the PowerDNS API',
+    '',
+    '| run | exit | ms | changes reported | requests | of which writes | method path → status |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const run of runs) {
+    const requests = run.requests.map((item) => `${item.method} ${item.path} → ${item.status}`).join('<br>');
+    lines.push(
+      `| ${run.label} | ${run.exitCode} | ${run.ms} | ${run.changes.length === 0 ? 'none' : run.changes.join('; ')} | ${run.requests.length} | ${run.writes} | ${requests || '—'} |`,
+    );
+  }
+  const again = runs.filter((run) => run.label !== 'first');
+  if (again.length > 0) {
+    const readsOnly = again.every(
+      (run) => run.writes === 0 && run.changes.length === 0 && run.exitCode === 0,
+    );
+    lines.push(
+      '',
+      `Nothing changed (every run after the first): ${readsOnly ? 'reads only, target met' : 'NOT reads only'}.`,
+    );
+  }
+  const notes = runs[0]?.notes ?? [];
+  if (notes.length > 0)
+    lines.push(
+      '',
+      'What the plan says PowerDNS rounds or cannot express:',
+      ...notes.map((note) => `- ${note}`),
+    );
+  for (const run of runs) {
+    if (run.output)
+      lines.push(
+        '',
+        `Output of \`${run.label}\` (exit ${run.exitCode}):`,
+        '',
+        '```',
+        run.output.trim(),
+        '```',
+      );
+  }
+  lines.push('');
+  return lines;
 }

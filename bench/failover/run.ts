@@ -1,6 +1,9 @@
 /**
- * The failover bench: how fast outlast moves DNS when the origin in use fails, against PowerDNS's
- * own health-checked LUA records, on the same PowerDNS and the same two origin processes, in one run.
+ * The failover bench: how fast DNS moves when the origin in use fails, for three contestants on the
+ * same PowerDNS and the same two origin processes, in one run: outlast's watcher writing plain
+ * records, PowerDNS's own health-checked LUA record written by hand, and outlast's native failover
+ * (the LUA record `outlast dns apply` provisions). Also counts the API requests of a `dns apply`
+ * with nothing to change.
  *
  *   node --import tsx bench/failover/run.ts [--rounds 5] [--retry-intervals 500ms,250ms]
  *        [--flap-seconds 30] [--steady-seconds 30] [--out bench/out] [--retries 2] [--verbose]
@@ -22,8 +25,9 @@ import { rootLogger } from '../../src/util/log.ts';
 import { setupFsDeploy } from '../../test/helpers/site.ts';
 import { type DnsServer, startDnsServer } from '../../test/servers/dns.ts';
 import { loadAverages, loadWindow, processCpuSeconds } from './cpu.ts';
+import { type CountingForwarder, runDnsApply, startCountingForwarder, writeNativeConfig } from './native.ts';
 import { findFreePort, OriginProcess, originsCpuSeconds, stopAllOrigins } from './origins.ts';
-import { luaContent, putLuaRecord } from './pdns-lua.ts';
+import { luaContent, luaRecordsAt, putLuaRecord } from './pdns-lua.ts';
 import { type AnswerTimeline, answerOf, pollAnswers } from './poll.ts';
 import {
   type CountMeasurement,
@@ -37,6 +41,8 @@ import {
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const WWW = 'www.example.test';
 const LUA = 'lua.example.test';
+const NATIVE = 'native.example.test';
+const NAMES = [WWW, LUA, NATIVE];
 const A_ADDRESS = '192.0.2.10';
 const B_ADDRESS = '192.0.2.20';
 const TTL = 5;
@@ -138,6 +144,7 @@ const report: FailoverReport = {
   },
   events: [],
   counts: [],
+  nativeApply: [],
   notes: [],
 };
 
@@ -145,6 +152,7 @@ let pdns: DnsServer;
 let a: OriginProcess;
 let b: OriginProcess;
 let watcher: Watcher | undefined;
+let forwarder: CountingForwarder | undefined;
 /** outlast's timeline events since the watcher started, with performance.now() times. */
 let outlastEvents: { at: number; kind: string; message: string; originId?: string; to?: string }[] = [];
 
@@ -223,7 +231,7 @@ function originState(id: string): string {
   return watcher?.status().origins.find((origin) => origin.originId === id)?.state ?? 'unknown';
 }
 
-/** Origin a serves, outlast sees it up and routes to it, and both names answer a. */
+/** Origin a serves, outlast sees it up and routes to it, and all three names answer a. */
 async function ensureOnA(): Promise<void> {
   const w = watcher!;
   await eventually('outlast sees origin a up', () => originState('a') === 'up');
@@ -232,9 +240,8 @@ async function ensureOnA(): Promise<void> {
     // does not wait for it. It applies the policy's choice at once (see README).
     w.act({ type: 'failback' });
   }
-  await eventually(
-    'both names answer origin a',
-    async () => (await answerOf(pdns, WWW)) === A_ADDRESS && (await answerOf(pdns, LUA)) === A_ADDRESS,
+  await eventually('every name answers origin a', async () =>
+    (await Promise.all(NAMES.map((name) => answerOf(pdns, name)))).every((answer) => answer === A_ADDRESS),
   );
   await w.settled();
 }
@@ -254,7 +261,7 @@ function writesSoFar(): number {
   return outlastEvents.filter((event) => event.kind === 'dns').length;
 }
 
-/** One failure of origin a, seen by both systems at once. */
+/** One failure of origin a, seen by the three contestants at once. */
 async function failureEvent(
   scenario: Scenario,
   retryMs: number,
@@ -270,12 +277,11 @@ async function failureEvent(
   const t0 = performance.now();
   if (scenario === 'refused') await a.kill();
   else a.stop();
-  const timeline = await pollAnswers(pdns, [WWW, LUA], {
+  const timeline = await pollAnswers(pdns, NAMES, {
     everyMs: POLL_MS,
     t0,
     until: (seen, elapsed) =>
-      elapsed > EVENT_LIMIT_MS ||
-      (seen.firstAt(WWW, B_ADDRESS) !== undefined && seen.firstAt(LUA, B_ADDRESS) !== undefined),
+      elapsed > EVENT_LIMIT_MS || NAMES.every((name) => seen.firstAt(name, B_ADDRESS) !== undefined),
   });
   const load = window.end();
   // Bring a back: a new process on the same address, or the frozen one resumed.
@@ -283,6 +289,7 @@ async function failureEvent(
   else a.cont();
   const outlastMs = timeline.firstAt(WWW, B_ADDRESS);
   const luaMs = timeline.firstAt(LUA, B_ADDRESS);
+  const nativeMs = timeline.firstAt(NATIVE, B_ADDRESS);
   const during = outlastEvents.slice(eventsBefore);
   const firstOf = (kind: string, originId?: string) => {
     const event = during.find(
@@ -297,6 +304,7 @@ async function failureEvent(
     attempt,
     outlastSeconds: outlastMs === undefined ? undefined : outlastMs / 1000,
     luaSeconds: luaMs === undefined ? undefined : luaMs / 1000,
+    nativeSeconds: nativeMs === undefined ? undefined : nativeMs / 1000,
     outlastDownAtMs: firstOf('health', 'a'),
     outlastWriteAtMs: firstOf('dns'),
     phaseMs,
@@ -314,7 +322,7 @@ async function failureEvent(
     })),
   };
   log(
-    `${scenario} retry ${retryMs}ms round ${round}.${attempt}: outlast ${fmtS(measurement.outlastSeconds)} (down verdict ${measurement.outlastDownAtMs} ms, write ${measurement.outlastWriteAtMs} ms), PowerDNS LUA ${fmtS(measurement.luaSeconds)} (phase ${phaseMs} ms, load ${load.loadBefore}, foreign ${load.foreignCores.toFixed(2)} cores${measurement.disturbed ? ', DISTURBED' : ''})`,
+    `${scenario} retry ${retryMs}ms round ${round}.${attempt}: outlast ${fmtS(measurement.outlastSeconds)} (down verdict ${measurement.outlastDownAtMs} ms, write ${measurement.outlastWriteAtMs} ms), PowerDNS LUA ${fmtS(measurement.luaSeconds)}, outlast native ${fmtS(measurement.nativeSeconds)} (phase ${phaseMs} ms, load ${load.loadBefore}, foreign ${load.foreignCores.toFixed(2)} cores${measurement.disturbed ? ', DISTURBED' : ''})`,
   );
   return measurement;
 }
@@ -342,7 +350,7 @@ async function measureEvent(scenario: Scenario, retryMs: number, round: number):
   best.used = true;
 }
 
-/** Polls both names for `seconds` while `drive` runs (it fails origin a or not), and counts. */
+/** Polls the three names for `seconds` while `drive` runs (it fails origin a or not), and counts. */
 async function countWindow(
   scenario: string,
   retryMs: number,
@@ -365,14 +373,17 @@ async function countWindow(
   const end = t0 + seconds * 1000;
   const wwwAnswers: Record<string, number> = {};
   const luaAnswers: Record<string, number> = {};
-  const polling = pollAnswers(pdns, [WWW, LUA], {
+  const nativeAnswers: Record<string, number> = {};
+  const tally = (counts: Record<string, number>, answer: string | undefined) => {
+    counts[answer ?? '?'] = (counts[answer ?? '?'] ?? 0) + 1;
+  };
+  const polling = pollAnswers(pdns, NAMES, {
     everyMs: POLL_MS,
     t0,
     until: (timeline: AnswerTimeline) => {
-      const www = timeline.current.get(WWW) ?? '?';
-      const lua = timeline.current.get(LUA) ?? '?';
-      wwwAnswers[www] = (wwwAnswers[www] ?? 0) + 1;
-      luaAnswers[lua] = (luaAnswers[lua] ?? 0) + 1;
+      tally(wwwAnswers, timeline.current.get(WWW));
+      tally(luaAnswers, timeline.current.get(LUA));
+      tally(nativeAnswers, timeline.current.get(NATIVE));
       const now = lastWriteAt();
       if (now !== lastSeen) {
         lastWriteAtChanges++;
@@ -404,8 +415,10 @@ async function countWindow(
     outlastHealthTransitions: transitions,
     wwwAnswerChanges: timeline.changeCount(WWW),
     luaAnswerChanges: timeline.changeCount(LUA),
+    nativeAnswerChanges: timeline.changeCount(NATIVE),
     wwwAnswers,
     luaAnswers,
+    nativeAnswers,
     ...cycles,
     outlastEvents: events,
     loadBefore: load.loadBefore,
@@ -416,7 +429,7 @@ async function countWindow(
     used: false,
   };
   log(
-    `${scenario} retry ${retryMs}ms: outlast ${writes} writes (+${measurement.outlastWritesAfter} after), ${transitions} health transitions of a; answer changes www ${measurement.wwwAnswerChanges}, lua ${measurement.luaAnswerChanges} (load ${load.loadBefore}, foreign ${load.foreignCores.toFixed(2)} cores${measurement.disturbed ? ', DISTURBED' : ''})`,
+    `${scenario} retry ${retryMs}ms: outlast ${writes} writes (+${measurement.outlastWritesAfter} after), ${transitions} health transitions of a; answer changes www ${measurement.wwwAnswerChanges}, lua ${measurement.luaAnswerChanges}, native ${measurement.nativeAnswerChanges} (load ${load.loadBefore}, foreign ${load.foreignCores.toFixed(2)} cores${measurement.disturbed ? ', DISTURBED' : ''})`,
   );
   return measurement;
 }
@@ -529,12 +542,49 @@ async function main(): Promise<void> {
     report.settings.luaRecord = `${LUA}. ${TTL} IN LUA ${content}`;
     // PowerDNS registers a check at the first query and counts every address as down until the
     // check has run (the first answers come from backupSelector): warm up before measuring.
-    const firstAnswers: string[] = [];
-    for (let i = 0; i < 5; i++) firstAnswers.push(await answerOf(pdns, LUA));
+
+    // The third contestant: outlast provisions its own LUA record at NATIVE, through a forwarder
+    // that counts the API requests; a second apply has nothing to change (target: reads only).
+    forwarder = await startCountingForwarder(pdns.apiUrl!);
+    const nativeConfig = join(scratch, 'outlast-native.yaml');
+    writeNativeConfig({
+      file: nativeConfig,
+      name: NATIVE,
+      siteDir: setup.siteDir,
+      originDirs: [setup.origins[0]!, setup.origins[1]!],
+      originUrls: [a.url, b.url],
+      addresses: [A_ADDRESS, B_ADDRESS],
+      ttl: TTL,
+      health: HEALTH,
+      apiUrl: forwarder.url,
+      zone: pdns.zone,
+      apiKey: pdns.apiKey!,
+      stateDir: join(scratch, 'state-native'),
+    });
+    for (const label of ['first', 'again']) {
+      const run = await runDnsApply(label, nativeConfig, forwarder);
+      report.nativeApply.push(run);
+      log(
+        `outlast dns apply (${label}): exit ${run.exitCode}, ${run.ms} ms, changes [${run.changes.join('; ')}], ${run.requests.length} requests (${run.writes} writes): ${run.requests.map((item) => `${item.method} ${item.path} ${item.status}`).join(', ')}`,
+      );
+      if (run.exitCode !== 0) throw new Error(`outlast dns apply (${label}) failed: ${run.output ?? ''}`);
+    }
+    report.settings.nativeRecords = (await luaRecordsAt(pdns, NATIVE)).map(
+      (content) => `${NATIVE}. ${TTL} IN LUA ${content}`,
+    );
+
+    // PowerDNS registers a check at the first query and counts every address as down until the
+    // check has run (the first answers come from backupSelector): warm up before measuring.
+    const firstAnswers: Record<string, string[]> = { [LUA]: [], [NATIVE]: [] };
+    for (let i = 0; i < 5; i++) {
+      for (const name of [LUA, NATIVE]) firstAnswers[name]!.push(await answerOf(pdns, name));
+    }
     await sleep(2500);
-    await eventually('lua answers a', async () => (await answerOf(pdns, LUA)) === A_ADDRESS, 10_000);
+    for (const name of [LUA, NATIVE]) {
+      await eventually(`${name} answers a`, async () => (await answerOf(pdns, name)) === A_ADDRESS, 10_000);
+    }
     report.notes.push(
-      `PowerDNS LUA warm-up: answers to the first 5 queries (before any check ran): ${firstAnswers.join(', ')}; 2.5 s later it answered ${A_ADDRESS}.`,
+      `PowerDNS LUA warm-up: answers to the first 5 queries (before any check ran): ${LUA} ${firstAnswers[LUA]!.join(', ')}; ${NATIVE} ${firstAnswers[NATIVE]!.join(', ')}; 2.5 s later both answered ${A_ADDRESS}.`,
     );
 
     for (const retryMs of retryIntervals as number[]) {
@@ -554,8 +604,15 @@ async function main(): Promise<void> {
       await watcher.stop();
       watcher = undefined;
     }
+    // After every failure, the record outlast provisioned is still what the config says.
+    const last = await runDnsApply('again, after the failures', nativeConfig, forwarder);
+    report.nativeApply.push(last);
+    log(
+      `outlast dns apply (after the failures): exit ${last.exitCode}, changes [${last.changes.join('; ')}], ${last.requests.length} requests (${last.writes} writes)`,
+    );
   } finally {
     await watcher?.stop().catch(() => undefined);
+    await forwarder?.close().catch(() => undefined);
     await a?.close().catch(() => undefined);
     await b?.close().catch(() => undefined);
     await pdns?.stop().catch((error: unknown) => log(`PowerDNS stop: ${String(error)}`));
@@ -566,16 +623,18 @@ async function main(): Promise<void> {
   const disturbedUsed = report.events.filter((event) => event.used && event.disturbed).length;
   report.notes.push(
     `A measurement is "disturbed" when other processes used more than ${maxForeign} cores meanwhile (busy time from /proc/stat minus this process, PowerDNS and the origins); it is repeated up to ${retries} times. Used measurements still disturbed: ${disturbedUsed}.`,
-    `Both systems watch the same failure: one signal at t0, then ${WWW} (outlast) and ${LUA} (PowerDNS LUA) are asked every ${POLL_MS} ms over UDP; the time is the first reply with ${B_ADDRESS}. A random wait of 0–1000 ms before each signal spreads the failure over the probe timers' phase.`,
+    `The three contestants watch the same failure: one signal at t0, then ${WWW} (outlast watcher), ${LUA} (hand-written PowerDNS LUA) and ${NATIVE} (outlast native: the LUA record outlast dns apply wrote) are asked every ${POLL_MS} ms over UDP; the time is the first reply with ${B_ADDRESS}. A random wait of 0–1000 ms before each signal spreads the failure over the probe timers' phase.`,
     `Between events outlast fails back by the operator action (watcher.act failback) once it sees a up again (rise ${HEALTH.rise}); holdDown stays ${HOLD_DOWN} throughout.`,
-    `outlast's schedule (src/health/engine.ts): the next probe starts \`retryInterval\` (after a failure) or \`interval\` (after a pass) after the previous probe ENDED, and probes never overlap; fall ${HEALTH.fall} needs ${HEALTH.fall} failures in a row. Refused ≈ phase (0–interval) + ${HEALTH.fall - 1} × retryInterval; hung ≈ phase + ${HEALTH.fall} × timeout + ${HEALTH.fall - 1} × retryInterval. The machine then moves at once (moving away from a down origin is never held down) and the writer does GET + PATCH (see "a down verdict / write done").`,
+    `outlast's schedule (src/health/engine.ts): while passing, the next probe starts \`interval\` after the previous one ENDED; after a failure, retries start every \`retryInterval\` start to start, even while earlier ones are in flight (at most fall at once); fall ${HEALTH.fall} needs ${HEALTH.fall} failures in a row. Refused ≈ phase (0–interval) + ${HEALTH.fall - 1} × retryInterval; hung ≈ phase + 2 × timeout + ${HEALTH.fall - 2} × retryInterval (the first retry waits for the first failure, the later ones overlap). The machine then moves at once (moving away from a down origin is never held down) and the writer does GET + PATCH (see "a down verdict / write done").`,
     `PowerDNS 4.7 runs every check once per lua-health-checks-interval, all in parallel, and one failed check marks an address down (no threshold): refused ≈ phase (0–interval), hung ≈ phase + timeout. The flip side shows in the flap rows.`,
+    `outlast native is the same PowerDNS mechanism with outlast's code around it: ifurlextup on each origin's beacon, first with the match "release":"<live release>", then (only when no origin on the live release is up) with "release":"r; the check timeout is health.timeout rounded up to whole seconds, the interval is the server's, fall/rise cannot be expressed (see the plan's notes above). Its rows pool all rounds, like the hand-written record's.`,
+    `outlast dns apply runs as a child process (node bin/outlast.js, i.e. the compiled dist/) with the provider's url pointing at a counting HTTP forwarder on 127.0.0.1 in front of the PowerDNS API; the forwarder records method, path and status of each request (no headers).`,
   );
   const table = rows(report, HEALTH, LUA_TIMEOUT_S * 1000, LUA_INTERVAL_S * 1000);
   const md = markdown(report, table, {
     title: 'outlast failover bench',
     intro: [
-      `outlast watcher (in-process, provider powerdns, ${WWW} A ${A_ADDRESS} ↔ ${B_ADDRESS}, ttl ${TTL}, holdDown ${HOLD_DOWN}) against PowerDNS LUA records (\`${LUA}\`, ifurlextup), same PowerDNS, same two \`outlast serve\` processes on 127.0.0.2/127.0.0.3. ${rounds} rounds per scenario and setting.`,
+      `outlast watcher (in-process, provider powerdns, ${WWW} A ${A_ADDRESS} ↔ ${B_ADDRESS}, ttl ${TTL}, holdDown ${HOLD_DOWN}) against a hand-written PowerDNS LUA record (\`${LUA}\`, ifurlextup) and outlast native failover (\`${NATIVE}\`, the LUA record \`outlast dns apply\` provisioned with \`failover: native\`), same PowerDNS, same two \`outlast serve\` processes on 127.0.0.2/127.0.0.3. ${rounds} rounds per scenario and setting.`,
     ],
   });
   mkdirSync(outDir, { recursive: true });
