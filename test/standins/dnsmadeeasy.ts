@@ -15,12 +15,30 @@
  *   duplicate record. Multi operations apply all or nothing here; DNS Made Easy does not document
  *   what it does when one item fails.
  *
+ * - the record monitor and failover (`GET`/`PUT /monitor/{recordId}`), from the facts collected in
+ *   ../shared/notes/native-failover.md §2 (Ansible's module, DNS Made Easy's Terraform provider,
+ *   WWW::DNSMadeEasy): A records only; known fields only, typed as Ansible sends them (booleans and
+ *   whole numbers; whether the service also takes Terraform's strings is unconfirmed); a PUT
+ *   updates the fields it names; `sensitivity` 3, 5 or 8; `protocolId` 1–6; `port` 1–65535;
+ *   `maxEmails` ≤ 150; `httpQueryString` ≤ 16 characters; IPv4 `ip1`…`ip5` without gaps; failover
+ *   needs ip1 and ip2, a monitor needs port, protocolId, maxEmails, systemDescription and ip1; an
+ *   empty ip slot clears it (unconfirmed). The GET answers the fields with `ip1Failed`…`ip5Failed`
+ *   (booleans here; their type at the service is unconfirmed), `recordId`, `source`, `sourceId`.
+ * - and it *evaluates* them (`startChecks`): each round probes every ip of a failover's HTTP(S)
+ *   monitor at the origin URL a test maps it to (`ipOrigins`), GET `httpFile` with Host `httpFqdn`;
+ *   a check passes on a 2xx whose body contains `httpQueryString` (case-sensitive, whole body: the
+ *   service's exact rule is unconfirmed). `sensitivity` consecutive failures set the ip's failed
+ *   flag, one pass clears it (unconfirmed); the answer (`served`) moves to the next ip not failed
+ *   in order, and with `autoFailover: false` back to the first ip not failed (ip1 once it is back);
+ *   with every ip failed it stays where it is (unconfirmed).
+ *
  * DNS Made Easy documents neither its error wording nor the paging of record lists; the stand-in
  * uses `{"error": ["…"]}` bodies (as clients parse them) and pages by `page` when told to.
  * `violations` lists requests DNS Made Easy would refuse or misread: tests expect none.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 
 const BASE_PATH = '/V2.0';
@@ -29,6 +47,34 @@ const HTTP_DATE =
   /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 const RECORD_FIELDS = new Set(['id', 'name', 'type', 'value', 'ttl', 'gtdLocation']);
 const TYPES = new Set(['A', 'AAAA', 'CNAME']);
+const MONITOR_FIELDS: Record<string, 'boolean' | 'integer' | 'string'> = {
+  monitor: 'boolean',
+  failover: 'boolean',
+  autoFailover: 'boolean',
+  systemDescription: 'string',
+  maxEmails: 'integer',
+  sensitivity: 'integer',
+  protocolId: 'integer',
+  port: 'integer',
+  contactListId: 'integer',
+  httpFqdn: 'string',
+  httpFile: 'string',
+  httpQueryString: 'string',
+  sendString: 'string',
+  timeout: 'integer',
+  dnsFqdn: 'string',
+  dnsTimeout: 'integer',
+  ip1: 'string',
+  ip2: 'string',
+  ip3: 'string',
+  ip4: 'string',
+  ip5: 'string',
+};
+const IP_SLOTS = ['ip1', 'ip2', 'ip3', 'ip4', 'ip5'] as const;
+const SENSITIVITIES = new Set([3, 5, 8]);
+const MAX_QUERY_STRING = 16;
+const MAX_EMAILS = 150;
+const PROBE_TIMEOUT_MS = 2_000;
 const LABELS = /^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
 
 export interface DmeRecord {
@@ -45,6 +91,18 @@ export interface DmeRecord {
   hardLink: boolean;
   dynamicDns: boolean;
   failed: boolean;
+}
+
+/** A record's monitor and failover as the stand-in keeps them, with its evaluation. */
+export interface DmeMonitor {
+  recordId: number;
+  fields: Record<string, unknown>;
+  /** Consecutive failed checks per ip slot. */
+  failures: number[];
+  /** `ipNFailed`. */
+  failed: boolean[];
+  /** The slot whose ip the record answers. */
+  active: number;
 }
 
 export interface DmeDomain {
@@ -93,6 +151,14 @@ export class DnsMadeEasyStandIn {
   /** Sees each request after the signature check; a reply it returns is sent instead. */
   onRequest: ((request: Recorded, domains: Map<number, DmeDomain>) => Reply | undefined) | undefined;
   baseUrl = '';
+  /** Record id → its monitor and failover. */
+  readonly monitors = new Map<number, DmeMonitor>();
+  /** What a monitor's ip stands for here: ip → the base URL of a local origin (`http://127.0.0.1:port`). */
+  readonly ipOrigins = new Map<string, string>();
+  /** Evaluation rounds run so far. */
+  checkRounds = 0;
+  private checks: NodeJS.Timeout | undefined;
+  private checking = false;
   private used = 0;
   private nextId = 1000;
   private server: Server | undefined;
@@ -119,6 +185,7 @@ export class DnsMadeEasyStandIn {
   }
 
   async stop(): Promise<void> {
+    this.stopChecks();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
@@ -156,13 +223,100 @@ export class DnsMadeEasyStandIn {
     return domain.records
       .filter((record) => record.name === name && record.type === type)
       .map((record) => {
+        const monitor = this.monitors.get(record.id);
+        if (record.failover && monitor) return slotsOf(monitor.fields)[monitor.active] ?? record.value;
         if (type !== 'CNAME') return record.value;
         return record.value.endsWith('.') ? record.value.slice(0, -1) : `${record.value}.${domain.name}`;
       });
   }
 
   reset(domainId: number): void {
+    for (const record of this.domains.get(domainId)!.records) this.monitors.delete(record.id);
     this.domains.get(domainId)!.records = [];
+  }
+
+  /** Sets a record's monitor as another writer would (the DNS Made Easy control panel). */
+  putMonitor(recordId: number, fields: Record<string, unknown>): void {
+    const record = [...this.domains.values()]
+      .flatMap((domain) => domain.records)
+      .find((item) => item.id === recordId)!;
+    this.monitors.set(recordId, { recordId, fields: { ...fields }, failures: [], failed: [], active: 0 });
+    record.monitor = fields.monitor === true;
+    record.failover = fields.failover === true;
+  }
+
+  /** Evaluates every failover each `intervalMs` (DNS Made Easy's own interval is not settable). */
+  startChecks(intervalMs: number): void {
+    this.stopChecks();
+    const round = async () => {
+      if (!this.checking) {
+        this.checking = true;
+        try {
+          await this.evaluate();
+        } finally {
+          this.checking = false;
+        }
+      }
+      this.checks = setTimeout(round, intervalMs);
+    };
+    this.checks = setTimeout(round, intervalMs);
+  }
+
+  stopChecks(): void {
+    clearTimeout(this.checks);
+    this.checks = undefined;
+  }
+
+  /** One round of checks: every ip of every failover's HTTP(S) monitor, then the answers move. */
+  async evaluate(): Promise<void> {
+    for (const monitor of [...this.monitors.values()]) {
+      const fields = monitor.fields;
+      if (fields.failover !== true || (fields.protocolId !== 3 && fields.protocolId !== 6)) continue;
+      const ips = slotsOf(fields);
+      const passed = await Promise.all(ips.map((ip) => this.probe(ip, fields)));
+      if (this.monitors.get(monitor.recordId) !== monitor) continue;
+      passed.forEach((pass, slot) => {
+        monitor.failures[slot] = pass ? 0 : (monitor.failures[slot] ?? 0) + 1;
+        monitor.failed[slot] = pass ? false : monitor.failures[slot]! >= (fields.sensitivity as number);
+      });
+      const up = ips.map((_, slot) => slot).filter((slot) => !monitor.failed[slot]);
+      if (up.length === 0) continue;
+      if (fields.autoFailover !== true) monitor.active = up[0]!;
+      else if (monitor.failed[monitor.active])
+        monitor.active = up.find((slot) => slot > monitor.active) ?? up[0]!;
+    }
+    this.checkRounds++;
+  }
+
+  private probe(ip: string, fields: Record<string, unknown>): Promise<boolean> {
+    const base = this.ipOrigins.get(ip);
+    if (base === undefined) return Promise.resolve(false);
+    const url = new URL(String(fields.httpFile ?? '/'), base);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const match = String(fields.httpQueryString ?? '');
+    return new Promise((resolve) => {
+      const req = send(
+        url,
+        {
+          method: 'GET',
+          headers: { host: String(fields.httpFqdn ?? url.host) },
+          timeout: PROBE_TIMEOUT_MS,
+          rejectUnauthorized: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            resolve(status >= 200 && status < 300 && Buffer.concat(chunks).toString('utf8').includes(match));
+          });
+          res.on('error', () => resolve(false));
+        },
+      );
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end();
+    });
   }
 
   private newRecord(domain: DmeDomain, values: Partial<DmeRecord>): DmeRecord {
@@ -258,6 +412,9 @@ export class DnsMadeEasyStandIn {
         body: { id: domain.id, name: domain.name, gtdEnabled: false, processMulti: false, folderId: 1 },
       };
     }
+    const monitorPath = /^\/monitor\/(\d+)$/.exec(rest);
+    if (monitorPath && (method === 'GET' || method === 'PUT'))
+      return this.monitorCall(request, Number(monitorPath[1]));
     const match = /^\/dns\/managed\/(\d+)\/records(?:\/(\d+|createMulti|updateMulti))?$/.exec(rest);
     if (!match) return this.violation(method, path, 'not an endpoint the provider should call');
     const domain = this.domains.get(Number(match[1]));
@@ -384,7 +541,50 @@ export class DnsMadeEasyStandIn {
     const missing = ids.filter((id) => !domain.records.some((record) => record.id === id));
     if (missing.length > 0) throw new Refusal(404, `Record ${missing.join(', ')} not found`);
     domain.records = domain.records.filter((record) => !ids.includes(record.id));
+    for (const id of ids) this.monitors.delete(id);
     return { status: 200 };
+  }
+
+  private monitorCall(request: Recorded, recordId: number): Reply {
+    this.onlyQuery(request, []);
+    const domain = [...this.domains.values()].find((item) =>
+      item.records.some((record) => record.id === recordId),
+    );
+    const record = domain?.records.find((item) => item.id === recordId);
+    if (!domain || !record) throw new Refusal(404, `Record ${recordId} not found`);
+    const held = this.monitors.get(recordId);
+    if (request.method === 'GET') return { status: 200, body: monitorView(domain, record, held) };
+    if (record.type !== 'A')
+      throw new Refusal(400, 'Monitoring and failover are available for A records only');
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return this.violation(request.method, request.path, 'the body must be a monitor object');
+    for (const [key, value] of Object.entries(body)) {
+      const kind = MONITOR_FIELDS[key];
+      if (kind === undefined) return this.violation(request.method, request.path, `unknown field ${key}`);
+      const ok =
+        kind === 'boolean'
+          ? typeof value === 'boolean'
+          : kind === 'integer'
+            ? Number.isInteger(value)
+            : typeof value === 'string';
+      if (!ok) return this.violation(request.method, request.path, `${key} must be a ${kind}`);
+    }
+    const fields: Record<string, unknown> = { ...(held?.fields ?? {}), ...body };
+    for (const slot of IP_SLOTS) if (fields[slot] === '') delete fields[slot];
+    const problem = monitorProblem(fields);
+    if (problem) return this.violation(request.method, request.path, problem);
+    const ipsChanged = held === undefined || slotsOf(held.fields).join() !== slotsOf(fields).join();
+    this.monitors.set(recordId, {
+      recordId,
+      fields,
+      failures: ipsChanged ? [] : held.failures,
+      failed: ipsChanged ? [] : held.failed,
+      active: ipsChanged ? 0 : held.active,
+    });
+    record.monitor = fields.monitor === true;
+    record.failover = fields.failover === true;
+    return { status: 200, body: monitorView(domain, record, this.monitors.get(recordId)) };
   }
 
   private onlyQuery(request: Recorded, allowed: string[]): void {
@@ -420,4 +620,59 @@ function checkRecord(domain: DmeDomain, record: DmeRecord, others: DmeRecord[]):
   if (atName.some((other) => other.type === record.type && other.value === record.value)) {
     throw new Refusal(400, 'Record with this type, name and value already exists');
   }
+}
+
+/** The ips of a monitor's slots, in order. */
+function slotsOf(fields: Record<string, unknown>): string[] {
+  return IP_SLOTS.flatMap((slot) =>
+    typeof fields[slot] === 'string' && fields[slot] !== '' ? [fields[slot] as string] : [],
+  );
+}
+
+/** What DNS Made Easy would refuse in a monitor once a PUT's fields are merged in. */
+function monitorProblem(fields: Record<string, unknown>): string | undefined {
+  const present = IP_SLOTS.map((slot) => fields[slot] !== undefined);
+  if (present.some((here, index) => here && index > 0 && !present[index - 1]))
+    return 'ip1…ip5 must be filled in order';
+  for (const ip of slotsOf(fields)) if (isIP(ip) !== 4) return `${ip} is not an IPv4 address`;
+  if (fields.sensitivity !== undefined && !SENSITIVITIES.has(fields.sensitivity as number))
+    return `sensitivity ${String(fields.sensitivity)} is not 3, 5 or 8`;
+  const protocol = fields.protocolId as number | undefined;
+  if (protocol !== undefined && (protocol < 1 || protocol > 6)) return `protocolId ${protocol} is not 1–6`;
+  const port = fields.port as number | undefined;
+  if (port !== undefined && (port < 1 || port > 65_535)) return `port ${port} is out of range`;
+  if (fields.maxEmails !== undefined && (fields.maxEmails as number) > MAX_EMAILS)
+    return `maxEmails is over ${MAX_EMAILS}`;
+  if (typeof fields.httpQueryString === 'string' && fields.httpQueryString.length > MAX_QUERY_STRING)
+    return `httpQueryString is longer than ${MAX_QUERY_STRING} characters`;
+  for (const key of ['timeout', 'dnsTimeout'])
+    if (fields[key] !== undefined && (fields[key] as number) > 7) return `${key} is over 7`;
+  if (fields.failover === true) {
+    for (const key of ['ip1', 'ip2', 'port', 'protocolId', 'sensitivity', 'autoFailover'])
+      if (fields[key] === undefined) return `failover needs ${key}`;
+  }
+  if (fields.monitor === true) {
+    for (const key of ['ip1', 'port', 'protocolId', 'maxEmails', 'systemDescription'])
+      if (fields[key] === undefined) return `a monitor needs ${key}`;
+  }
+  return undefined;
+}
+
+/** A monitor as GET monitor/{recordId} answers it. */
+function monitorView(
+  domain: DmeDomain,
+  record: DmeRecord,
+  monitor: DmeMonitor | undefined,
+): Record<string, unknown> {
+  const fields = monitor?.fields ?? {};
+  const ips = slotsOf(fields);
+  return {
+    recordId: record.id,
+    source: 1,
+    sourceId: domain.id,
+    monitor: false,
+    failover: false,
+    ...fields,
+    ...Object.fromEntries(ips.map((_, slot) => [`ip${slot + 1}Failed`, monitor?.failed[slot] ?? false])),
+  };
 }

@@ -19,6 +19,10 @@ const NATIVE_HOSTS: Partial<Record<DnsProviderConfig['type'], NativeLoader>> = {
     (await import('../providers/route53-native.ts')).createRoute53Native(
       config as Extract<DnsProviderConfig, { type: 'route53' }>,
     ),
+  dnsmadeeasy: async (config) =>
+    (await import('../providers/dnsmadeeasy-native.ts')).createDnsMadeEasyNative(
+      config as Extract<DnsProviderConfig, { type: 'dnsmadeeasy' }>,
+    ),
 };
 
 /** Is this provider configured for native failover? */

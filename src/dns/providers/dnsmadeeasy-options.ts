@@ -19,6 +19,10 @@ export const dnsMadeEasyOptionsSchema = z.strictObject({
   secretKey: z.string().min(1),
   /** The sandbox is `https://api.sandbox.dnsmadeeasy.com/V2.0`. */
   baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.dnsmadeeasy.com/V2.0'),
+  /** `watcher`: `outlast watch` writes plain records; `native`: DNS Made Easy's own monitor and
+   * failover on the name's A record answer with a healthy origin (`outlast dns apply`). A records
+   * only: every origin needs an IPv4 address, at most five origins. */
+  failover: z.enum(['watcher', 'native']).default('watcher'),
 });
 
 /** The `dnsmadeeasy` provider's config. */
@@ -39,6 +43,8 @@ export const DNSMADEEASY_DOCS: DnsProviderDocs = {
   atomic: 'up to three requests: delete, update, create',
   aliases: 'ANAME not managed; records under DNS Made Easy failover or GTD read, never written',
   permissions: 'API key and secret key of a user who may edit the domain; 150 requests per 5 minutes',
+  nativeFailover:
+    "the A record's monitor and failover (`ip1`…`ip5`, HTTP(S) with `httpQueryString` on the beacon); A records only, the current release only (16-character match)",
 };
 
 export const DNSMADEEASY_PROVIDER = {

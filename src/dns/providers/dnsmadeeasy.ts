@@ -27,6 +27,8 @@
  *
  * CNAME values in DNS Made Easy are relative to the domain or absolute with a trailing dot; they
  * are read as absolute names and written absolute, with the dot.
+ *
+ * The signed client (`createDnsMadeEasyApi`) is shared with native failover (dnsmadeeasy-native.ts).
  */
 import { createHmac } from 'node:crypto';
 import { Agent, request } from 'undici';
@@ -83,10 +85,12 @@ const recordSchema = z.object({
   ttl: z.number(),
   gtdLocation: z.string().optional(),
   failover: z.boolean().optional(),
+  monitor: z.boolean().optional(),
 });
 const recordsSchema = z.object({ data: z.array(recordSchema), totalPages: z.number().optional() });
 
-type DmeRecord = z.infer<typeof recordSchema>;
+/** A record as DNS Made Easy lists it (the fields outlast reads). */
+export type DmeRecord = z.infer<typeof recordSchema>;
 /** The managed records at one name, by type. */
 type HeldRecords = Map<ManagedType, DmeRecord[]>;
 
@@ -105,8 +109,31 @@ export function dnsMadeEasySignature(secretKey: string, requestDate: string): st
   return createHmac('sha1', secretKey).update(requestDate).digest('hex');
 }
 
-/** A provider for one DNS Made Easy domain. Makes no request until used. */
-export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvider {
+/** The signed client of one DNS Made Easy domain, shared by the provider and native failover. */
+export interface DnsMadeEasyApi {
+  /** The domain, normalized. */
+  readonly domain: string;
+  /** The base URL without credentials, for messages. */
+  readonly shownUrl: string;
+  /** One signed call to `path` under the base URL: the parsed JSON (undefined when empty), or an OutlastError. */
+  call(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    what: string,
+    options: DnsCallOptions,
+    body?: unknown,
+  ): Promise<unknown>;
+  /** The domain's id, asked once (again after a failure). */
+  domainId(options: DnsCallOptions): Promise<number>;
+  /** A name relative to the domain, as DNS Made Easy writes it ('' for the apex). */
+  relative(host: string): string;
+  /** The records of the managed types at `host`: one GET (more only if DNS Made Easy pages them). */
+  recordsAt(host: string, options: DnsCallOptions): Promise<DmeRecord[]>;
+  close(): Promise<void>;
+}
+
+/** The signed client for one DNS Made Easy domain. Makes no request until used. */
+export function createDnsMadeEasyApi(options: DnsMadeEasyOptions): DnsMadeEasyApi {
   const domain = normalizeName(options.domain);
   const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -226,11 +253,10 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
 
   const relative = (host: string) => (host === domain ? '' : host.slice(0, -(domain.length + 1)));
 
-  /** The managed records at `host`, by type: one GET (more only if DNS Made Easy pages them). */
-  async function recordsAt(host: string, options: DnsCallOptions): Promise<HeldRecords> {
+  async function recordsAt(host: string, options: DnsCallOptions): Promise<DmeRecord[]> {
     const domainKey = await id(options);
     const name = relative(host);
-    const held: HeldRecords = new Map();
+    const held: DmeRecord[] = [];
     for (let page = 1; page <= MAX_PAGES; page++) {
       const query = new URLSearchParams({
         ...(name === '' ? {} : { recordName: name }),
@@ -246,12 +272,40 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
       if (!parsed.success)
         throw failure('internal', `read ${host}: unexpected answer from the API`, parsed.error);
       for (const record of parsed.data.data) {
-        if (record.name.toLowerCase() !== name || !(MANAGED_TYPES as readonly string[]).includes(record.type))
-          continue;
-        const type = record.type as ManagedType;
-        held.set(type, [...(held.get(type) ?? []), record]);
+        if (record.name.toLowerCase() === name && (MANAGED_TYPES as readonly string[]).includes(record.type))
+          held.push(record);
       }
       if (page >= (parsed.data.totalPages ?? 1)) break;
+    }
+    return held;
+  }
+
+  return {
+    domain,
+    shownUrl: safeUrl(base),
+    call,
+    domainId: id,
+    relative,
+    recordsAt,
+    async close() {
+      await agent.close();
+    },
+  };
+}
+
+/** A provider for one DNS Made Easy domain. Makes no request until used. */
+export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvider {
+  const api = createDnsMadeEasyApi(options);
+  const { domain, call, relative } = api;
+  const id = api.domainId;
+  const log = componentLogger('dns', { provider: PROVIDER_NAME, zone: domain });
+
+  /** The managed records at `host`, by type. */
+  async function recordsAt(host: string, options: DnsCallOptions): Promise<HeldRecords> {
+    const held: HeldRecords = new Map();
+    for (const record of await api.recordsAt(host, options)) {
+      const type = record.type as ManagedType;
+      held.set(type, [...(held.get(type) ?? []), record]);
     }
     return held;
   }
@@ -325,7 +379,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
     capabilities,
 
     describe() {
-      return `dnsmadeeasy ${domain} @ ${safeUrl(base)}`;
+      return `dnsmadeeasy ${domain} @ ${api.shownUrl}`;
     },
 
     zone: () => domain,
@@ -383,7 +437,7 @@ export function createDnsMadeEasyProvider(options: DnsMadeEasyOptions): DnsProvi
     },
 
     async close() {
-      await agent.close();
+      await api.close();
     },
   });
 }
