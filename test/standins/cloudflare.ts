@@ -71,6 +71,15 @@ export interface CfToken {
   zoneRead: boolean;
   /** DNS:Edit: may write records (DNS:Read otherwise). */
   dnsEdit: boolean;
+  /** Account ids the token may touch (Load Balancing monitors and pools); `all` for every one. */
+  accounts: Set<string> | 'all';
+  /** Load Balancers Edit on the zones and Monitors and Pools Edit on the accounts (Read otherwise). */
+  loadBalancing: boolean;
+}
+
+/** More endpoints: answers a request it serves, undefined for one it does not. */
+export interface StandInExtension {
+  route(request: Recorded, token: CfToken, zones: Map<string, CfZone>): Reply | undefined;
 }
 
 export interface Recorded {
@@ -111,6 +120,8 @@ export class CloudflareStandIn {
   readonly nextReplies: Reply[] = [];
   /** Runs when a batch arrives, before it is checked: another writer acting at that moment. */
   onBatch: ((zone: CfZone) => void) | undefined;
+  /** Endpoints beyond DNS (cloudflare-lb.ts), asked before the DNS routes. */
+  readonly extensions: StandInExtension[] = [];
   baseUrl = '';
   private server: Server | undefined;
 
@@ -142,7 +153,14 @@ export class CloudflareStandIn {
 
   /** A token; by default Zone:Read and DNS:Edit on every zone. */
   addToken(token: string, scope: Partial<CfToken> = {}): void {
-    this.tokens.set(token, { zones: 'all', zoneRead: true, dnsEdit: true, ...scope });
+    this.tokens.set(token, {
+      zones: 'all',
+      zoneRead: true,
+      dnsEdit: true,
+      accounts: 'all',
+      loadBalancing: true,
+      ...scope,
+    });
   }
 
   /** Replaces the records of one type at a name, as another writer would (none: deletes them). */
@@ -215,6 +233,10 @@ export class CloudflareStandIn {
   private route(request: Recorded, token: CfToken): Reply {
     const { method, path, query } = request;
     if (!path.startsWith(`${BASE_PATH}/`)) return this.violation(method, path, 'outside /client/v4');
+    for (const extension of this.extensions) {
+      const reply = extension.route(request, token, this.zones);
+      if (reply) return reply;
+    }
     const rest = path.slice(BASE_PATH.length);
     const mayZone = (id: string) => token.zones === 'all' || token.zones.has(id);
     if (method === 'GET' && rest === '/zones') {

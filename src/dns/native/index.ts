@@ -19,6 +19,10 @@ const NATIVE_HOSTS: Partial<Record<DnsProviderConfig['type'], NativeLoader>> = {
     (await import('../providers/route53-native.ts')).createRoute53Native(
       config as Extract<DnsProviderConfig, { type: 'route53' }>,
     ),
+  cloudflare: async (config) =>
+    (await import('../providers/cloudflare-native.ts')).createCloudflareNative(
+      config as Extract<DnsProviderConfig, { type: 'cloudflare' }>,
+    ),
   dnsmadeeasy: async (config) =>
     (await import('../providers/dnsmadeeasy-native.ts')).createDnsMadeEasyNative(
       config as Extract<DnsProviderConfig, { type: 'dnsmadeeasy' }>,

@@ -27,9 +27,23 @@ export const cloudflareOptionsSchema = z
     comment: z.string().optional(),
     /** Another API base URL (a local stand-in in tests). */
     baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** `watcher`: `outlast watch` writes plain records; `native`: a Cloudflare load balancer on the
+     * name, with a monitor and a pool per origin, answers with a healthy origin (`outlast dns apply`). */
+    failover: z.enum(['watcher', 'native']).default('watcher'),
+    /** The account that owns the zone (32 hex digits, on the zone's Overview page): Load Balancing
+     * monitors and pools live in the account, so `failover: native` needs it. */
+    accountId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, { message: 'expected an account id of 32 hex digits' })
+      .optional(),
   })
   .refine((provider) => provider.zone !== undefined || provider.zoneId !== undefined, {
     message: 'expected zone or zoneId',
+  })
+  .refine((provider) => provider.failover !== 'native' || provider.accountId !== undefined, {
+    message:
+      "failover: native needs accountId (the account that owns the zone, on the zone's Overview page): Load Balancing monitors and pools belong to the account",
+    path: ['accountId'],
   });
 
 /** The `cloudflare` provider's config. */
@@ -48,7 +62,10 @@ export const CLOUDFLARE_DOCS: DnsProviderDocs = {
   compareAndSet: 'emulated: re-read right before the batch',
   atomic: 'one batch in one transaction; edge propagation is per record',
   aliases: "proxied flags and comments kept; a proxied record's TTL is Cloudflare's (1, automatic)",
-  permissions: 'API token with Zone › DNS › Edit on the zone (and Zone › Zone › Read to find it by name)',
+  permissions:
+    'API token with Zone › DNS › Edit on the zone (and Zone › Zone › Read to find it by name); with failover: native also Zone › Load Balancers › Edit and Account › Load Balancing: Monitors and Pools › Edit',
+  nativeFailover:
+    'Load Balancing: a monitor and a pool per origin and tier (`expected_body` on the beacon), a load balancer with steering off, release-aware in two tiers',
 };
 
 export const CLOUDFLARE_PROVIDER = {

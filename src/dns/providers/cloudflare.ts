@@ -66,7 +66,7 @@ const BAD_TOKEN_CODES = new Set([6003, 6100, 6101, 6102, 6103, 6111, 1000, 9106,
 
 const capabilities = CLOUDFLARE_CAPABILITIES;
 
-interface ZoneInfo {
+export interface ZoneInfo {
   id: string;
   name: string;
 }
@@ -92,33 +92,16 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
   if (configuredZone === undefined && options.zoneId === undefined) {
     throw failure('invalid_config', 'expected zone or zoneId');
   }
-  const client = new Cloudflare({
-    apiToken: options.apiToken,
-    // Only the token: the SDK would otherwise also read CLOUDFLARE_API_KEY/EMAIL from the environment.
-    apiKey: null,
-    apiEmail: null,
-    userServiceKey: null,
-    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
-    // One attempt per call: the DNS writer retries with backoff and honours Retry-After.
-    maxRetries: 0,
-    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    logLevel: 'off',
-  });
+  const client = cloudflareClient(options);
   const log = componentLogger('dns', { provider: PROVIDER_NAME, zone: configuredZone ?? options.zoneId });
   let zoneInfo: Promise<ZoneInfo> | undefined;
   let resolved: ZoneInfo | undefined;
 
-  async function send<T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (signal?.aborted) throw failure('cancelled', `${what}: aborted`, error);
-      throw mapError(error, what, options.apiToken);
-    }
-  }
+  const send = <T>(what: string, call: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    sendVia(options.apiToken, what, call, signal);
 
   function zone(): Promise<ZoneInfo> {
-    zoneInfo ??= findZone().then(
+    zoneInfo ??= findZone(client, options).then(
       (found) => {
         resolved = found;
         return found;
@@ -129,34 +112,6 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
       },
     );
     return zoneInfo;
-  }
-
-  async function findZone(): Promise<ZoneInfo> {
-    if (options.zoneId !== undefined && configuredZone !== undefined) {
-      return { id: options.zoneId, name: configuredZone };
-    }
-    if (options.zoneId !== undefined) {
-      const id = options.zoneId;
-      const found = await send(`zone ${id}`, () => client.zones.get({ zone_id: id }));
-      return { id, name: normalizeName(found.name) };
-    }
-    const name = configuredZone!;
-    const page = await send(`find zone ${name}`, () => client.zones.list({ name, per_page: 50 }));
-    const matching = page.result.filter((item) => normalizeName(item.name) === name);
-    if (matching.length === 1) return { id: matching[0]!.id, name };
-    if (matching.length === 0) {
-      throw failure('not_found', `no zone named ${name} is visible to this API token`, undefined, {
-        hint: 'check the zone name, give the token Zone:Read on it, or set zoneId',
-      });
-    }
-    throw failure(
-      'invalid_config',
-      `several zones are named ${name} (${matching.map((item) => item.id).join(', ')})`,
-      undefined,
-      {
-        hint: 'set zoneId to the one to manage',
-      },
-    );
   }
 
   /** The managed records at `host`, by type. */
@@ -230,6 +185,76 @@ export function createCloudflareProvider(options: CloudflareOptions): DnsProvide
 
     async close() {},
   });
+}
+
+/** The SDK's client for `options`: the token only, one attempt per call, no logging of its own. */
+export function cloudflareClient(
+  options: Pick<CloudflareOptions, 'apiToken' | 'baseUrl' | 'timeoutMs'>,
+): Cloudflare {
+  return new Cloudflare({
+    apiToken: options.apiToken,
+    // Only the token: the SDK would otherwise also read CLOUDFLARE_API_KEY/EMAIL from the environment.
+    apiKey: null,
+    apiEmail: null,
+    userServiceKey: null,
+    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+    // One attempt per call: the DNS writer retries with backoff and honours Retry-After.
+    maxRetries: 0,
+    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    logLevel: 'off',
+  });
+}
+
+/** Runs one SDK call; what it throws comes back as an OutlastError naming `what` (mapError). */
+export async function sendVia<T>(
+  token: string,
+  what: string,
+  call: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (signal?.aborted) throw failure('cancelled', `${what}: aborted`, error);
+    throw mapError(error, what, token);
+  }
+}
+
+/**
+ * The zone `options` name: by id and name as given (no request), by id (zones.get) or by name
+ * (zones.list, which needs Zone:Read). not_found when the token sees no such zone.
+ */
+export async function findZone(
+  client: Cloudflare,
+  options: Pick<CloudflareOptions, 'zone' | 'zoneId' | 'apiToken'>,
+): Promise<ZoneInfo> {
+  const configuredZone = options.zone === undefined ? undefined : normalizeName(options.zone);
+  const send = <T>(what: string, call: () => Promise<T>) => sendVia(options.apiToken, what, call);
+  if (options.zoneId !== undefined && configuredZone !== undefined) {
+    return { id: options.zoneId, name: configuredZone };
+  }
+  if (options.zoneId !== undefined) {
+    const id = options.zoneId;
+    const found = await send(`zone ${id}`, () => client.zones.get({ zone_id: id }));
+    return { id, name: normalizeName(found.name) };
+  }
+  const name = configuredZone!;
+  const page = await send(`find zone ${name}`, () => client.zones.list({ name, per_page: 50 }));
+  const matching = page.result.filter((item) => normalizeName(item.name) === name);
+  if (matching.length === 1) return { id: matching[0]!.id, name };
+  if (matching.length === 0) {
+    throw failure('not_found', `no zone named ${name} is visible to this API token`, undefined, {
+      hint: 'check the zone name, give the token Zone:Read on it, or set zoneId',
+    });
+  }
+  throw failure(
+    'invalid_config',
+    `several zones are named ${name} (${matching.map((item) => item.id).join(', ')})`,
+    undefined,
+    {
+      hint: 'set zoneId to the one to manage',
+    },
+  );
 }
 
 /** The record as used here, or undefined for a type outlast does not manage. */
@@ -348,7 +373,7 @@ function nonEmpty(batch: Batch) {
 }
 
 /** What the SDK threw, as an OutlastError naming `what`; the token is cut out of every message. */
-function mapError(error: unknown, what: string, token: string): OutlastError {
+export function mapError(error: unknown, what: string, token: string): OutlastError {
   if (isOutlastError(error)) return error;
   const scrubbed = (text: string) => scrub(text, [token]);
   if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) {
