@@ -6,13 +6,20 @@
  * - SigV4: the Authorization header is recomputed with @smithy/signature-v4 over what arrived
  *   (service `route53`, region us-east-1, the signed headers, the body), the date must be within
  *   5 minutes; otherwise 403 SignatureDoesNotMatch / InvalidClientTokenId, as Route 53 answers.
- * - paths and query parameters of the five operations the provider uses; anything else is a
+ * - paths and query parameters of the operations the providers use (the record sets, and for
+ *   native failover the health checks of route53-health.ts and TestDNSAnswer); anything else is a
  *   violation (recorded) and an error answer.
  * - ChangeResourceRecordSets: the XML body is parsed and validated element by element, in the
  *   XSD's order; the batch runs on a copy of the zone, change by change, and is saved only when
  *   every change succeeds. A DELETE must match the stored set exactly (TTL, values in any order,
  *   alias target, set identifier), a CREATE must not find the set, a CNAME cannot sit beside other
  *   data; failures answer InvalidChangeBatch with Route 53's messages, in either XML form.
+ * - failover sets: a SetIdentifier, a health check that exists, an alias with EvaluateTargetHealth
+ *   to a set of the same type in the zone, and after the batch exactly one PRIMARY and one
+ *   SECONDARY per name and type.
+ * - TestDNSAnswer answers as Route 53 would: aliases followed, and of a failover pair the primary
+ *   while it is healthy (its health check passes and, for an alias that evaluates target health,
+ *   some set at the target is healthy), else the secondary while it is, else the primary.
  *
  * `violations` lists requests the real service would refuse for their shape: tests assert it is
  * empty, so the provider is proven to send only what Route 53 takes.
@@ -21,8 +28,21 @@ import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { HealthChecks } from './route53-health.ts';
+import {
+  errorResponse,
+  escapeXml,
+  expectChildren,
+  ok,
+  only,
+  parseXml,
+  type Reply,
+  XMLNS,
+  type XmlNode,
+} from './route53-xml.ts';
 
-const XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
+export { errorResponse, type Reply } from './route53-xml.ts';
+
 const REGION = 'us-east-1';
 const SERVICE = 'route53';
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -64,6 +84,19 @@ const SET_ELEMENTS = [
   'GeoProximityLocation',
 ];
 
+/** The elements that make a set one of several at a name and type (each needs a SetIdentifier). */
+const ROUTING_ELEMENTS = [
+  'Weight',
+  'Region',
+  'GeoLocation',
+  'Failover',
+  'MultiValueAnswer',
+  'CidrRoutingConfig',
+  'GeoProximityLocation',
+];
+/** The types a failover record set may have. */
+const FAILOVER_TYPES = new Set(['A', 'AAAA', 'CAA', 'CNAME', 'MX', 'NAPTR', 'PTR', 'SPF', 'SRV', 'TXT']);
+
 export interface StoredSet {
   /** Lowercase, with the trailing dot. */
   name: string;
@@ -74,6 +107,7 @@ export interface StoredSet {
   weight?: number;
   failover?: 'PRIMARY' | 'SECONDARY';
   alias?: { hostedZoneId: string; dnsName: string; evaluateTargetHealth: boolean };
+  healthCheckId?: string;
 }
 
 export interface StandInZone {
@@ -90,19 +124,6 @@ export interface Recorded {
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
   body: string;
-}
-
-export interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-interface XmlNode {
-  name: string;
-  attributes: Record<string, string>;
-  children: XmlNode[];
-  text: string;
 }
 
 /** Node's crypto as the signer's hash constructor (a key makes it an HMAC). */
@@ -134,6 +155,12 @@ export class Route53StandIn {
   /** Answers given to the next requests (after the signature check) instead of the normal ones. */
   readonly nextReplies: Reply[] = [];
   endpoint = '';
+  /** The account's health checks and their checkers (route53-health.ts). */
+  readonly health: HealthChecks = new HealthChecks(
+    this.violations,
+    (id) => [...this.zones.values()].some((zone) => zone.sets.some((set) => set.healthCheckId === id)),
+    () => this.endpoint,
+  );
   private server: Server | undefined;
   private changes = new Map<string, { polls: number; submittedAt: string }>();
   private changeCounter = 0;
@@ -158,9 +185,11 @@ export class Route53StandIn {
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     const { port } = this.server.address() as { port: number };
     this.endpoint = `http://127.0.0.1:${port}`;
+    this.health.start();
   }
 
   async stop(): Promise<void> {
+    await this.health.stop();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
@@ -312,9 +341,17 @@ export class Route53StandIn {
     return undefined;
   }
 
+  /** What Route 53 answers for `name` and `type` now (TestDNSAnswer's RecordData). */
+  answer(zoneId: string, name: string, type: string): string[] {
+    return this.resolve(this.zones.get(zoneId)!, absolute(name), type, 0);
+  }
+
   private route(request: Recorded): Reply {
     const { method, path, query } = request;
     if (method === 'GET' && path === '/2013-04-01/hostedzonesbyname') return this.listZones(request, query);
+    if (method === 'GET' && path === '/2013-04-01/testdnsanswer') return this.testDnsAnswer(request);
+    const checks = this.health.route(request);
+    if (checks) return checks;
     const hostedZone = /^\/2013-04-01\/hostedzone\/([A-Z0-9]+)$/.exec(path);
     if (hostedZone && method === 'GET') {
       this.onlyQuery(request, []);
@@ -450,9 +487,12 @@ export class Route53StandIn {
     const work = zone.sets.map((set) => ({ ...set }));
     const messages: string[] = [];
     for (const { action, set } of changes) {
-      const problem = applyChange(work, zone.name, action, set);
+      const problem =
+        applyChange(work, zone.name, action, set) ??
+        (action === 'DELETE' ? undefined : this.checkReferences(work, zone, set));
       if (problem) messages.push(problem);
     }
+    if (messages.length === 0) messages.push(...failoverPairs(work));
     if (messages.length > 0) return this.invalidChangeBatch(messages);
     zone.sets = work;
     const id = `C${String(++this.changeCounter).padStart(12, '0')}`;
@@ -460,6 +500,81 @@ export class Route53StandIn {
     this.changes.set(id, { polls: 0, submittedAt });
     return ok(
       `<ChangeResourceRecordSetsResponse xmlns="${XMLNS}"><ChangeInfo><Id>/change/${id}</Id><Status>PENDING</Status><SubmittedAt>${submittedAt}</SubmittedAt><Comment>outlast</Comment></ChangeInfo></ChangeResourceRecordSetsResponse>`,
+    );
+  }
+
+  /** A set's health check must exist, an alias to this zone must find its target (as written so far). */
+  private checkReferences(sets: StoredSet[], zone: StandInZone, set: StoredSet): string | undefined {
+    if (set.healthCheckId !== undefined && !this.health.checks.has(set.healthCheckId)) {
+      return `Tried to create resource record set [name='${set.name}', type='${set.type}'] with health check ${set.healthCheckId}, but no such health check exists`;
+    }
+    const alias = set.alias;
+    if (!alias || alias.hostedZoneId.replace(/^\/hostedzone\//, '') !== zone.id) return undefined;
+    if (alias.dnsName !== zone.name && !alias.dnsName.endsWith(`.${zone.name}`)) {
+      return `Tried to create an alias that targets ${alias.dnsName}, type ${set.type} in zone ${zone.id}, but the alias target name does not lie within the target zone`;
+    }
+    if (!sets.some((held) => held.name === alias.dnsName && held.type === set.type)) {
+      return `Tried to create an alias that targets ${alias.dnsName}, type ${set.type} in zone ${zone.id}, but that target was not found`;
+    }
+    return undefined;
+  }
+
+  private testDnsAnswer(request: Recorded): Reply {
+    const { query } = request;
+    this.onlyQuery(request, [
+      'hostedzoneid',
+      'recordname',
+      'recordtype',
+      'resolverip',
+      'edns0clientsubnetip',
+      'edns0clientsubnetmask',
+    ]);
+    if (!query.hostedzoneid || !query.recordname || !query.recordtype) {
+      return this.invalidInput(request, 'hostedzoneid, recordname and recordtype are required');
+    }
+    if (!RR_TYPES.has(query.recordtype))
+      return this.invalidInput(request, `bad recordtype ${query.recordtype}`);
+    const zone = this.zones.get(query.hostedzoneid);
+    if (!zone)
+      return errorResponse(404, 'NoSuchHostedZone', `No hosted zone found with ID: ${query.hostedzoneid}`);
+    if (zone.private) return this.invalidInput(request, 'TestDNSAnswer supports only public hosted zones');
+    const name = absolute(query.recordname);
+    const exists = zone.sets.some((set) => set.name === name || set.name.endsWith(`.${name}`));
+    const data = this.resolve(zone, name, query.recordtype, 0);
+    const entries = data.map((value) => `<RecordDataEntry>${escapeXml(value)}</RecordDataEntry>`).join('');
+    return ok(
+      `<TestDNSAnswerResponse xmlns="${XMLNS}"><Nameserver>ns-1.awsdns-01.org</Nameserver><RecordName>${escapeXml(query.recordname)}</RecordName><RecordType>${query.recordtype}</RecordType><RecordData>${entries}</RecordData><ResponseCode>${exists ? 'NOERROR' : 'NXDOMAIN'}</ResponseCode><Protocol>UDP</Protocol></TestDNSAnswerResponse>`,
+    );
+  }
+
+  /** The values Route 53 answers: aliases followed, failover chosen by health. */
+  private resolve(zone: StandInZone, name: string, type: string, depth: number): string[] {
+    const sets = zone.sets.filter((set) => set.name === name && set.type === type);
+    if (sets.length === 0 || depth > 16) return [];
+    const primary = sets.find((set) => set.failover === 'PRIMARY');
+    const secondary = sets.find((set) => set.failover === 'SECONDARY');
+    let chosen = sets[0]!;
+    if (primary || secondary) {
+      // When no record is healthy, all are: the primary is answered.
+      chosen =
+        [primary, secondary].find((set) => set && this.healthy(zone, set, depth)) ?? (primary ?? secondary)!;
+    }
+    const alias = chosen.alias;
+    if (!alias) return chosen.values ?? [];
+    return alias.hostedZoneId.replace(/^\/hostedzone\//, '') === zone.id
+      ? this.resolve(zone, alias.dnsName, type, depth + 1)
+      : [];
+  }
+
+  /** A set is healthy while its check passes and, when it evaluates its target's health, some set there is. */
+  private healthy(zone: StandInZone, set: StoredSet, depth: number): boolean {
+    // A check that does not exist (deleted under the set) is unpredictable at Route 53: here, unhealthy.
+    if (set.healthCheckId !== undefined && this.health.healthy(set.healthCheckId) !== true) return false;
+    const alias = set.alias;
+    if (!alias?.evaluateTargetHealth || depth > 16) return true;
+    return zone.sets.some(
+      (target) =>
+        target.name === alias.dnsName && target.type === set.type && this.healthy(zone, target, depth + 1),
     );
   }
 
@@ -534,7 +649,27 @@ function readSet(node: XmlNode): StoredSet {
   const weight = text('Weight');
   if (weight !== undefined) set.weight = Number(weight);
   const failover = text('Failover');
-  if (failover === 'PRIMARY' || failover === 'SECONDARY') set.failover = failover;
+  if (failover !== undefined) {
+    if (failover !== 'PRIMARY' && failover !== 'SECONDARY') throw new Error(`bad Failover ${failover}`);
+    if (!FAILOVER_TYPES.has(type)) throw new Error(`failover record sets cannot be of type ${type}`);
+    set.failover = failover;
+  }
+  const healthCheckId = text('HealthCheckId');
+  if (healthCheckId !== undefined) set.healthCheckId = healthCheckId;
+  if (identifier !== undefined && (identifier.length < 1 || identifier.length > 128)) {
+    throw new Error('SetIdentifier must be 1 to 128 characters');
+  }
+  const policies = ROUTING_ELEMENTS.filter((element) =>
+    node.children.some((child) => child.name === element),
+  );
+  if ((identifier !== undefined) !== policies.length > 0 || policies.length > 1) {
+    throw new Error(
+      'a SetIdentifier goes with a routing policy (Weight, Region, GeoLocation, Failover, …) and only with one',
+    );
+  }
+  if (set.failover && set.alias && !set.alias.evaluateTargetHealth) {
+    throw new Error('a failover alias record set must have EvaluateTargetHealth true');
+  }
   if (set.alias && (set.ttl !== undefined || set.values))
     throw new Error('an alias set has neither TTL nor ResourceRecords');
   if (!set.alias && (set.ttl === undefined || !set.values))
@@ -591,6 +726,32 @@ function applyChange(
   return undefined;
 }
 
+/** After a batch: failover sets come as exactly one PRIMARY and one SECONDARY per name and type. */
+function failoverPairs(sets: StoredSet[]): string[] {
+  const groups = new Map<string, StoredSet[]>();
+  for (const set of sets.filter((item) => item.failover)) {
+    const key = `${set.name} ${set.type}`;
+    groups.set(key, [...(groups.get(key) ?? []), set]);
+  }
+  const messages: string[] = [];
+  for (const [key, group] of groups) {
+    const roles = group.map((set) => set.failover).sort();
+    if (roles.join() !== 'PRIMARY,SECONDARY') {
+      messages.push(
+        `The failover record sets for ${key} must be one PRIMARY and one SECONDARY, not ${roles.join(', ')}`,
+      );
+    }
+  }
+  const kinds = new Map<string, string>();
+  for (const set of sets.filter((item) => item.setIdentifier !== undefined)) {
+    const key = `${set.name} ${set.type}`;
+    const kind = set.failover ? 'failover' : set.weight !== undefined ? 'weighted' : 'other';
+    if ((kinds.get(key) ?? kind) !== kind) messages.push(`RRSet ${key} mixes routing policies`);
+    kinds.set(key, kind);
+  }
+  return messages;
+}
+
 function invalidValues(set: StoredSet): string | undefined {
   const values = set.values ?? [];
   const seen = new Set<string>();
@@ -621,7 +782,8 @@ function sameStored(held: StoredSet, given: StoredSet): boolean {
     values(held) === values(given) &&
     JSON.stringify(held.alias ?? null) === JSON.stringify(given.alias ?? null) &&
     held.weight === given.weight &&
-    held.failover === given.failover
+    held.failover === given.failover &&
+    held.healthCheckId === given.healthCheckId
   );
 }
 
@@ -648,25 +810,9 @@ function setXml(set: StoredSet): string {
       `<AliasTarget><HostedZoneId>${set.alias.hostedZoneId}</HostedZoneId><DNSName>${escapeXml(set.alias.dnsName)}</DNSName><EvaluateTargetHealth>${set.alias.evaluateTargetHealth}</EvaluateTargetHealth></AliasTarget>`,
     );
   }
+  if (set.healthCheckId !== undefined)
+    parts.push(`<HealthCheckId>${escapeXml(set.healthCheckId)}</HealthCheckId>`);
   return `<ResourceRecordSet>${parts.join('')}</ResourceRecordSet>`;
-}
-
-function ok(body: string): Reply {
-  return { status: 200, body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}` };
-}
-
-/** Route 53's error document (every error but InvalidChangeBatch's `<Messages>` form). */
-export function errorResponse(
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): Reply {
-  return {
-    status,
-    headers,
-    body: `<?xml version="1.0"?>\n<ErrorResponse xmlns="${XMLNS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>standin-request</RequestId></ErrorResponse>`,
-  };
 }
 
 /** `example.com` → `example.com.`, lowercase. */
@@ -682,85 +828,6 @@ function sortName(name: string): string {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function only(node: XmlNode, name: string): XmlNode {
-  const found = node.children.filter((child) => child.name === name);
-  if (found.length !== 1) throw new Error(`${node.name} must hold exactly one ${name}`);
-  return found[0]!;
-}
-
-/** Children must be known and in the XSD's order, each at most once. */
-function expectChildren(node: XmlNode, order: string[]): void {
-  let last = -1;
-  for (const child of node.children) {
-    const at = order.indexOf(child.name);
-    if (at < 0)
-      throw new Error(
-        `cvc-complex-type.2.4.a: Invalid content was found starting with element '${child.name}'`,
-      );
-    if (at <= last) throw new Error(`element ${child.name} out of order or repeated in ${node.name}`);
-    last = at;
-  }
-}
-
-/** A strict little XML parser: elements, attributes, text and the five entities; nothing else. */
-function parseXml(source: string): XmlNode {
-  const text = source.replace(/^\uFEFF?\s*<\?xml[^?]*\?>/, '');
-  const token = /<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/gy;
-  const stack: XmlNode[] = [];
-  let root: XmlNode | undefined;
-  let match: RegExpExecArray | null;
-  let at = 0;
-  while (at < text.length) {
-    token.lastIndex = at;
-    match = token.exec(text);
-    if (!match) throw new Error(`unexpected character at ${at}`);
-    at = token.lastIndex;
-    const [, closing, name, attributes, selfClosing, chars] = match;
-    if (chars !== undefined) {
-      if (stack.length === 0) {
-        if (chars.trim() !== '') throw new Error('text outside the root element');
-        continue;
-      }
-      stack.at(-1)!.text += decodeEntities(chars);
-      continue;
-    }
-    if (closing) {
-      const open = stack.pop();
-      if (!open || open.name !== name) throw new Error(`closing tag ${name} does not match`);
-      if (open.children.length > 0) {
-        if (open.text.trim() !== '') throw new Error(`mixed content in ${name}`);
-        open.text = '';
-      }
-      continue;
-    }
-    const node: XmlNode = { name: name!, attributes: {}, children: [], text: '' };
-    for (const attribute of (attributes ?? '').matchAll(/([\w.:-]+)\s*=\s*"([^"]*)"/g)) {
-      node.attributes[attribute[1]!] = decodeEntities(attribute[2]!);
-    }
-    if (stack.length > 0) stack.at(-1)!.children.push(node);
-    else if (root) throw new Error('more than one root element');
-    else root = node;
-    if (!selfClosing) stack.push(node);
-  }
-  if (!root || stack.length > 0) throw new Error('unterminated document');
-  return root;
-}
-
-function decodeEntities(text: string): string {
-  return text.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);|&/gi, (_entity, name?: string) => {
-    if (name === undefined) throw new Error('a bare & in text');
-    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-    if (name in named) return named[name]!;
-    return String.fromCodePoint(
-      name[1] === 'x' || name[1] === 'X' ? Number.parseInt(name.slice(2), 16) : Number(name.slice(1)),
-    );
-  });
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
 function bytesOf(data: string | ArrayBuffer | ArrayBufferView): Buffer {

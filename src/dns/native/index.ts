@@ -15,6 +15,10 @@ const NATIVE_HOSTS: Partial<Record<DnsProviderConfig['type'], NativeLoader>> = {
     (await import('../providers/powerdns-native.ts')).createPowerDnsNative(
       config as Extract<DnsProviderConfig, { type: 'powerdns' }>,
     ),
+  route53: async (config) =>
+    (await import('../providers/route53-native.ts')).createRoute53Native(
+      config as Extract<DnsProviderConfig, { type: 'route53' }>,
+    ),
   cloudflare: async (config) =>
     (await import('../providers/cloudflare-native.ts')).createCloudflareNative(
       config as Extract<DnsProviderConfig, { type: 'cloudflare' }>,

@@ -29,6 +29,9 @@ export const route53OptionsSchema = z
     profile: z.string().min(1).optional(),
     /** After each change, wait until Route 53 serves it from every name server (INSYNC). */
     waitForSync: z.boolean().default(false),
+    /** `watcher`: `outlast watch` writes plain records; `native`: Route 53's own health checks and
+     * failover record sets answer with a healthy origin (`outlast dns apply`). */
+    failover: z.enum(['watcher', 'native']).default('watcher'),
   })
   .refine((provider) => provider.hostedZoneId !== undefined || provider.zone !== undefined, {
     message: 'expected hostedZoneId or zone',
@@ -51,7 +54,9 @@ export const ROUTE53_DOCS: DnsProviderDocs = {
   atomic: 'one ChangeResourceRecordSets batch',
   aliases: 'alias sets read as `alias:<target>`, routing-policy sets as `policy:<id>`; neither is written',
   permissions:
-    'route53:ListResourceRecordSets, route53:ChangeResourceRecordSets, route53:GetHostedZone (with hostedZoneId) or route53:ListHostedZonesByName (with zone), route53:GetChange (waitForSync)',
+    'route53:ListResourceRecordSets, route53:ChangeResourceRecordSets, route53:GetHostedZone (with hostedZoneId) or route53:ListHostedZonesByName (with zone), route53:GetChange (waitForSync); with failover: native also route53:ListHealthChecks, CreateHealthCheck, UpdateHealthCheck, DeleteHealthCheck, ChangeTagsForResource',
+  nativeFailover:
+    'health checks (`HTTP(S)_STR_MATCH` on the beacon) and failover record sets, chained through aliases past two, release-aware in two tiers',
 };
 
 export const ROUTE53_PROVIDER = {

@@ -148,32 +148,7 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
       return resolved;
     }
     const name = configuredZone!;
-    // Zones are listed in name order from `name`, so those named so come first.
-    const out = await send(`find hosted zone ${name}`, () =>
-      client.send(new ListHostedZonesByNameCommand({ DNSName: name, MaxItems: 100 })),
-    );
-    const found = (out.HostedZones ?? []).filter(
-      (item) => normalizeName(unescapeName(item.Name ?? '')) === name,
-    );
-    // A private zone answers only inside its VPCs: it is taken only when it is the one zone there is.
-    const publicZones = found.filter((item) => !item.Config?.PrivateZone);
-    const candidates = (publicZones.length > 0 ? publicZones : found).map((item) => stripId(item.Id ?? ''));
-    if (candidates.length === 0) {
-      throw failure('not_found', `no hosted zone named ${name} is visible to these credentials`, undefined, {
-        hint: 'check the zone name, or set hostedZoneId',
-      });
-    }
-    if (candidates.length > 1) {
-      throw failure(
-        'invalid_config',
-        `several hosted zones are named ${name} (${candidates.join(', ')})`,
-        undefined,
-        {
-          hint: 'set hostedZoneId to the one to manage',
-        },
-      );
-    }
-    resolved = { id: candidates[0]!, name };
+    resolved = { id: await zoneIdByName(client, name, send), name };
     return resolved;
   }
 
@@ -346,7 +321,40 @@ export function createRoute53Provider(options: Route53Options): DnsProvider {
   });
 }
 
-function createClient(options: Route53Options): Route53Client {
+/** The one hosted zone named `name` that these credentials see (a public one before a private one). */
+export async function zoneIdByName(client: Route53Client, name: string, send: Route53Send): Promise<string> {
+  // Zones are listed in name order from `name`, so those named so come first.
+  const out = await send(`find hosted zone ${name}`, () =>
+    client.send(new ListHostedZonesByNameCommand({ DNSName: name, MaxItems: 100 })),
+  );
+  const found = (out.HostedZones ?? []).filter(
+    (item) => normalizeName(unescapeName(item.Name ?? '')) === name,
+  );
+  // A private zone answers only inside its VPCs: it is taken only when it is the one zone there is.
+  const publicZones = found.filter((item) => !item.Config?.PrivateZone);
+  const candidates = (publicZones.length > 0 ? publicZones : found).map((item) => stripId(item.Id ?? ''));
+  if (candidates.length === 0) {
+    throw failure('not_found', `no hosted zone named ${name} is visible to these credentials`, undefined, {
+      hint: 'check the zone name, or set hostedZoneId',
+    });
+  }
+  if (candidates.length > 1) {
+    throw failure(
+      'invalid_config',
+      `several hosted zones are named ${name} (${candidates.join(', ')})`,
+      undefined,
+      {
+        hint: 'set hostedZoneId to the one to manage',
+      },
+    );
+  }
+  return candidates[0]!;
+}
+
+/** One SDK call, its errors as OutlastErrors naming `what`. */
+export type Route53Send = <T>(what: string, call: () => Promise<T>) => Promise<T>;
+
+export function createClient(options: Route53Options): Route53Client {
   // The SDK's only switch for its Node < 22 notice, which a CLI user can do nothing about.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -381,7 +389,7 @@ function fromRoute53(host: string, type: ManagedType, set: ResourceRecordSet): R
 }
 
 /** Route 53 writes characters outside [a-z0-9-_.] as `\NNN` (octal), e.g. `\052` for `*`. */
-function unescapeName(name: string): string {
+export function unescapeName(name: string): string {
   return name.replace(/\\(\d{3})/g, (_match, octal: string) =>
     String.fromCharCode(Number.parseInt(octal, 8)),
   );
@@ -391,7 +399,7 @@ function atName(name: string | undefined, host: string): boolean {
   return normalizeName(unescapeName(name ?? '')) === host;
 }
 
-function stripId(id: string): string {
+export function stripId(id: string): string {
   return id.replace(/^\/hostedzone\//, '');
 }
 
@@ -417,7 +425,7 @@ const CODE_BY_NAME = new Map<string, ErrorCode>(
 const NETWORK_UNAVAILABLE = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/;
 
 /** What the SDK threw, as an OutlastError naming `what`; secrets are cut out of every message. */
-function mapError(error: unknown, what: string, secrets: Array<string | undefined>): OutlastError {
+export function mapError(error: unknown, what: string, secrets: Array<string | undefined>): OutlastError {
   if (isOutlastError(error)) return error;
   const shape = (error ?? {}) as AwsErrorShape;
   const { name = '', $metadata, $response } = shape;
