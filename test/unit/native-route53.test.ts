@@ -384,6 +384,43 @@ describe('native failover on Route 53 (stand-in), no watcher running', { timeout
     assert.deepEqual([...standin.health.checks.keys()], [own.HealthCheck!.Id]);
   });
 
+  it('cname origins: the same chain of CNAME failover sets, and answers follow the checks', async () => {
+    const config = configOf(IDS);
+    for (const origin of config.origins) origin.dns = { cname: `${origin.id}.cdn.example.net` };
+    const cname = async () =>
+      (
+        await sdk.send(
+          new TestDNSAnswerCommand({ HostedZoneId: ZONE_ID, RecordName: NAME, RecordType: 'CNAME' }),
+        )
+      ).RecordData ?? [];
+    const sent = await requestsOf(async () => {
+      const error = await expectCode(native.plan(nativeSpec(config, r1)), 'invalid_config');
+      assert.match(error.message, /a CNAME cannot sit beside the TXT at www\.example\.test/);
+    });
+    assert.ok(
+      sent.every((request) => request.startsWith('GET ')),
+      'reads only',
+    );
+    standin.put(ZONE_ID, NAME, 'TXT', 300, undefined);
+    await apply(await native.plan(nativeSpec(config, r1)));
+    assert.ok(
+      setsAtName().every((set) => set.startsWith('CNAME ')),
+      setsAtName().join('\n'),
+    );
+    assert.equal(setsAtName().length, 10);
+    assert.deepEqual((await native.plan(nativeSpec(config, r1))).changes, []);
+    assert.deepEqual(await cname(), ['o0.cdn.example.net']);
+    await kill('o0');
+    await eventually(
+      'Route 53 answers o1',
+      async () => (await cname()).join() === 'o1.cdn.example.net',
+      20_000,
+    );
+    await serve('o0');
+    await apply(await native.planDestroy(NAME));
+    assert.deepEqual(setsAtName(), []);
+  });
+
   it('an origin at an address Route 53 does not check is a config error, before any request', async () => {
     const config = configOf(IDS, { o2: `http://${HOSTS.o2}:${ports.o2}` });
     const sent = await requestsOf(() => expectCode(native.plan(nativeSpec(config, r1)), 'invalid_config'));

@@ -210,6 +210,13 @@ export function createRoute53Native(options: Route53Options): NativeFailover {
       const types = typesOf(spec);
       const hosted = await zone();
       const [checks, held] = await Promise.all([ourChecks(spec.name), setsUnder(hosted, spec.name)]);
+      const beside = held.filter((set) => nameOf(set) === spec.name && !isManaged(set));
+      if (types.includes('CNAME') && beside.length > 0) {
+        throw invalidConfig(
+          `a CNAME cannot sit beside the ${[...new Set(beside.map((set) => set.Type))].join(', ')} at ${spec.name}, and every origin's dns is a cname`,
+          'move those records, give the origins addresses, or manage another name',
+        );
+      }
       const inUse = new Set(held.flatMap((set) => (set.HealthCheckId ? [set.HealthCheckId] : [])));
       const payload: Payload = { zoneId: hosted, creates: [], updates: [], batch: [], deletes: [] };
       const changes: NativeChange[] = [];
