@@ -31,6 +31,7 @@ import type { Monitor, MonitorCreateParams } from 'cloudflare/resources/load-bal
 import type { Pool, PoolCreateParams } from 'cloudflare/resources/load-balancers/pools/pools';
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { refuseForeign } from '../native/guard.ts';
 import type { NativeChange, NativeFailover, NativeOrigin, NativePlan, NativeSpec } from '../native/types.ts';
 import { desiredRecords } from '../plan.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
@@ -167,15 +168,14 @@ export function createCloudflareNative(options: CloudflareNativeOptions): Native
     perMonth: number,
     payload: Payload,
   ) {
-    const plan: NativePlan = {
+    return {
       provider: describe(),
       changes,
       notes,
       foreign,
       checkerRequestsPerMonth: perMonth,
       payload,
-    };
-    return plan;
+    } as NativePlan;
   }
 
   return {
@@ -309,16 +309,12 @@ export function createCloudflareNative(options: CloudflareNativeOptions): Native
     },
 
     async apply(plan, { force }) {
-      if (plan.foreign.length > 0 && !force) {
-        throw new OutlastError(
-          'guard_refused',
-          `the plan would replace what outlast did not make: ${plan.foreign.join('; ')}`,
-          {
-            source: PROVIDER_NAME,
-            hint: 'check the load balancer and records at the name; --force replaces them',
-          },
-        );
-      }
+      refuseForeign(
+        plan,
+        force,
+        PROVIDER_NAME,
+        'check the load balancer and records at the name; --force replaces them',
+      );
       const payload = plan.payload as Payload;
       const steps = payload.steps;
       if (steps.length === 0) return;

@@ -26,6 +26,7 @@
  */
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { refuseForeign } from '../native/guard.ts';
 import type { NativeChange, NativeFailover, NativePlan, NativeSpec } from '../native/types.ts';
 import { canonicalAddress } from '../plan.ts';
 import { createDnsMadeEasyApi, type DmeRecord, type DnsMadeEasyOptions } from './dnsmadeeasy.ts';
@@ -253,16 +254,12 @@ export function createDnsMadeEasyNative(options: DnsMadeEasyOptions): NativeFail
     },
 
     async apply(plan, { force }) {
-      if (plan.foreign.length > 0 && !force) {
-        throw new OutlastError(
-          'guard_refused',
-          `the plan would replace what outlast did not make: ${plan.foreign.join('; ')}`,
-          {
-            source: PROVIDER_NAME,
-            hint: 'check the records at the name in DNS Made Easy; --force replaces them',
-          },
-        );
-      }
+      refuseForeign(
+        plan,
+        force,
+        PROVIDER_NAME,
+        'check the records at the name in DNS Made Easy; --force replaces them',
+      );
       const { steps } = plan.payload as Payload;
       if (steps.length === 0) return;
       log.info({ steps: steps.map((step) => step.kind) }, 'native failover writes');

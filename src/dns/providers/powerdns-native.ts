@@ -26,6 +26,7 @@
  */
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { refuseForeign } from '../native/guard.ts';
 import type { NativeChange, NativeFailover, NativeOrigin, NativePlan, NativeSpec } from '../native/types.ts';
 import { desiredRecords } from '../plan.ts';
 import type { ManagedType } from '../provider.ts';
@@ -57,7 +58,7 @@ export function createPowerDnsNative(options: PowerDnsOptions): NativeFailover {
   const api = createPowerDnsApi(options);
   const log = componentLogger('dns', { provider: PROVIDER_NAME, zone: api.zone, mode: 'native' });
   const describe = () => `powerdns ${api.zone} @ ${api.shownUrl} (LUA records)`;
-  const failure = (code: 'invalid_config' | 'guard_refused', message: string, hint?: string) =>
+  const failure = (code: 'invalid_config', message: string, hint?: string) =>
     new OutlastError(code, message, { source: PROVIDER_NAME, ...(hint ? { hint } : {}) });
 
   /** The server's LUA settings; invalid_config when it does not serve LUA records. */
@@ -184,13 +185,7 @@ export function createPowerDnsNative(options: PowerDnsOptions): NativeFailover {
     },
 
     async apply(plan, { force }) {
-      if (plan.foreign.length > 0 && !force) {
-        throw failure(
-          'guard_refused',
-          `the plan would replace what outlast did not write: ${plan.foreign.join('; ')}`,
-          'check the records at the name; --force replaces them',
-        );
-      }
+      refuseForeign(plan, force, PROVIDER_NAME, 'check the records at the name; --force replaces them');
       const payload = plan.payload as Payload;
       if (payload.rrsets.length === 0) return;
       log.info(
