@@ -42,6 +42,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { type ErrorCode, isOutlastError, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
+import { refuseForeign } from '../native/guard.ts';
 import type { NativeFailover, NativePlan, NativeSpec } from '../native/types.ts';
 import { normalizeName } from '../provider.ts';
 import {
@@ -187,14 +188,7 @@ export function createRoute53Native(options: Route53Options): NativeFailover {
     },
 
     async apply(plan, { force }) {
-      if (plan.foreign.length > 0 && !force) {
-        throw failure(
-          'guard_refused',
-          `the plan would replace what outlast did not make: ${plan.foreign.join('; ')}`,
-          undefined,
-          'check the record sets at the name; --force replaces them',
-        );
-      }
+      refuseForeign(plan, force, PROVIDER_NAME, 'check the record sets at the name; --force replaces them');
       const payload = plan.payload as Payload;
       const created = new Map<string, string>();
       try {
