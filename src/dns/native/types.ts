@@ -59,6 +59,16 @@ export interface NativePlan {
   readonly payload: unknown;
 }
 
+/** The host's own view of the origins, as its API tells it (item 4 of issue 12). */
+export interface NativeView {
+  /** The host, as `describe()` says it. */
+  provider: string;
+  /** When it was read (ms since the epoch). */
+  at: number;
+  /** Per origin id (those of the spec): the host's verdict, and its own words when it gives some. */
+  origins: Record<string, { up: boolean; detail?: string }>;
+}
+
 export interface NativeFailover {
   describe(): string;
   /** What would make the host match `spec`. Reads only. */
@@ -67,5 +77,10 @@ export interface NativeFailover {
   planDestroy(name: string): Promise<NativePlan>;
   /** Makes it so. A plan with `foreign` entries is refused (`guard_refused`) unless `force`. */
   apply(plan: NativePlan, options: { force: boolean }): Promise<void>;
+  /**
+   * What the host's checks say about each origin now (reads only), for hosts whose API tells it;
+   * absent when it does not. Origins the host says nothing about are left out.
+   */
+  view?(spec: NativeSpec): Promise<NativeView>;
   close(): Promise<void>;
 }
