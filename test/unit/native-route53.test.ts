@@ -455,6 +455,48 @@ describe('native failover on Route 53 (stand-in), no watcher running', { timeout
     }
   });
 
+  it("view() reads Route 53's own verdict per origin (GetHealthCheckStatus), and writes nothing", async () => {
+    // The release the origins serve now (the release test above deployed another one to all).
+    const live = (await runDeploy({ config: configOf(IDS), cacheDir: null })).releaseId;
+    const spec = nativeSpec(configOf(['o0', 'o1']), live);
+    await apply(await native.plan(spec));
+    let seen: Awaited<ReturnType<NonNullable<NativeFailover['view']>>> | undefined;
+    const writes: string[] = [];
+    const view = async () => {
+      const made = await requestsOf(async () => {
+        seen = await native.view!(spec);
+      });
+      writes.push(...made.filter((request) => !request.startsWith('GET ')));
+      return seen!;
+    };
+    await eventually(
+      'Route 53 says o0 and o1 up',
+      async () => {
+        const { origins } = await view();
+        return origins.o0?.up === true && origins.o1?.up === true;
+      },
+      20_000,
+    );
+    assert.match(seen!.origins.o0!.detail ?? '', /^3 of 3 checkers: Success/);
+    assert.deepEqual(Object.keys(seen!.origins).sort(), ['o0', 'o1']);
+    await kill('o0');
+    try {
+      await eventually(
+        'Route 53 says o0 down and o1 up',
+        async () => {
+          const { origins } = await view();
+          return origins.o0?.up === false && origins.o1?.up === true;
+        },
+        20_000,
+      );
+      assert.match(seen!.origins.o0!.detail ?? '', /^0 of 3 checkers: Failure/);
+    } finally {
+      await serve('o0');
+    }
+    assert.deepEqual(writes, [], 'view() only reads');
+    await apply(await native.planDestroy(NAME));
+  });
+
   it('sent nothing Route 53 would refuse for its shape', () => {
     assert.deepEqual(standin.violations, []);
   });

@@ -251,3 +251,31 @@ export function invalidConfig(
 export function failure(code: ErrorCode, message: string, cause?: unknown, hint?: string): OutlastError {
   return new OutlastError(code, message, { source: PROVIDER_NAME, cause, ...(hint ? { hint } : {}) });
 }
+
+/** One checker's observation, as GetHealthCheckStatus gives it. */
+export interface Observation {
+  Region?: string;
+  StatusReport?: { Status?: string };
+}
+
+/** Route 53's rule: an endpoint is healthy when more than 18 % of its checkers say so. */
+const HEALTHY_SHARE = 0.18;
+
+/**
+ * Route 53's verdict on one check from its checkers' observations, or undefined when no checker
+ * has reported yet. A checker reports success when its status text starts with "Success" — the
+ * stand-in's format; the real format is UNCONFIRMED (free text in the API reference, see
+ * ../shared/notes/native-failover.md).
+ */
+export function verdictOf(observations: Observation[]): { up: boolean; detail: string } | undefined {
+  const said = observations.flatMap((item) => {
+    const status = item.StatusReport?.Status?.trim();
+    return status ? [status] : [];
+  });
+  if (said.length === 0) return undefined;
+  const successes = said.filter((status) => /^success/i.test(status)).length;
+  return {
+    up: successes > HEALTHY_SHARE * said.length,
+    detail: `${successes} of ${said.length} checkers: ${[...new Set(said)].join(' | ')}`,
+  };
+}

@@ -33,6 +33,7 @@ import {
   ChangeTagsForResourceCommand,
   CreateHealthCheckCommand,
   DeleteHealthCheckCommand,
+  GetHealthCheckStatusCommand,
   type HealthCheck,
   ListHealthChecksCommand,
   ListResourceRecordSetsCommand,
@@ -43,7 +44,7 @@ import {
 import { type ErrorCode, isOutlastError, OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
 import { refuseForeign } from '../native/guard.ts';
-import type { NativeFailover, NativePlan, NativeSpec } from '../native/types.ts';
+import type { NativeFailover, NativePlan, NativeSpec, NativeView } from '../native/types.ts';
 import { normalizeName } from '../provider.ts';
 import {
   createClient,
@@ -53,7 +54,7 @@ import {
   stripId,
   zoneIdByName,
 } from './route53.ts';
-import { failure, PROVIDER_NAME, referencePrefix } from './route53-native-checks.ts';
+import { failure, PROVIDER_NAME, referencePrefix, roleKeyOf, verdictOf } from './route53-native-checks.ts';
 import {
   type Held,
   intentOf,
@@ -243,6 +244,30 @@ export function createRoute53Native(options: Route53Options): NativeFailover {
       }
     },
 
+    async view(spec: NativeSpec): Promise<NativeView> {
+      // The checks of the first tier (the current release's; the any-release tier when no release
+      // is known), found as `plan` finds them: by role, preferring the one the records use.
+      const { roles } = intentOf(spec);
+      const first = roles.filter((role) => role.tier === roles[0]?.tier);
+      const held = await read(spec.name);
+      const inUse = new Set(held.sets.flatMap((set) => (set.HealthCheckId ? [set.HealthCheckId] : [])));
+      const origins: NativeView['origins'] = {};
+      await Promise.all(
+        first.map(async (role) => {
+          const check = held.checks
+            .filter((item) => roleKeyOf(item) === role.key)
+            .sort((a, b) => Number(inUse.has(b.Id!)) - Number(inUse.has(a.Id!)))[0];
+          if (!check?.Id) return;
+          const out = await send(`read the status of health check ${check.Id}`, () =>
+            client.send(new GetHealthCheckStatusCommand({ HealthCheckId: check.Id })),
+          );
+          const verdict = verdictOf(out.HealthCheckObservations ?? []);
+          if (verdict) origins[role.origin.id] = verdict;
+        }),
+      );
+      return { provider: describe(), at: Date.now(), origins };
+    },
+
     async close() {
       client.destroy();
     },
@@ -301,6 +326,6 @@ function nativeError(error: unknown, what: string, secrets: Array<string | undef
     'permission_denied',
     mapped.message.replace(/^route53: /, ''),
     error,
-    'failover: native needs route53:ListHealthChecks, CreateHealthCheck, UpdateHealthCheck, DeleteHealthCheck, ChangeTagsForResource, ListResourceRecordSets and ChangeResourceRecordSets',
+    'failover: native needs route53:ListHealthChecks, GetHealthCheckStatus, CreateHealthCheck, UpdateHealthCheck, DeleteHealthCheck, ChangeTagsForResource, ListResourceRecordSets and ChangeResourceRecordSets',
   );
 }
