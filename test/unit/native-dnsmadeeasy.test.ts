@@ -183,6 +183,42 @@ describe('native failover on dnsmadeeasy (stand-in)', () => {
     standin.stopChecks();
   });
 
+  it("view() reads DNS Made Easy's per-IP failed flags, mapped to the origins, and writes nothing", async () => {
+    const from = standin.requests.length;
+    standin.startChecks(20);
+    try {
+      const view = () => host.view!(spec());
+      await eventually(
+        'DNS Made Easy says a and b up',
+        async () => {
+          const { origins } = await view();
+          return origins.a?.up === true && origins.b?.up === true;
+        },
+        10_000,
+      );
+      assert.deepEqual(Object.keys((await view()).origins).sort(), ['a', 'b']);
+      origins.a.up = false;
+      await eventually(
+        'DNS Made Easy says a down and b up',
+        async () => {
+          const { origins: seen } = await view();
+          return seen.a?.up === false && seen.b?.up === true;
+        },
+        10_000,
+      );
+      assert.match((await view()).origins.a!.detail ?? '', /^ip1 192\.0\.2\.10: failed/);
+    } finally {
+      origins.a.up = true;
+    }
+    await eventually('the answer is back on a', async () => answer()[0] === IP.a, 10_000);
+    standin.stopChecks();
+    assert.deepEqual(
+      requestsSince(from).filter((request) => !request.startsWith('GET ')),
+      [],
+      'view() only reads',
+    );
+  });
+
   it('updates the monitor when the release or the order moves, and again plans nothing', async () => {
     const next = spec({ currentRelease: OLD_RELEASE, currentMatch: releaseMatch(OLD_RELEASE) }, [
       'a',

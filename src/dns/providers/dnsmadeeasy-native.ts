@@ -27,7 +27,7 @@
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
 import { refuseForeign } from '../native/guard.ts';
-import type { NativeChange, NativeFailover, NativePlan, NativeSpec } from '../native/types.ts';
+import type { NativeChange, NativeFailover, NativePlan, NativeSpec, NativeView } from '../native/types.ts';
 import { canonicalAddress } from '../plan.ts';
 import { createDnsMadeEasyApi, type DmeRecord, type DnsMadeEasyOptions } from './dnsmadeeasy.ts';
 
@@ -267,10 +267,63 @@ export function createDnsMadeEasyNative(options: DnsMadeEasyOptions): NativeFail
       for (const step of steps) created = await send(step, created);
     },
 
+    async view(spec) {
+      // outlast's monitor on the A record at the name (as `plan` finds it), read only.
+      const held = await api.recordsAt(spec.name, {});
+      const monitors = await monitorsOf(held);
+      const ours = held.find(
+        (record) =>
+          record.type === 'A' &&
+          String(monitors.get(record.id)?.systemDescription ?? '').startsWith(MONITOR_MARKER),
+      );
+      return {
+        provider: describe(),
+        at: Date.now(),
+        origins: ours ? viewOf(spec, monitors.get(ours.id)!) : {},
+      };
+    },
+
     async close() {
       await api.close();
     },
   };
+}
+
+/**
+ * The origins' verdicts from a monitor as GET monitor/{recordId} answers it: `ipNFailed` of each
+ * slot, the slot's IP mapped back to the origin with that first IPv4 address (by its place in
+ * `failover.order` when the answer does not name the slot's IP). The flags' type at the service is
+ * UNCONFIRMED (../shared/notes/native-failover.md §2): booleans, "true"/"false" and 1/0 are read;
+ * a slot without a readable flag, or whose IP is no origin's, is left out. Pure.
+ */
+export function viewOf(spec: NativeSpec, monitor: Record<string, unknown>): NativeView['origins'] {
+  const firstIp = (origin: NativeSpec['origins'][number]) => {
+    const first = 'cname' in origin.target ? undefined : origin.target.a?.[0];
+    return first === undefined ? undefined : canonicalAddress(first);
+  };
+  const origins: NativeView['origins'] = {};
+  IP_FIELDS.forEach((field, index) => {
+    const failed = flagOf(monitor[`${field}Failed`]);
+    if (failed === undefined) return;
+    const ip =
+      typeof monitor[field] === 'string' && monitor[field] !== '' ? String(monitor[field]) : undefined;
+    const origin =
+      ip === undefined
+        ? spec.origins[index]
+        : spec.origins.find((item) => firstIp(item) === canonicalAddress(ip));
+    if (!origin || origins[origin.id]) return;
+    origins[origin.id] = {
+      up: !failed,
+      detail: `${field} ${ip ?? firstIp(origin) ?? '?'}: ${failed ? 'failed' : 'not failed'} (${field}Failed)`,
+    };
+  });
+  return origins;
+}
+
+function flagOf(value: unknown): boolean | undefined {
+  if (value === true || value === 'true' || value === 1 || value === '1') return true;
+  if (value === false || value === 'false' || value === 0 || value === '0') return false;
+  return undefined;
 }
 
 /** The one check DNS Made Easy runs against every IP of the record. */
