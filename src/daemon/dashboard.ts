@@ -99,6 +99,12 @@ export function dashboardHtml(options: { title: string }): string {
     <p id="providers-empty" class="muted" hidden>No DNS provider configured.</p>
     <div id="providers" class="cards wide" data-testid="providers"></div>
   </section>
+  <section id="native-section" aria-labelledby="native-h" data-testid="native" hidden>
+    <h2 id="native-h">DNS host's view</h2>
+    <p class="small muted">Providers with native failover answer by themselves: the watcher writes nothing
+      there, and shows what the host's own checks say beside what it sees.</p>
+    <div id="native" class="cards wide" data-testid="native-hosts"></div>
+  </section>
   <div id="side">
     <section id="actions-section" aria-labelledby="actions-h">
       <h2 id="actions-h">Actions</h2>

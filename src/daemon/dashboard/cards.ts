@@ -1,6 +1,6 @@
 /**
- * The page's top half: where the name points and why, one card per origin and one per DNS
- * provider. Cards are made once and then updated in place.
+ * The page's top half: where the name points and why, one card per origin, one per DNS
+ * provider, and one per DNS host's own view (native failover). Cards are made once and then updated in place.
  */
 import { $, h, setClass, setText, show } from './dom.ts';
 import { ago, clock, ms, shortRelease } from './format.ts';
@@ -184,4 +184,73 @@ export function renderProviders(s: StatusJson): void {
     show(c.pending, p.pending);
   });
   for (const card of providerCards.splice(s.providers.length)) card.root.remove();
+}
+
+interface NativeCard {
+  root: HTMLElement;
+  title: HTMLElement;
+  read: HTMLElement;
+  origins: HTMLElement;
+  error: HTMLElement;
+  originsKey: string | null;
+}
+
+/** By the native provider's place in the status. */
+const nativeCards: NativeCard[] = [];
+
+function nativeCard(index: number): NativeCard {
+  const card = h('article', {
+    class: 'card',
+    'data-testid': `native-${index}`,
+    'aria-labelledby': `native-h-${index}`,
+  });
+  const title = h('h3', { id: `native-h-${index}` });
+  const read = h('p', { class: 'small muted', 'data-testid': 'native-read' });
+  const origins = h('ul', { class: 'records', 'data-testid': 'native-origins' });
+  const error = h('p', { class: 'notice error', 'data-testid': 'native-error' });
+  card.append(title, read, origins, error);
+  return { root: card, title, read, origins, error, originsKey: null };
+}
+
+/** The DNS hosts' own views: per origin, what the host says beside what the watcher sees. */
+export function renderNative(s: StatusJson): void {
+  const native = s.native ?? [];
+  show($('native-section'), native.length > 0);
+  const list = $('native');
+  native.forEach((n, index) => {
+    let c = nativeCards[index];
+    if (!c) {
+      c = nativeCards[index] = nativeCard(index);
+      list.appendChild(c.root);
+    }
+    setText(c.title, n.provider);
+    setText(c.read, n.at ? `read at ${clock(n.at)} (${ago(n.at)})` : 'not read yet');
+    const entries = Object.entries(n.origins);
+    const key = JSON.stringify(entries);
+    if (key !== c.originsKey) {
+      c.originsKey = key;
+      c.origins.textContent = '';
+      if (entries.length === 0)
+        c.origins.appendChild(h('li', { class: 'muted' }, 'no verdict from the host yet'));
+      for (const [id, o] of entries) {
+        const item = h('li', {
+          class: 'row',
+          'data-origin': id,
+          'data-disagrees': o.disagreeingSince ? 'true' : 'false',
+        });
+        item.append(
+          h('span', { class: 'mono' }, id),
+          h('span', { class: `badge ${o.host}` }, `host: ${o.host}`),
+          h('span', { class: `badge ${o.watcher}` }, `watcher: ${o.watcher}`),
+        );
+        if (o.disagreeingSince) {
+          item.appendChild(h('span', { class: 'badge warn' }, `disagree since ${clock(o.disagreeingSince)}`));
+        }
+        c.origins.appendChild(item);
+      }
+    }
+    setText(c.error, n.error ? `Error: ${n.error}` : '');
+    show(c.error, !!n.error);
+  });
+  for (const card of nativeCards.splice(native.length)) card.root.remove();
 }

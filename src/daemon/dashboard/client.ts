@@ -7,7 +7,7 @@
  * It is meant to stay open all day: one EventSource, one timer, and cards updated in place.
  */
 import { createActions } from './actions.ts';
-import { renderDecision, renderOrigins, renderProviders } from './cards.ts';
+import { renderDecision, renderNative, renderOrigins, renderProviders } from './cards.ts';
 import { $, setClass, setText } from './dom.ts';
 import { clock } from './format.ts';
 import { state } from './state.ts';
@@ -131,6 +131,7 @@ function render(): void {
   renderDecision(s);
   renderOrigins(s);
   renderProviders(s);
+  renderNative(s);
   actions.renderActions(s);
   actions.renderDemo();
   renderTimeline(s);

@@ -42,6 +42,16 @@ export interface ProviderJson {
   nextRetryAt?: string;
 }
 
+/** A DNS host's own view (providers with `failover: native`), beside the watcher's. */
+export interface NativeJson {
+  provider: string;
+  /** When the host's view was last read (ISO 8601). */
+  at?: string;
+  error?: string;
+  /** By origin id: `up` | `down` (the watcher's also `unknown`). */
+  origins: Record<string, { host: string; watcher: string; disagreeingSince?: string }>;
+}
+
 export interface EventJson {
   at: string;
   kind: string;
@@ -62,6 +72,8 @@ export interface StatusJson {
   expectedFailoverSeconds: number;
   origins: OriginJson[];
   providers: ProviderJson[];
+  /** Only when some provider has `failover: native`. */
+  native?: NativeJson[];
   /** Oldest first. */
   events: EventJson[];
   startedAt: string;
