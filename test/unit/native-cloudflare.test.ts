@@ -236,6 +236,43 @@ describe('native failover on Cloudflare Load Balancing (stand-in), no watcher ru
     await eventually('the load balancer answers a again', answers('127.0.0.2', /current-a$/), 10_000);
   });
 
+  it("view() reads Cloudflare's pool health of each origin's current-tier pool, and writes nothing", async () => {
+    const from = standIn.requests.length;
+    const view = () => native.view!(spec(R1));
+    await eventually(
+      'Cloudflare says a and b up',
+      async () => {
+        const { origins } = await view();
+        return origins.a?.up === true && origins.b?.up === true;
+      },
+      10_000,
+    );
+    assert.deepEqual(Object.keys((await view()).origins).sort(), ['a', 'b']);
+    await a.stop();
+    try {
+      await eventually(
+        'Cloudflare says a down and b up',
+        async () => {
+          const { origins } = await view();
+          return origins.a?.up === false && origins.b?.up === true;
+        },
+        10_000,
+      );
+      assert.match((await view()).origins.a!.detail ?? '', /^pool unhealthy; 127\.0\.0\.2 unhealthy/);
+    } finally {
+      await a.start();
+    }
+    await eventually('the load balancer answers a again', answers('127.0.0.2', /current-a$/), 10_000);
+    assert.deepEqual(
+      standIn.requests
+        .slice(from)
+        .filter((request) => request.method !== 'GET')
+        .map((request) => request.path),
+      [],
+      'view() only reads',
+    );
+  });
+
   it('a release deployed to b only is answered before the stale a, and a is better than nothing', async () => {
     b.release = R2;
     const plan = await native.plan(spec(R2));

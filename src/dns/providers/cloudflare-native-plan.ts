@@ -409,3 +409,35 @@ function notesFor(spec: NativeSpec, proxied: boolean): string[] {
   );
   return notes;
 }
+
+/** A pool's health as `GET …/pools/{id}/health` answers it (the SDK's HealthGetResponse, loosely). */
+export interface PoolHealth {
+  pop_health?: {
+    healthy?: boolean;
+    origins?: Array<Record<string, { healthy?: boolean; failure_reason?: string; response_code?: number }>>;
+  };
+}
+
+/**
+ * Cloudflare's verdict on one origin from the health of its pool (one origin of outlast's per
+ * pool): the pool's `healthy`, else whether any of its addresses is; undefined when the answer
+ * says neither. Each address's entry is keyed by the address (the API reference's example; the
+ * SDK's type names the key `ip`), so any key is read. Pure.
+ */
+export function verdictOf(health: PoolHealth | undefined): { up: boolean; detail: string } | undefined {
+  const entries = (health?.pop_health?.origins ?? []).flatMap((item) => Object.entries(item ?? {}));
+  const said = entries.filter(([, state]) => typeof state?.healthy === 'boolean');
+  const pool = health?.pop_health?.healthy;
+  const up =
+    typeof pool === 'boolean' ? pool : said.length > 0 ? said.some(([, state]) => state.healthy) : undefined;
+  if (up === undefined) return undefined;
+  const words = said.map(([address, state]) => {
+    const why = state.healthy ? '' : `: ${state.failure_reason ?? 'unhealthy'}`;
+    const code = state.response_code ? ` (${state.response_code})` : '';
+    return `${address} ${state.healthy ? 'healthy' : 'unhealthy'}${code}${why}`;
+  });
+  return {
+    up,
+    detail: `pool ${up ? 'healthy' : 'unhealthy'}${words.length > 0 ? `; ${words.join(', ')}` : ''}`,
+  };
+}

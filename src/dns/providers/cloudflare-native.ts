@@ -17,7 +17,7 @@ import type { Pool } from 'cloudflare/resources/load-balancers/pools/pools';
 import { OutlastError } from '../../errors.ts';
 import { componentLogger } from '../../util/log.ts';
 import { refuseForeign } from '../native/guard.ts';
-import type { NativeFailover, NativePlan } from '../native/types.ts';
+import type { NativeFailover, NativePlan, NativeView } from '../native/types.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
 import { type CloudflareOptions, cloudflareClient, findZone, sendVia, type ZoneInfo } from './cloudflare.ts';
 import {
@@ -25,8 +25,11 @@ import {
   ourKey,
   type Payload,
   type PlanBody,
+  type PoolHealth,
+  partsOf,
   planNative,
   planNativeDestroy,
+  verdictOf,
   type WithId,
 } from './cloudflare-native-plan.ts';
 
@@ -176,6 +179,36 @@ export function createCloudflareNative(options: CloudflareNativeOptions): Native
             break;
         }
       }
+    },
+
+    async view(spec) {
+      // The pool of each origin in the first tier (the current release's; the any-release tier
+      // when no release is known), found as `plan` finds it: by the key in its description.
+      const parts = partsOf(spec);
+      const first = parts.filter((part) => part.tier === parts[0]?.tier);
+      const account_id = accountId;
+      const pools = await send('list load balancing pools', () =>
+        client.loadBalancers.pools.list({ account_id }),
+      );
+      const byKey = new Map<string, string>();
+      const mine = ourKey(spec.name);
+      for (const pool of pools.result) {
+        const key = mine(pool.description);
+        if (key && pool.id) byKey.set(key, pool.id);
+      }
+      const origins: NativeView['origins'] = {};
+      await Promise.all(
+        first.map(async (part) => {
+          const id = byKey.get(part.key);
+          if (id === undefined) return;
+          const health = await send(`read the health of pool ${part.pool.name}`, () =>
+            client.loadBalancers.pools.health.get(id, { account_id }),
+          );
+          const verdict = verdictOf(health as PoolHealth);
+          if (verdict) origins[part.origin.id] = verdict;
+        }),
+      );
+      return { provider: describe(), at: Date.now(), origins };
     },
 
     async close() {},
