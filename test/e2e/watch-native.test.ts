@@ -2,13 +2,15 @@
  * `outlast watch` beside native failover (issue 12, item 4): the watcher writes nothing to a
  * provider with `failover: native`, reads the host's own view, shows it in GET /status beside its
  * own, and raises `native-disagrees` once the two have disagreed longer than one interval, then
- * `native-agrees`. The host is a fake (the watcher's `nativeHosts` injection point), so the test
+ * `native-agrees`; the dashboard (in Chromium) shows the host's view beside the watcher's, and a
+ * failing read is shown as the view's error. The host is a fake (the watcher's `nativeHosts` injection point), so the test
  * does not depend on any host module's `view()`. No timing is asserted: every wait polls until a
  * generous deadline.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { startStatusServer } from '../../src/daemon/http.ts';
@@ -17,10 +19,19 @@ import { runDeploy } from '../../src/deploy/engine.ts';
 import type { NativeFailover, NativeSpec, NativeView } from '../../src/dns/native/types.ts';
 import { startServer } from '../../src/serve/server.ts';
 import { componentLogger } from '../../src/util/log.ts';
+import { ensureChromium, launch, testid, textOf, WAIT } from '../helpers/browser.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { setupFsDeploy } from '../helpers/site.ts';
 
 const NAME = 'www.watch-native.test';
+
+let browser: Browser | undefined;
+
+before(() => ensureChromium());
+
+after(async () => {
+  await browser?.close();
+});
 
 /** A DNS host whose view says what the test sets, and records the specs it is read with. */
 function fakeHost(): NativeFailover & {
@@ -28,9 +39,11 @@ function fakeHost(): NativeFailover & {
   specs: NativeSpec[];
   closed: boolean;
   mostInFlight: number;
+  fail: boolean;
 } {
   const host = {
     says: { a: false, b: true } as Record<string, boolean>,
+    fail: false,
     specs: [] as NativeSpec[],
     closed: false,
     inFlight: 0,
@@ -45,6 +58,7 @@ function fakeHost(): NativeFailover & {
       host.specs.push(spec);
       await new Promise((resolve) => setTimeout(resolve, 20));
       host.inFlight -= 1;
+      if (host.fail) throw new Error('the host API is unreachable');
       return {
         provider: host.describe(),
         at: Date.now(),
@@ -140,6 +154,37 @@ test('the watcher shows a native host view and raises its disagreements', { time
     );
     assert.equal(spec.currentRelease, (await status()).currentRelease);
 
+    // The dashboard shows the host's view beside the watcher's (its bundled, hashed script under the CSP).
+    browser = await launch();
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/^Failed to load resource/.test(message.text())) {
+        problems.push(message.text());
+      }
+    });
+    await page.goto(`${http.url}/`);
+    await page.locator(`${testid('native-0')} li[data-origin="a"][data-disagrees="true"]`).waitFor(WAIT);
+    assert.match(await textOf(page, testid('native-0')), /fake-dme example\.test/);
+    assert.match(await textOf(page, `${testid('native-0')} li[data-origin="a"]`), /host: down.*watcher: up/s);
+    assert.equal(
+      await page.locator(`${testid('native-0')} li[data-origin="b"][data-disagrees="false"]`).count(),
+      1,
+    );
+
+    // A failing read is kept as the view's error, and reading goes on.
+    host.fail = true;
+    await eventually('/status shows the read error', async () =>
+      /unreachable/.test((await status()).native![0]!.error ?? ''),
+    );
+    await page.locator(`${testid('native-0')} ${testid('native-error')}:not([hidden])`).waitFor(WAIT);
+    host.fail = false;
+    await eventually(
+      'the error is gone after a good read',
+      async () => (await status()).native![0]!.error === undefined,
+    );
+
     host.says.a = true;
     await eventually('a native-agrees event', async () =>
       (await status()).events.some((event) => event.kind === 'native-agrees'),
@@ -147,6 +192,8 @@ test('the watcher shows a native host view and raises its disagreements', { time
     const agreed = (await status()).native![0]!.origins.a!;
     assert.equal(agreed.disagreeingSince, undefined);
     assert.equal(agreed.host, 'up');
+    await page.locator(`${testid('native-0')} li[data-origin="a"][data-disagrees="false"]`).waitFor(WAIT);
+    assert.deepEqual(problems, []);
   } finally {
     await http.close();
     await watcher.stop();
