@@ -8,8 +8,9 @@ import { checkedDnsProvider, type DnsHost } from '../../src/dns/checked.ts';
 import { desiredRecords, planDns } from '../../src/dns/plan.ts';
 import type { DnsChange, RecordSet } from '../../src/dns/provider.ts';
 import { MANAGED_TYPES } from '../../src/dns/provider.ts';
-import { type ErrorCode, isOutlastError, OutlastError } from '../../src/errors.ts';
+import { isOutlastError, OutlastError } from '../../src/errors.ts';
 import { createWriteGate } from '../../src/writes.ts';
+import { expectCode } from '../helpers/errors.ts';
 
 const ZONE = 'example.test';
 const WWW = `www.${ZONE}`;
@@ -52,16 +53,6 @@ function fakeHost(options: { compareAndSet: boolean; refuseFirstWrite?: boolean 
 }
 
 const a = (values: string[], ttl = 60): RecordSet => ({ name: WWW, type: 'A', ttl, values });
-
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  return error;
-}
 
 describe('checkedDnsProvider', () => {
   it('refuses before any host call: a name outside the zone, a TTL out of range, a bad value, a foreign set', async () => {

@@ -11,8 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { desiredRecords, planDns } from '../../src/dns/plan.ts';
 import type { DnsProvider, ManagedType, RecordSet } from '../../src/dns/provider.ts';
 import { type CloudflareOptions, createCloudflareProvider } from '../../src/dns/providers/cloudflare.ts';
-import { type ErrorCode, isOutlastError, type OutlastError } from '../../src/errors.ts';
+import type { ErrorCode } from '../../src/errors.ts';
 import { testDnsProvider } from '../conformance/dns.ts';
+import { expectCode as expectErrorCode } from '../helpers/errors.ts';
 import { type CfZone, CloudflareStandIn, failed } from '../standins/cloudflare.ts';
 
 const TOKEN = 'cf-stand-in-token-0123456789abcdef';
@@ -332,16 +333,8 @@ describe('cloudflare live', () => {
   });
 });
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-  assert.equal(error.source, 'cloudflare');
-  return error;
-}
+const expectCode = (promise: Promise<unknown>, code: ErrorCode) =>
+  expectErrorCode(promise, code, 'cloudflare');
 
 async function freePort(): Promise<number> {
   const server = createTcpServer();

@@ -16,8 +16,9 @@ import {
   type DnsMadeEasyOptions,
   dnsMadeEasySignature,
 } from '../../src/dns/providers/dnsmadeeasy.ts';
-import { type ErrorCode, isOutlastError, type OutlastError } from '../../src/errors.ts';
+import type { ErrorCode } from '../../src/errors.ts';
 import { testDnsProvider } from '../conformance/dns.ts';
+import { expectCode as expectErrorCode } from '../helpers/errors.ts';
 import { DnsMadeEasyStandIn } from '../standins/dnsmadeeasy.ts';
 
 const API_KEY = 'dme-api-key-0123456789';
@@ -359,16 +360,8 @@ describe('dnsmadeeasy live', () => {
   });
 });
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-  assert.equal(error.source, 'dnsmadeeasy');
-  return error;
-}
+const expectCode = (promise: Promise<unknown>, code: ErrorCode) =>
+  expectErrorCode(promise, code, 'dnsmadeeasy');
 
 async function freePort(): Promise<number> {
   const server = createTcpServer();

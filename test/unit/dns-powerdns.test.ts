@@ -14,8 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { desiredRecords, planDns } from '../../src/dns/plan.ts';
 import type { DnsProvider, ManagedType, RecordSet } from '../../src/dns/provider.ts';
 import { createPowerDnsProvider, type PowerDnsOptions } from '../../src/dns/providers/powerdns.ts';
-import { type ErrorCode, isOutlastError, type OutlastError } from '../../src/errors.ts';
+import type { ErrorCode } from '../../src/errors.ts';
 import { testDnsProvider } from '../conformance/dns.ts';
+import { expectCode as expectErrorCode } from '../helpers/errors.ts';
 import { dnsServersForTests, query } from '../servers/dns.ts';
 
 const { pdns } = await dnsServersForTests();
@@ -313,16 +314,7 @@ describe('powerdns provider', () => {
   });
 });
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-  assert.equal(error.source, 'powerdns');
-  return error;
-}
+const expectCode = (promise: Promise<unknown>, code: ErrorCode) => expectErrorCode(promise, code, 'powerdns');
 
 async function freePort(): Promise<number> {
   const server = createTcpServer();

@@ -19,7 +19,8 @@ import { planDns } from '../../src/dns/plan.ts';
 import type { DnsProvider, ManagedType, RecordSet } from '../../src/dns/provider.ts';
 import { createRfc2136Provider, type Rfc2136Options } from '../../src/dns/providers/rfc2136.ts';
 import { signMessage } from '../../src/dns/tsig.ts';
-import { type ErrorCode, isOutlastError, type OutlastError } from '../../src/errors.ts';
+import { type ErrorCode, isOutlastError } from '../../src/errors.ts';
+import { expectCode as expectErrorCode } from '../helpers/errors.ts';
 import {
   type DnsServer,
   type DnsServerKind,
@@ -64,16 +65,7 @@ after(async () => {
   await Promise.all([...servers.values()].map((server) => server.stop()));
 });
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-  assert.equal(error.source, 'rfc2136');
-  return error;
-}
+const expectCode = (promise: Promise<unknown>, code: ErrorCode) => expectErrorCode(promise, code, 'rfc2136');
 
 /** Runs Debian's nsupdate as another writer would; throws when it fails. */
 function nsupdate(server: DnsServer, key: TsigKeyInfo, commands: string[]): Promise<void> {

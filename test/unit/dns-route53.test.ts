@@ -11,8 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { type DnsTarget, desiredRecords, planDns } from '../../src/dns/plan.ts';
 import type { DnsProvider, ManagedType, RecordSet } from '../../src/dns/provider.ts';
 import { createRoute53Provider, type Route53Options } from '../../src/dns/providers/route53.ts';
-import { type ErrorCode, isOutlastError, type OutlastError } from '../../src/errors.ts';
+import type { ErrorCode } from '../../src/errors.ts';
 import { testDnsProvider } from '../conformance/dns.ts';
+import { expectCode as expectErrorCode } from '../helpers/errors.ts';
 import { errorResponse, Route53StandIn } from '../standins/route53.ts';
 
 const ZONE = 'example.test';
@@ -438,16 +439,7 @@ describe('route53 live', () => {
   });
 });
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-  assert.equal(error.source, 'route53');
-  return error;
-}
+const expectCode = (promise: Promise<unknown>, code: ErrorCode) => expectErrorCode(promise, code, 'route53');
 
 /** Every message down the `cause` chain, for asserting on the service's own words. */
 function causeChain(error: unknown): string {

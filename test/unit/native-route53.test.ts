@@ -20,8 +20,8 @@ import { runDeploy } from '../../src/deploy/engine.ts';
 import { nativeSpec } from '../../src/dns/native/spec.ts';
 import type { NativeFailover, NativePlan } from '../../src/dns/native/types.ts';
 import { createRoute53Native } from '../../src/dns/providers/route53-native.ts';
-import { isOutlastError, type OutlastError } from '../../src/errors.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
+import { expectCode } from '../helpers/errors.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/ports.ts';
 import { setupFsDeploy } from '../helpers/site.ts';
@@ -83,16 +83,6 @@ async function requestsOf(run: () => Promise<unknown>): Promise<string[]> {
   const from = standin.requests.length;
   await run();
   return standin.requests.slice(from).map((request) => `${request.method} ${request.path}`);
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<OutlastError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  assert.ok(isOutlastError(error), `expected an OutlastError (${code}), got ${String(error)}`);
-  assert.equal(error.code, code, error.message);
-  return error;
 }
 
 describe('native failover on Route 53 (stand-in), no watcher running', { timeout: 120_000 }, () => {

@@ -26,6 +26,7 @@ import {
 } from '../../src/storage/drivers/fs.ts';
 import { Store } from '../../src/storage/store.ts';
 import { testStorageDriver } from '../conformance/storage.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 function fsHarness(name: string, prefix?: string) {
   let root = '';
@@ -90,11 +91,14 @@ describe('fs driver layout', () => {
     const first = new Uint8Array(64 * 1024);
     /** Aborts once the temp file holds the first bytes: the put is midway. */
     async function abortWhenWritten(): Promise<void> {
-      for (;;) {
-        const [temp] = await readdir(tmp);
-        if (temp !== undefined && (await stat(join(tmp, temp))).size === first.length) break;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await eventually(
+        'the temp file holds the first bytes',
+        async () => {
+          const [temp] = await readdir(tmp);
+          return temp !== undefined && (await stat(join(tmp, temp))).size === first.length;
+        },
+        10_000,
+      );
       controller.abort();
     }
     let given = false;

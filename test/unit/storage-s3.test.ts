@@ -21,6 +21,7 @@ import { createS3Driver, type S3StorageConfig } from '../../src/storage/drivers/
 import { BUFFER_LIMIT, MULTIPART_THRESHOLD, PART_SIZE } from '../../src/storage/drivers/s3-upload.ts';
 import { Store } from '../../src/storage/store.ts';
 import { testStorageDriver } from '../conformance/storage.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { type SwiftCluster, swiftClustersForTests } from '../servers/swift.ts';
 
 async function clusterA(): Promise<SwiftCluster> {
@@ -255,12 +256,17 @@ describe("s3 driver on Swift's S3 API", () => {
     const client = rawClient(cluster);
     try {
       let uploads: unknown[] | undefined;
-      for (let tries = 0; tries < 100; tries++) {
-        const out = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'abort/' }));
-        uploads = out.Uploads ?? [];
-        if (uploads.length === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await eventually(
+        'no upload left at the store',
+        async () => {
+          const out = await client.send(
+            new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'abort/' }),
+          );
+          uploads = out.Uploads ?? [];
+          return uploads.length === 0;
+        },
+        10_000,
+      ).catch(() => undefined);
       assert.deepEqual(uploads, [], 'no upload left at the store');
     } finally {
       client.destroy();
