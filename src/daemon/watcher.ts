@@ -42,7 +42,10 @@ export interface NativeViewStatus {
   at: string | undefined;
   /** Why the last read failed, or why there is no view at all. */
   error?: string;
-  origins: Record<string, { host: Verdict; watcher: Verdict | 'unknown'; disagreeingSince?: string }>;
+  origins: Record<
+    string,
+    { host: Verdict; watcher: Verdict | 'unknown'; disagreeingSince?: string; detail?: string }
+  >;
 }
 
 /** A native provider the watcher reads the view of (it writes nothing there). */
@@ -385,6 +388,7 @@ export class Watcher {
           host: verdict.up ? 'up' : 'down',
           watcher: health[id]?.state ?? 'unknown',
           ...(since === undefined ? {} : { disagreeingSince: new Date(since).toISOString() }),
+          ...(verdict.detail === undefined ? {} : { detail: verdict.detail }),
         };
       }
       return {

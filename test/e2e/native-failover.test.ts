@@ -4,7 +4,9 @@
  * step, a second `outlast dns plan` is empty, the real answer is origin a, moves to b when a dies
  * and back when it returns; a release deployed to b only makes PowerDNS answer b, never the stale a;
  * a record at the name that outlast did not write is replaced only with --force; `outlast dns
- * destroy` removes exactly the LUA record; a config PowerDNS cannot express is exit 2.
+ * destroy` removes exactly the LUA record; a config PowerDNS cannot express is exit 2. One test
+ * starts `outlast watch` beside it: the watcher writes nothing and shows PowerDNS's answer as the
+ * host's view in GET /status (o0 up, then down with o1 up while o0 is dead).
  *
  * The file works in a zone of its own (the shared server's example.test is reset by other files).
  */
@@ -14,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
 import type { Logger } from '../../src/util/log.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -86,7 +88,7 @@ function run(args: string[], cwd: string): Promise<{ code: number | null; output
   });
 }
 
-describe('native failover on PowerDNS (LUA records), no watcher running', { timeout: 240_000 }, () => {
+describe('native failover on PowerDNS (LUA records), no watcher deciding', { timeout: 240_000 }, () => {
   const setup = setupFsDeploy({ origins: 2, files: { 'index.html': '<h1>one</h1>', '404.html': 'nope' } });
   const servers: Partial<Record<'o0' | 'o1', RunningServer>> = {};
   const ports: Partial<Record<'o0' | 'o1', number>> = {};
@@ -169,6 +171,60 @@ describe('native failover on PowerDNS (LUA records), no watcher running', { time
     await eventually('PowerDNS answers o1', async () => (await answer()).join() === ADDRESS.o1, 30_000);
     await serve('o0');
     await eventually('PowerDNS answers o0 again', async () => (await answer()).join() === ADDRESS.o0, 30_000);
+  });
+
+  it("outlast watch shows PowerDNS's answer as the host's view, and writes nothing", async () => {
+    const file = join(setup.root, 'watch.yaml');
+    const config = parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    config.health = { interval: '500ms', retryInterval: '200ms', timeout: '2s', fall: 2, rise: 1 };
+    config.watch = { listen: '127.0.0.1:0', stateDir: join(setup.root, 'watch-state') };
+    writeFileSync(file, stringify(config));
+    const held = JSON.stringify(await rrsets());
+    const child = spawn(process.execPath, [BIN, 'watch', '--config', file], {
+      cwd: setup.root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output += chunk;
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    type View = {
+      provider: string;
+      error?: string;
+      origins: Record<string, { host: string; detail?: string }>;
+    };
+    let base = '';
+    const view = async (): Promise<View | undefined> => {
+      const status = (await (await fetch(`${base}/status`)).json()) as { native?: View[] };
+      return status.native?.[0];
+    };
+    const hostSays = async (id: 'o0' | 'o1') => (await view())?.origins[id]?.host;
+    try {
+      await eventually('the watcher says where its status is', async () =>
+        /status: http:\S+\/status/.test(output),
+      );
+      base = /status: (http:\S+)\/status/.exec(output)![1]!;
+      await eventually('the view says o0 is up', async () => (await hostSays('o0')) === 'up', 30_000);
+      assert.match((await view())!.provider, /^powerdns native-/);
+      await servers.o0!.close();
+      await eventually(
+        'the view says o0 is down and o1 up',
+        async () => (await hostSays('o0')) === 'down' && (await hostSays('o1')) === 'up',
+        30_000,
+      );
+      assert.match((await view())!.origins.o0!.detail!, /PowerDNS answers o1/);
+      await serve('o0');
+      await eventually('the view says o0 is up again', async () => (await hostSays('o0')) === 'up', 30_000);
+      assert.equal((await view())!.error, undefined);
+      assert.equal(JSON.stringify(await rrsets()), held, 'the watcher wrote nothing to PowerDNS');
+    } finally {
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.equal(code, 0, output);
+    }
   });
 
   it('a release deployed to o1 only is answered before the stale o0', async () => {

@@ -243,6 +243,7 @@ export function renderNative(s: StatusJson): void {
           h('span', { class: `badge ${o.host}` }, `host: ${o.host}`),
           h('span', { class: `badge ${o.watcher}` }, `watcher: ${o.watcher}`),
         );
+        if (o.detail) item.appendChild(h('span', { class: 'small muted' }, o.detail));
         if (o.disagreeingSince) {
           item.appendChild(h('span', { class: 'badge warn' }, `disagree since ${clock(o.disagreeingSince)}`));
         }

@@ -49,7 +49,7 @@ export interface NativeJson {
   at?: string;
   error?: string;
   /** By origin id: `up` | `down` (the watcher's also `unknown`). */
-  origins: Record<string, { host: string; watcher: string; disagreeingSince?: string }>;
+  origins: Record<string, { host: string; watcher: string; disagreeingSince?: string; detail?: string }>;
 }
 
 export interface EventJson {

@@ -30,7 +30,9 @@ import { refuseForeign } from '../native/guard.ts';
 import type { NativeChange, NativeFailover, NativeOrigin, NativePlan, NativeSpec } from '../native/types.ts';
 import { desiredRecords } from '../plan.ts';
 import type { ManagedType } from '../provider.ts';
+import type { ServerAddress } from '../wire.ts';
 import { createPowerDnsApi, type PowerDnsOptions, type Rrset } from './powerdns-api.ts';
+import { askPowerDns, dnsAddressOf, viewOfAnswer, viewType } from './powerdns-native-view.ts';
 
 const PROVIDER_NAME = 'powerdns';
 /** Marks the LUA records outlast writes; the version says which code generator wrote them. */
@@ -54,15 +56,16 @@ interface Payload {
 }
 
 /** Native failover for one zone of one PowerDNS server. Makes no request until used. */
-export function createPowerDnsNative(options: PowerDnsOptions): NativeFailover {
+export function createPowerDnsNative(options: PowerDnsOptions & { dnsAddress?: string }): NativeFailover {
   const api = createPowerDnsApi(options);
+  let dnsServer: ServerAddress | undefined;
   const log = componentLogger('dns', { provider: PROVIDER_NAME, zone: api.zone, mode: 'native' });
   const describe = () => `powerdns ${api.zone} @ ${api.shownUrl} (LUA records)`;
   const failure = (code: 'invalid_config', message: string, hint?: string) =>
     new OutlastError(code, message, { source: PROVIDER_NAME, ...(hint ? { hint } : {}) });
 
   /** The server's LUA settings; invalid_config when it does not serve LUA records. */
-  async function luaSettings(): Promise<{ intervalS: number }> {
+  async function luaSettings(): Promise<{ intervalS: number; settings: Map<string, string> }> {
     const body = await api.call('GET', `${api.serverUrl}/config`, 'read the server settings', {});
     const settings = new Map(
       (Array.isArray(body) ? (body as Array<{ name?: unknown; value?: unknown }>) : []).map(
@@ -78,7 +81,10 @@ export function createPowerDnsNative(options: PowerDnsOptions): NativeFailover {
       );
     }
     const interval = Number(settings.get('lua-health-checks-interval'));
-    return { intervalS: Number.isFinite(interval) && interval > 0 ? interval : DEFAULT_CHECK_INTERVAL_S };
+    return {
+      intervalS: Number.isFinite(interval) && interval > 0 ? interval : DEFAULT_CHECK_INTERVAL_S,
+      settings,
+    };
   }
 
   /** The zone's ENABLE-LUA-RECORDS metadata (4.7's API cannot read it: then false). */
@@ -193,6 +199,14 @@ export function createPowerDnsNative(options: PowerDnsOptions): NativeFailover {
         'native failover patch',
       );
       await api.call('PATCH', api.zoneUrl, `native failover at ${api.zone}`, {}, payload);
+    },
+
+    async view(spec) {
+      // The address is read once: the server's settings do not change while it runs.
+      dnsServer ??= dnsAddressOf(options.dnsAddress, (await luaSettings()).settings, options.url);
+      const type = viewType(spec);
+      const answered = await askPowerDns(dnsServer, spec.name, type);
+      return { provider: describe(), at: Date.now(), origins: viewOfAnswer(spec, type, answered) };
     },
 
     async close() {

@@ -3,6 +3,7 @@
  * its README row. Imports no provider code and no SDK, so the config schema and the docs read it.
  */
 import { z } from 'zod';
+import { hostPort } from '../../config/fields.ts';
 import type { DnsProviderCapabilities, DnsProviderDocs } from '../provider.ts';
 import { MANAGED_TYPES } from '../provider.ts';
 
@@ -18,6 +19,10 @@ export const powerDnsOptionsSchema = z.strictObject({
   /** `watcher`: `outlast watch` writes plain records; `native`: LUA records let PowerDNS itself
    * check the origins and answer with a healthy one (`outlast dns apply`). */
   failover: z.enum(['watcher', 'native']).default('watcher'),
+  /** Where the server answers DNS (`HOST:PORT`), for the watcher's view of native failover: the
+   * answer PowerDNS gives. Default: the server's own `local-address`/`local-port` (a wildcard
+   * address is taken as the API URL's host). */
+  dnsAddress: hostPort.optional(),
 });
 
 /** The `powerdns` provider's config. */
