@@ -15,7 +15,7 @@ import type {
 import type { NativeChange, NativeSpec } from '../native/types.ts';
 import { canonicalValues, desiredRecords } from '../plan.ts';
 import { MANAGED_TYPES, type ManagedType, normalizeName } from '../provider.ts';
-import { stripId, unescapeName } from './route53.ts';
+import { stripId, unescapeName } from './route53-names.ts';
 import {
   checkerRequestsPerMonth,
   invalidConfig,

@@ -46,14 +46,8 @@ import { componentLogger } from '../../util/log.ts';
 import { refuseForeign } from '../native/guard.ts';
 import type { NativeFailover, NativePlan, NativeSpec, NativeView } from '../native/types.ts';
 import { normalizeName } from '../provider.ts';
-import {
-  createClient,
-  mapError,
-  type Route53Options,
-  type Route53Send,
-  stripId,
-  zoneIdByName,
-} from './route53.ts';
+import { createClient, mapError, type Route53Options, type Route53Send, zoneIdByName } from './route53.ts';
+import { stripId } from './route53-names.ts';
 import { failure, PROVIDER_NAME, referencePrefix, roleKeyOf, verdictOf } from './route53-native-checks.ts';
 import {
   type Held,

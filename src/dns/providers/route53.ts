@@ -41,6 +41,7 @@ import { parseRetryAfter } from '../host-http.ts';
 import { canonicalValues, sameSet } from '../plan.ts';
 import type { DnsCallOptions, DnsChange, DnsProvider, ManagedType, RecordSet } from '../provider.ts';
 import { MANAGED_TYPES, normalizeName } from '../provider.ts';
+import { stripId, unescapeName } from './route53-names.ts';
 import { ROUTE53_CAPABILITIES } from './route53-options.ts';
 
 export interface Route53Options {
@@ -388,19 +389,8 @@ function fromRoute53(host: string, type: ManagedType, set: ResourceRecordSet): R
   };
 }
 
-/** Route 53 writes characters outside [a-z0-9-_.] as `\NNN` (octal), e.g. `\052` for `*`. */
-export function unescapeName(name: string): string {
-  return name.replace(/\\(\d{3})/g, (_match, octal: string) =>
-    String.fromCharCode(Number.parseInt(octal, 8)),
-  );
-}
-
 function atName(name: string | undefined, host: string): boolean {
   return normalizeName(unescapeName(name ?? '')) === host;
-}
-
-export function stripId(id: string): string {
-  return id.replace(/^\/hostedzone\//, '');
 }
 
 function keyOf(name: string, type: ManagedType): string {
