@@ -4,6 +4,7 @@
  * against the config file's folder by load.ts, after validation.
  */
 import { z } from 'zod';
+import { clusterSchema } from '../cluster/options.ts';
 import { DNS_PROVIDERS } from '../dns/registry.ts';
 import { pluginUnion } from '../plugins.ts';
 import { STORAGE_DRIVERS } from '../storage/registry.ts';
@@ -183,6 +184,8 @@ const watchSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:8787'),
   /** State and event log (relative to the config file). */
   stateDir: z.string().min(1).default('.outlast/state'),
+  /** Several watchers deciding together on etcd (src/cluster/); absent: this watcher alone. */
+  cluster: clusterSchema.optional(),
 });
 
 export const configSchema = z

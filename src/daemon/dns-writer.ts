@@ -28,6 +28,11 @@ export interface DnsWriterOptions {
   onChange?: () => void;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * In a cluster: called right before every write; resolves with a signal that bounds the write
+   * (it fires when this watcher's leadership may end), or throws when this watcher does not lead.
+   */
+  fence?: () => Promise<AbortSignal>;
 }
 
 interface Slot {
@@ -96,6 +101,17 @@ export class DnsWriter {
     }
   }
 
+  /** Drops the desired records and every retry waiting: nothing is written until `setDesired`. */
+  clearDesired(): void {
+    this.desired = undefined;
+    for (const slot of this.slots) {
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.status.pending = false;
+      slot.status.nextRetryAt = undefined;
+    }
+  }
+
   /** Resolves when no write is running or waiting (for tests and a clean stop). */
   async settled(): Promise<void> {
     while (this.slots.some((slot) => slot.running)) {
@@ -139,7 +155,8 @@ export class DnsWriter {
         const changes = planDns(current, desired);
         if (changes.length === 0) break;
         try {
-          await provider.apply(changes);
+          const signal = await this.options.fence?.();
+          await provider.apply(changes, signal ? { signal } : undefined);
           status.records = describeSets(desired);
           status.lastWriteAt = new Date().toISOString();
           this.event(

@@ -4,6 +4,7 @@
  * it turns probes into events, effects into DNS writes and log lines, and keeps the state folder
  * up to date.
  */
+import type { ClusterMember, ClusterStatus } from '../cluster/member.ts';
 import type { Config, DnsProviderConfig, OriginConfig } from '../config/schema.ts';
 import { createDnsProvider } from '../dns/index.ts';
 import { isNative, nativeProviders } from '../dns/native/index.ts';
@@ -75,6 +76,8 @@ export interface WatchStatus {
   providers: ReturnType<DnsWriter['statuses']>;
   /** The DNS hosts' own views, for providers with `failover: native` (absent when there are none). */
   native?: NativeViewStatus[];
+  /** With `watch.cluster`: every watcher, its view, the leader and the quorum. */
+  cluster?: ClusterStatus;
   events: LogEvent[];
   startedAt: string;
 }
@@ -113,6 +116,7 @@ export class Watcher {
   private readonly nativeHosts: (config: DnsProviderConfig) => Promise<NativeFailover | undefined>;
   private readonly natives: NativeSlot[] = [];
   private stopping = false;
+  private cluster: ClusterMember | undefined;
 
   constructor(options: WatcherOptions) {
     const { config } = options;
@@ -163,6 +167,7 @@ export class Watcher {
       logger: this.logger,
       onEvent: (event) => this.record([event]),
       onChange: () => this.persist(),
+      ...(this.config.watch.cluster ? { fence: () => this.cluster!.fence() } : {}),
     });
     const reads = await this.writer.readAll();
     const current = reads.find((read): read is RecordSet[] => Array.isArray(read));
@@ -192,6 +197,7 @@ export class Watcher {
       onTransition: (transition) => this.onTransition(transition),
       logger: this.logger,
     });
+    if (this.config.watch.cluster) await this.startCluster();
     this.health.start();
     await this.startNative();
     this.tick = setInterval(() => this.apply({ type: 'tick', at: Date.now() }), TICK_MS);
@@ -206,6 +212,10 @@ export class Watcher {
 
   async stop(): Promise<void> {
     clearInterval(this.tick);
+    // Resigns first, so that another watcher takes over at once.
+    await this.cluster
+      ?.stop()
+      .catch((error) => this.logger.warn({ err: String(error) }, 'leaving the cluster'));
     await this.stopNative();
     await this.health?.stop();
     await this.writer?.stop();
@@ -214,13 +224,31 @@ export class Watcher {
     await this.saving;
   }
 
-  /** Operator actions (CLI, dashboard). */
+  /** Operator actions (CLI, dashboard); in a cluster, a follower forwards them to the leader. */
   act(action: WatchAction): void {
-    const at = Date.now();
     if (action.type === 'force') {
       const unknown = action.originIds.filter((id) => !this.origins.has(id));
       if (unknown.length > 0)
         throw new OutlastError('invalid_argument', `unknown origin ${unknown.join(', ')}`);
+    }
+    if (this.cluster) {
+      this.cluster
+        .act(action)
+        .then((where) => {
+          if (where === 'forwarded')
+            this.record([this.logEvent('action', `${action.type}: forwarded to the leader`)]);
+        })
+        .catch((error) =>
+          this.record([this.logEvent('action-error', `${action.type}: ${(error as Error).message}`)]),
+        );
+      return;
+    }
+    this.actHere(action);
+  }
+
+  private actHere(action: WatchAction): void {
+    const at = Date.now();
+    if (action.type === 'force') {
       this.apply({ type: 'force', at, originIds: action.originIds });
     } else {
       this.apply({ type: action.type, at } as MachineEvent);
@@ -262,6 +290,7 @@ export class Watcher {
       }),
       providers: this.writer?.statuses() ?? [],
       ...(this.natives.length > 0 ? { native: this.nativeStatuses(health) } : {}),
+      ...(this.cluster ? { cluster: this.cluster.status() } : {}),
       events: this.events.slice(-100),
       startedAt: this.startedAt,
     };
@@ -407,6 +436,11 @@ export class Watcher {
         ...transition,
       }),
     ]);
+    if (this.cluster) {
+      // In a cluster the machine hears the quorum's verdict (the leader's member), not ours.
+      this.cluster.observe(this.health!.snapshot());
+      return;
+    }
     if (transition.to === 'unknown') return;
     this.apply({
       type: 'health',
@@ -422,6 +456,10 @@ export class Watcher {
     this.metrics.probe(result);
     const view = this.machine.origins[result.originId];
     const releaseSeen = result.release !== undefined && result.release !== view?.release;
+    if (this.cluster) {
+      if (releaseSeen) this.cluster.observe(this.health!.snapshot());
+      return;
+    }
     if (releaseSeen && (state.state === 'up' || state.state === 'down')) {
       this.apply({
         type: 'health',
@@ -435,6 +473,8 @@ export class Watcher {
   }
 
   private apply(event: MachineEvent): void {
+    // A follower's machine is the leader's (adopted from etcd): it decides nothing itself.
+    if (this.cluster && !this.cluster.isLeader()) return;
     const { state, effects } = step(this.machineConfig, this.machine, event);
     const changed = state !== this.machine;
     this.machine = state;
@@ -450,13 +490,41 @@ export class Watcher {
         if (effect.event.kind !== 'health') events.push(effect.event as LogEvent);
         continue;
       }
-      const dns = this.config.dns!;
-      const targets = effect.originIds.map((id) => this.origins.get(id)!.dns as DnsTarget);
-      this.metrics.route(effect.originIds);
-      this.writer?.setDesired(desiredRecords(dns.name, dns.ttl, targets));
-      this.persist();
+      this.route(effect.originIds);
     }
     this.record(events);
+  }
+
+  /** Makes every provider's desired records those of `originIds`. */
+  private route(originIds: string[]): void {
+    const dns = this.config.dns!;
+    const targets = originIds.map((id) => this.origins.get(id)!.dns as DnsTarget);
+    this.metrics.route(originIds);
+    this.writer?.setDesired(desiredRecords(dns.name, dns.ttl, targets));
+    this.persist();
+  }
+
+  /** Joins the cluster of `watch.cluster` (etcd), before the first probe. */
+  private async startCluster(): Promise<void> {
+    const { ClusterMember } = await import('../cluster/member.ts');
+    this.cluster = new ClusterMember(
+      this.config.watch.cluster!,
+      { name: this.config.dns!.name, order: this.machineConfig.order },
+      {
+        machine: () => this.machine,
+        adopt: (state) => {
+          this.machine = state;
+          this.persist();
+        },
+        apply: (event) => this.apply(event),
+        routeActive: () => this.route(this.machine.active),
+        stopWrites: () => this.writer?.clearDesired(),
+        act: (action) => this.actHere(action as WatchAction),
+        record: (kind, message, data) => this.record([this.logEvent(kind, message, data)]),
+      },
+      this.logger,
+    );
+    await this.cluster.start();
   }
 
   /** The origins whose records are what DNS answers now (for the `observed` event at start). */
@@ -498,9 +566,13 @@ export class Watcher {
   }
 
   private persist(): void {
+    const machine = this.machine;
     this.saving = this.saving
-      .then(() => this.store.save({ machine: this.machine, providers: this.writer?.statuses() ?? [] }))
+      .then(() => this.store.save({ machine, providers: this.writer?.statuses() ?? [] }))
       .catch((error) => this.logger.error({ err: String(error) }, 'cannot save state'));
+    this.cluster
+      ?.persist(machine)
+      .catch((error) => this.logger.warn({ err: String(error) }, 'cannot keep the failover state in etcd'));
   }
 
   private logEvent(kind: string, message: string, data?: Record<string, unknown>): LogEvent {

@@ -1,0 +1,357 @@
+/**
+ * Three `outlast watch` processes as one cluster on a real three-member etcd (Debian's etcd-server,
+ * test/servers/etcd.ts), writing a real PowerDNS, with two origins served by `outlast serve`. The
+ * third watcher reaches origin o0 through a TCP proxy of the test's, which the test can cut: that
+ * watcher alone then sees o0 down. Every wait polls a condition with a deadline; no timing is
+ * asserted.
+ *
+ *   - one leader, on which every watcher agrees; DNS answers o0;
+ *   - one watcher cut off from o0: no failover (o0 up for two, down for one);
+ *   - o0 dead for everyone: DNS moves to o1, and back when o0 returns;
+ *   - the leader SIGKILLed: another one leads, and the handover writes nothing to DNS;
+ *   - etcd without its quorum: nobody writes while o0 dies, every watcher says so; with etcd back,
+ *     a leader moves DNS to o1.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { stringify } from 'yaml';
+import { runDeploy } from '../../src/deploy/engine.ts';
+import { type RunningServer, startServer } from '../../src/serve/server.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { freePort } from '../helpers/ports.ts';
+import { setupFsDeploy } from '../helpers/site.ts';
+import { dnsServersForTests, query } from '../servers/dns.ts';
+import { type EtcdCluster, startEtcdCluster } from '../servers/etcd.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
+const { pdns } = await dnsServersForTests();
+const API = pdns.apiUrl!;
+const ZONE = `cluster-${process.pid}.test`;
+const NAME = `www.${ZONE}`;
+const ZONE_URL = `${API}/api/v1/servers/localhost/zones/${ZONE}.`;
+const ADDRESS = { o0: '192.0.2.10', o1: '192.0.2.11' } as const;
+const HOSTS = { o0: '127.0.0.2', o1: '127.0.0.3' } as const;
+const WATCHERS = ['w1', 'w2', 'w3'] as const;
+type WatcherId = (typeof WATCHERS)[number];
+const silent = pino({ level: 'silent' });
+const WAIT = 60_000;
+
+interface ClusterStatusJson {
+  id: string;
+  leader?: string;
+  leading: boolean;
+  etcdReachable: boolean;
+  quorumLost: boolean;
+  origins: Record<string, { health: string; up: number; down: number }>;
+  watchers: Array<{ id: string }>;
+}
+interface StatusJson {
+  active: string[];
+  cluster: ClusterStatusJson;
+  origins: Array<{ originId: string; state: string; history: unknown[] }>;
+  events: Array<{ kind: string; message: string }>;
+}
+
+async function api(method: string, url: string, body?: unknown): Promise<Response> {
+  return fetch(url, {
+    method,
+    headers: { 'X-API-Key': pdns.apiKey!, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+/** What PowerDNS answers for NAME A. */
+async function answer(): Promise<string> {
+  const { answers } = await query(pdns, NAME, 'A');
+  return answers
+    .filter((item) => item.type === 'A')
+    .map((item) => item.data)
+    .join();
+}
+
+/** The zone's SOA serial: every write through the API moves it (SOA-EDIT-API). */
+async function serial(): Promise<number> {
+  const response = await api('GET', `${ZONE_URL}`);
+  return ((await response.json()) as { serial: number }).serial;
+}
+
+/** A TCP proxy to `target` that the test can cut (connections refused and reset) and mend. */
+class CutProxy {
+  port = 0;
+  cut = false;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  constructor(private readonly target: { host: string; port: number }) {}
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      if (this.cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  setCut(cut: boolean): void {
+    this.cut = cut;
+    if (cut) for (const socket of this.sockets) socket.destroy();
+  }
+  async stop(): Promise<void> {
+    this.setCut(true);
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
+  const setup = setupFsDeploy({ origins: 2, files: { 'index.html': '<h1>one</h1>', '404.html': 'nope' } });
+  let etcd: EtcdCluster;
+  const origins: Partial<Record<'o0' | 'o1', RunningServer>> = {};
+  const ports: Partial<Record<'o0' | 'o1', number>> = {};
+  let proxy: CutProxy;
+  const watchers: Partial<Record<WatcherId, { child: ChildProcess; output: string; base: string }>> = {};
+
+  const serve = async (id: 'o0' | 'o1') => {
+    origins[id] = await startServer({
+      dir: setup.origins[id === 'o0' ? 0 : 1]!,
+      host: HOSTS[id],
+      port: ports[id]!,
+      logger: silent,
+    });
+  };
+
+  const configOf = (id: WatcherId) => {
+    const file = join(setup.root, `${id}.yaml`);
+    writeFileSync(
+      file,
+      stringify({
+        site: { dir: setup.siteDir, hostname: NAME, errorDocument: '404.html' },
+        origins: (['o0', 'o1'] as const).map((origin, index) => ({
+          id: origin,
+          storage: { type: 'fs', path: setup.origins[index] },
+          url:
+            origin === 'o0' && id === 'w3'
+              ? `http://127.0.0.1:${proxy.port}`
+              : `http://${HOSTS[origin]}:${ports[origin]}`,
+          dns: { a: [ADDRESS[origin]] },
+        })),
+        health: { interval: '500ms', retryInterval: '200ms', timeout: '1s', fall: 2, rise: 2 },
+        failover: { holdDown: '1s' },
+        dns: {
+          name: NAME,
+          ttl: 5,
+          providers: [{ type: 'powerdns', url: API, zone: ZONE, apiKey: pdns.apiKey }],
+        },
+        watch: {
+          listen: '127.0.0.1:0',
+          stateDir: join(setup.root, `state-${id}`),
+          cluster: { id, etcd: { endpoints: etcd.endpoints }, quorum: 2, leaseTtl: '2s' },
+        },
+      }),
+    );
+    return file;
+  };
+
+  const startWatcher = async (id: WatcherId) => {
+    const child = spawn(process.execPath, [BIN, 'watch', '--config', configOf(id)], {
+      cwd: setup.root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const entry = { child, output: '', base: '' };
+    const keep = (chunk: Buffer) => {
+      entry.output += chunk;
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    watchers[id] = entry;
+    await eventually(
+      `${id} says where its status is`,
+      async () => /status: http:\S+\/status/.test(entry.output),
+      WAIT,
+    );
+    entry.base = /status: (http:\S+)\/status/.exec(entry.output)![1]!;
+  };
+
+  const status = async (id: WatcherId): Promise<StatusJson | undefined> => {
+    const entry = watchers[id];
+    if (!entry?.base || entry.child.exitCode !== null || entry.child.signalCode !== null) return undefined;
+    try {
+      return (await (await fetch(`${entry.base}/status`)).json()) as StatusJson;
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = () =>
+    WATCHERS.filter(
+      (id) => watchers[id] && watchers[id].child.exitCode === null && !watchers[id].child.signalCode,
+    );
+  const leaders = async () => {
+    const found: WatcherId[] = [];
+    for (const id of alive()) if ((await status(id))?.cluster.leading) found.push(id);
+    return found;
+  };
+  /** Every live watcher names `leader` as the leader, and only it leads. */
+  const agreedLeader = async (): Promise<WatcherId | undefined> => {
+    const leading = await leaders();
+    if (leading.length !== 1) return undefined;
+    for (const id of alive()) if ((await status(id))?.cluster.leader !== leading[0]) return undefined;
+    return leading[0];
+  };
+
+  before(async () => {
+    etcd = await startEtcdCluster();
+    const created = await api('POST', `${API}/api/v1/servers/localhost/zones`, {
+      name: `${ZONE}.`,
+      kind: 'Native',
+      nameservers: [`ns1.${ZONE}.`],
+    });
+    assert.equal(created.status, 201, await created.text());
+    for (const id of ['o0', 'o1'] as const) {
+      ports[id] = await freePort(HOSTS[id]);
+      await serve(id);
+    }
+    proxy = new CutProxy({ host: HOSTS.o0, port: ports.o0! });
+    await proxy.start();
+    const deployed = await runDeploy({ config: setup.config, cacheDir: null });
+    assert.ok(deployed.origins.every((origin) => !origin.error));
+    for (const id of WATCHERS) await startWatcher(id);
+  });
+
+  after(async () => {
+    for (const entry of Object.values(watchers)) {
+      if (entry && entry.child.exitCode === null && !entry.child.signalCode) entry.child.kill('SIGKILL');
+    }
+    await Promise.all(Object.values(origins).map((server) => server?.close()));
+    await proxy?.stop();
+    await etcd?.stop();
+    await api('DELETE', ZONE_URL);
+    setup.cleanup();
+  });
+
+  it('elects one leader that every watcher names; DNS answers o0', async () => {
+    await eventually('one leader, named by all', async () => (await agreedLeader()) !== undefined, WAIT);
+    await eventually('DNS answers o0', async () => (await answer()) === ADDRESS.o0, WAIT);
+    const leader = (await agreedLeader())!;
+    const view = (await status(leader))!.cluster;
+    assert.deepEqual(
+      view.watchers.map((watcher) => watcher.id),
+      [...WATCHERS],
+    );
+  });
+
+  it('one watcher cut off from o0 moves nothing', async () => {
+    proxy.setCut(true);
+    await eventually(
+      'w3 sees o0 down',
+      async () => (await status('w3'))?.origins.find((origin) => origin.originId === 'o0')?.state === 'down',
+      WAIT,
+    );
+    const before = await serial();
+    await eventually(
+      'the leader counts o0 up by two, down by one',
+      async () => {
+        const leader = await agreedLeader();
+        const o0 = leader ? (await status(leader))!.cluster.origins.o0 : undefined;
+        return o0?.health === 'up' && o0.up === 2 && o0.down === 1;
+      },
+      WAIT,
+    );
+    assert.equal(await answer(), ADDRESS.o0, 'DNS still answers o0');
+    assert.equal(await serial(), before, 'nothing was written');
+    proxy.setCut(false);
+    await eventually(
+      'w3 sees o0 up again',
+      async () => (await status('w3'))?.origins.find((origin) => origin.originId === 'o0')?.state === 'up',
+      WAIT,
+    );
+  });
+
+  it('o0 dead for everyone: DNS moves to o1, and back when o0 returns', async () => {
+    await origins.o0!.close();
+    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await serve('o0');
+    await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+  });
+
+  it('the leader SIGKILLed: another leads, and the handover writes nothing', async () => {
+    const old = (await agreedLeader())!;
+    assert.ok(old);
+    const before = await serial();
+    watchers[old]!.child.kill('SIGKILL');
+    await eventually(`${old} is gone`, async () => watchers[old]!.child.signalCode === 'SIGKILL', WAIT);
+    await eventually(
+      'another watcher leads',
+      async () => {
+        const now = await agreedLeader();
+        return now !== undefined && now !== old;
+      },
+      WAIT,
+    );
+    const next = (await agreedLeader())!;
+    // The new leader has probed and decided for a while: two more probes of each origin.
+    const seen = (await status(next))!.origins.map((origin) => origin.history.length);
+    await eventually(
+      'the new leader probes on',
+      async () =>
+        (await status(next))!.origins.every((origin, index) => origin.history.length >= seen[index]! + 2),
+      WAIT,
+    );
+    assert.equal(await serial(), before, 'the handover wrote nothing to DNS');
+    assert.equal(await answer(), ADDRESS.o0);
+    await startWatcher(old);
+    await eventually(
+      'three watchers again',
+      async () => (await status(next))?.cluster.watchers.length === 3,
+      WAIT,
+    );
+  });
+
+  it('etcd without its quorum: nobody writes, everyone says so; etcd back, the leader moves DNS', async () => {
+    await etcd.kill(1);
+    await etcd.kill(2);
+    await eventually(
+      'no watcher leads, each one says etcd is unreachable',
+      async () => {
+        for (const id of alive()) {
+          const view = await status(id);
+          if (!view || view.cluster.leading || view.cluster.etcdReachable) return false;
+        }
+        return true;
+      },
+      WAIT,
+    );
+    const before = await serial();
+    await origins.o0!.close();
+    await eventually(
+      'every watcher sees o0 down',
+      async () => {
+        for (const id of alive()) {
+          const view = await status(id);
+          if (view?.origins.find((origin) => origin.originId === 'o0')?.state !== 'down') return false;
+        }
+        return true;
+      },
+      WAIT,
+    );
+    assert.equal(await serial(), before, 'nothing written without etcd');
+    assert.equal(await answer(), ADDRESS.o0);
+    await etcd.restart(1);
+    await etcd.restart(2);
+    await eventually('a leader again', async () => (await agreedLeader()) !== undefined, WAIT);
+    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await serve('o0');
+    await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+  });
+});
