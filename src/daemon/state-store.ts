@@ -142,7 +142,8 @@ export async function readToken(
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
+/** Replaces `path` by `text` atomically: a temp file, fsync, rename (a crash leaves the old or the new). */
+export async function writeAtomic(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   const handle = await open(temp, 'w', 0o600);
   try {
