@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { clusterSchema } from '../cluster/options.ts';
+import { notifySchema } from '../daemon/notify/options.ts';
 import { DNS_PROVIDERS } from '../dns/registry.ts';
 import { pluginUnion } from '../plugins.ts';
 import { STORAGE_DRIVERS } from '../storage/registry.ts';
@@ -184,6 +185,8 @@ const watchSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:8787'),
   /** State and event log (relative to the config file). */
   stateDir: z.string().min(1).default('.outlast/state'),
+  /** Who is told of failovers and the like (webhooks, e-mail); see README "Notifications". */
+  notify: notifySchema.optional(),
   /** Several watchers deciding together on etcd (src/cluster/); absent: this watcher alone. */
   cluster: clusterSchema.optional(),
 });

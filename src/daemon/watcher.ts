@@ -28,6 +28,7 @@ import { componentLogger, type Logger } from '../util/log.ts';
 import { DnsWriter, type LogEvent } from './dns-writer.ts';
 import { WatchMetrics } from './metrics.ts';
 import { compareNativeView, type Disagreement, type NativeViewEvent, type Verdict } from './native-view.ts';
+import { FileOutboxStore, Notifier, type NotifyTargetStatus } from './notify/index.ts';
 import { RECENT_EVENTS, StateStore } from './state-store.ts';
 
 /** How often time is fed to the machine (hold-down expiry). */
@@ -35,6 +36,9 @@ const TICK_MS = 500;
 
 /** The shortest time between two reads of a DNS host's own view. */
 const MIN_VIEW_MS = 1000;
+
+/** A certificate warning is a timeline event at most this often per origin. */
+const CERTIFICATE_EVENT_MS = 86_400_000;
 
 /** One native provider's view beside the watcher's own, as GET /status shows it. */
 export interface NativeViewStatus {
@@ -76,6 +80,8 @@ export interface WatchStatus {
   providers: ReturnType<DnsWriter['statuses']>;
   /** The DNS hosts' own views, for providers with `failover: native` (absent when there are none). */
   native?: NativeViewStatus[];
+  /** Each notification target (absent without `watch.notify`). */
+  notify?: NotifyTargetStatus[];
   /** With `watch.cluster`: every watcher, its view, the leader and the quorum. */
   cluster?: ClusterStatus;
   events: LogEvent[];
@@ -102,6 +108,8 @@ export class Watcher {
   readonly config: Config;
   readonly store: StateStore;
   readonly metrics = new WatchMetrics();
+  /** `watch.notify`'s sender; a cluster makes it active on its leader only. */
+  readonly notifier: Notifier | undefined;
   private readonly logger: Logger;
   private readonly machineConfig: MachineConfig;
   private readonly origins: Map<string, OriginConfig>;
@@ -116,6 +124,7 @@ export class Watcher {
   private readonly nativeHosts: (config: DnsProviderConfig) => Promise<NativeFailover | undefined>;
   private readonly natives: NativeSlot[] = [];
   private stopping = false;
+  private readonly certificateEvents = new Map<string, { warning: string; at: number }>();
   private cluster: ClusterMember | undefined;
 
   constructor(options: WatcherOptions) {
@@ -138,6 +147,17 @@ export class Watcher {
       config.origins.map((origin) => origin.id),
     );
     this.machine = initialState(this.machineConfig);
+    const notify = config.watch.notify;
+    this.notifier = notify
+      ? new Notifier({
+          config: notify,
+          site: config.site.hostname,
+          name: config.dns.name,
+          store: new FileOutboxStore(config.watch.stateDir),
+          logger: this.logger.child({ component: 'notify' }),
+          onEvent: (event) => this.record([event]),
+        })
+      : undefined;
     this.nativeHosts =
       options.nativeHosts ??
       (async (provider) => (await import('../dns/native/index.ts')).createNativeFailover(provider));
@@ -147,6 +167,7 @@ export class Watcher {
   async start(): Promise<void> {
     const dns = this.config.dns!;
     await this.store.init();
+    await this.notifier?.start();
     await this.store.token();
     this.events.push(...((await this.store.recentEvents(RECENT_EVENTS)) as LogEvent[]));
     const saved = await this.store.load();
@@ -219,6 +240,7 @@ export class Watcher {
     await this.stopNative();
     await this.health?.stop();
     await this.writer?.stop();
+    await this.notifier?.stop();
     this.record([this.logEvent('stopped', 'watcher stopped')]);
     this.persist();
     await this.saving;
@@ -290,6 +312,7 @@ export class Watcher {
       }),
       providers: this.writer?.statuses() ?? [],
       ...(this.natives.length > 0 ? { native: this.nativeStatuses(health) } : {}),
+      ...(this.notifier ? { notify: this.notifier.status() } : {}),
       ...(this.cluster ? { cluster: this.cluster.status() } : {}),
       events: this.events.slice(-100),
       startedAt: this.startedAt,
@@ -454,6 +477,7 @@ export class Watcher {
 
   private onProbe(result: ProbeResult, state: OriginHealth): void {
     this.metrics.probe(result);
+    this.noteCertificate(state);
     const view = this.machine.origins[result.originId];
     const releaseSeen = result.release !== undefined && result.release !== view?.release;
     if (this.cluster) {
@@ -470,6 +494,19 @@ export class Watcher {
         ...(result.deployedAt ? { deployedAt: result.deployedAt } : {}),
       });
     }
+  }
+
+  /** A certificate warning that appears or changes is a `certificate` event, at most once a day per origin. */
+  private noteCertificate(state: OriginHealth): void {
+    const warning = state.certificateWarning;
+    const last = this.certificateEvents.get(state.originId);
+    if (!warning || warning === last?.warning || (last && Date.now() - last.at < CERTIFICATE_EVENT_MS)) {
+      return;
+    }
+    this.certificateEvents.set(state.originId, { warning, at: Date.now() });
+    this.record([
+      this.logEvent('certificate', `${state.originId}: ${warning}`, { originId: state.originId, warning }),
+    ]);
   }
 
   private apply(event: MachineEvent): void {
@@ -559,6 +596,7 @@ export class Watcher {
     for (const event of events) {
       this.logger.info({ kind: event.kind, ...(event.data ?? {}) }, event.message);
       for (const listener of this.listeners) listener(event);
+      this.notifier?.offer(event);
     }
     this.saving = this.saving
       .then(() => this.store.appendEvents(events as never))
