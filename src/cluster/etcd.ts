@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Campaign, Etcd3, Lease, Namespace, Watcher } from 'etcd3';
+import type { Campaign, ElectionObserver, Etcd3, Lease, Namespace, Watcher } from 'etcd3';
 import { OutlastError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { ClusterConfig } from './options.ts';
@@ -28,6 +28,7 @@ const SAFETY_MS = 1000;
 /** Budget of one etcd call; a cluster without quorum answers nothing, and we must know. */
 const CALL_MS = 2000;
 const RETRY_MS = 1000;
+const LEADER_READ_MS = 1000;
 
 export interface CoordinatorEvents {
   /** The live watchers' views changed (every one, this watcher's included). */
@@ -52,11 +53,14 @@ export class EtcdCoordinator {
   private lease: Lease | undefined;
   private campaign: Campaign | undefined;
   private readonly watches: Watcher[] = [];
+  private observer: ElectionObserver | undefined;
   private readonly views = new Map<string, WatcherView>();
   private fence: { key: string; revision: string } | undefined;
   /** Local monotonic time until which the campaign lease certainly holds. */
   private validUntil = 0;
   private checkTimer: NodeJS.Timeout | undefined;
+  private leaderTimer: NodeJS.Timeout | undefined;
+  private leaderId: string | undefined;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private reachable = true;
   private stopped = false;
@@ -102,6 +106,10 @@ export class EtcdCoordinator {
     await this.observeLeader();
     this.runCampaign();
     this.checkTimer = setInterval(() => this.checkLeadership(), 200);
+    // The observer's watch can miss a change across a lost connection: read the leader again now
+    // and then, so that what this watcher says about the leader is never stale for long.
+    this.leaderTimer = setInterval(() => void this.readLeader(), LEADER_READ_MS);
+    this.leaderTimer.unref?.();
     this.checkTimer.unref?.();
   }
 
@@ -135,7 +143,17 @@ export class EtcdCoordinator {
     if (!fence || !this.isLeader()) throw notLeader(what);
     const result = await this.client!.if(fence.key, 'Create', '==', fence.revision)
       .then(this.client!.get(fence.key))
-      .commit();
+      .commit()
+      .catch((error: Error) => {
+        throw new OutlastError(
+          'unavailable',
+          `cannot confirm with etcd that this watcher leads, so will not ${what}: ${error.message}`,
+          {
+            source: 'cluster',
+            cause: error,
+          },
+        );
+      });
     if (!result.succeeded) {
       this.depose('etcd says this watcher no longer leads');
       throw notLeader(what);
@@ -146,27 +164,38 @@ export class EtcdCoordinator {
   }
 
   /** The shared machine state (JSON), or undefined when there is none yet. */
-  async loadState(): Promise<unknown> {
-    const text = await this.ns!.get('state').string();
-    return text === null ? undefined : JSON.parse(text);
+  loadState(): Promise<unknown> {
+    return this.load('state');
   }
 
   /** Writes the shared machine state, in the fence's transaction. */
-  async saveState(state: unknown): Promise<void> {
+  saveState(state: unknown): Promise<void> {
+    return this.saveFenced('state', state, 'save the failover state');
+  }
+
+  /** Any JSON value under `key` (relative to the prefix), or undefined. */
+  async load(key: string): Promise<unknown> {
+    const text = await this.ns!.get(key).string();
+    return text === null ? undefined : parseJson(text);
+  }
+
+  /** Writes `value` under `key`, in the fence's transaction (the leader only). */
+  async saveFenced(key: string, value: unknown, what: string): Promise<void> {
     const fence = this.fence;
-    if (!fence || !this.isLeader()) throw notLeader('save the failover state');
+    if (!fence || !this.isLeader()) throw notLeader(what);
     const result = await this.client!.if(fence.key, 'Create', '==', fence.revision)
-      .then(this.ns!.put('state').value(JSON.stringify(state)))
+      .then(this.ns!.put(key).value(JSON.stringify(value)))
       .commit();
     if (!result.succeeded) {
       this.depose('etcd says this watcher no longer leads');
-      throw notLeader('save the failover state');
+      throw notLeader(what);
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.checkTimer);
+    clearInterval(this.leaderTimer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     const wasLeader = this.fence !== undefined;
     this.fence = undefined;
@@ -175,6 +204,7 @@ export class EtcdCoordinator {
     await this.campaign?.resign().catch(() => undefined);
     await this.lease?.revoke().catch(() => undefined);
     await Promise.all(this.watches.map((watch) => watch.cancel().catch(() => undefined)));
+    await this.observer?.cancel().catch(() => undefined);
     this.client?.close();
   }
 
@@ -244,9 +274,15 @@ export class EtcdCoordinator {
     );
   }
 
-  /** Asks the leader to run an operator action (it deletes the key once done). */
+  /**
+   * Asks the leader to run an operator action (it deletes the key once done). One deadline for
+   * every attempt the client makes: an action that could not be handed over in time fails here,
+   * and never reaches the leader later, when nobody expects it any more.
+   */
   async forward(action: unknown): Promise<void> {
-    await this.ns!.put(`actions/${Date.now().toString(36)}-${randomUUID()}`).value(JSON.stringify(action));
+    await this.ns!.put(`actions/${Date.now().toString(36)}-${randomUUID()}`)
+      .value(JSON.stringify(action))
+      .options({ deadline: new Date(Date.now() + CALL_MS) });
   }
 
   /** The leader took an action: its key goes. */
@@ -268,12 +304,29 @@ export class EtcdCoordinator {
 
   private async observeLeader(): Promise<void> {
     const observer = await this.ns!.election('leader', this.ttlSeconds).observe();
-    this.on.leader(observer.leader());
-    observer.on('change', (value) => this.on.leader(value));
+    if (this.stopped) return void observer.cancel().catch(() => undefined);
+    this.observer = observer;
+    this.setLeader(observer.leader());
+    observer.on('change', (value) => this.setLeader(value));
     observer.on('error', (error) => {
       this.log.warn({ err: error.message }, 'the election observer failed; observing again');
       this.retry(() => this.observeLeader());
     });
+  }
+
+  private async readLeader(): Promise<void> {
+    if (this.stopped || !this.ns) return;
+    try {
+      this.setLeader(await this.ns.election('leader', this.ttlSeconds).leader());
+    } catch {
+      // etcd unreachable: setReachable says so elsewhere; the last known leader stands.
+    }
+  }
+
+  private setLeader(id: string | undefined): void {
+    if (id === this.leaderId) return;
+    this.leaderId = id;
+    this.on.leader(id);
   }
 
   private runCampaign(): void {

@@ -6,6 +6,7 @@
  * new leader goes on with the same decision and a handover writes nothing to DNS. Operator actions
  * sent to a follower are forwarded to the leader through etcd.
  */
+import type { Delivery, OutboxStore } from '../daemon/notify/outbox.ts';
 import type { MachineEvent, MachineState } from '../failover/types.ts';
 import type { OriginHealth } from '../health/engine.ts';
 import type { Logger } from '../util/log.ts';
@@ -29,6 +30,8 @@ export interface ClusterHost {
   act(action: unknown): void;
   /** A timeline event. */
   record(kind: string, message: string, data?: Record<string, unknown>): void;
+  /** This member leads from now on (true), or no longer (false). */
+  leading(leading: boolean): void;
 }
 
 export interface ClusterStatus {
@@ -134,6 +137,18 @@ export class ClusterMember {
     await this.coordinator.saveState(toShared(state, Date.now(), this.config.id));
   }
 
+  /** The notifier's outbox, kept in etcd so that a new leader sends what the last one could not. */
+  outbox(): OutboxStore {
+    return {
+      load: async () => {
+        const value = await this.coordinator.load('outbox');
+        return Array.isArray(value) ? (value as Delivery[]) : [];
+      },
+      save: (deliveries) =>
+        this.coordinator.saveFenced('outbox', deliveries, 'keep the notifications outbox'),
+    };
+  }
+
   /** An operator action: run here when leading, else forwarded to the leader. */
   async act(action: unknown): Promise<'here' | 'forwarded'> {
     if (this.coordinator.isLeader()) {
@@ -210,6 +225,20 @@ export class ClusterMember {
       if (!verdict || verdict.health === 'unknown') continue;
       const releaseMoved = verdict.release !== undefined && verdict.release !== known?.release;
       if (verdict.health === known?.health && !releaseMoved) continue;
+      if (verdict.health !== known?.health) {
+        this.host.record(
+          'health',
+          `${id} is ${verdict.health} by the cluster's quorum: ${verdict.up} watcher${verdict.up === 1 ? '' : 's'} see it up, ${verdict.down} down (quorum ${result.quorum})`,
+          {
+            originId: id,
+            from: known?.health ?? 'unknown',
+            to: verdict.health,
+            up: verdict.up,
+            down: verdict.down,
+            quorum: result.quorum,
+          },
+        );
+      }
       this.host.apply({
         type: 'health',
         at: Date.now(),
@@ -239,6 +268,7 @@ export class ClusterMember {
         const shared = fromShared(await this.coordinator.loadState(), Date.now());
         if (shared) this.host.adopt(shared);
         this.leadingSince = new Date().toISOString();
+        this.host.leading(true);
         this.host.record(
           'elected',
           `${this.config.id} leads the cluster${shared ? `, going on from ${shared.active.join(', ') || 'no origin yet'}` : ''}`,
@@ -255,6 +285,7 @@ export class ClusterMember {
 
   private onDeposed(reason: string): void {
     this.host.stopWrites();
+    this.host.leading(false);
     this.leadingSince = undefined;
     this.host.record('deposed', `${this.config.id} no longer leads the cluster: ${reason}`);
   }

@@ -153,11 +153,19 @@ export class Watcher {
           config: notify,
           site: config.site.hostname,
           name: config.dns.name,
-          store: new FileOutboxStore(config.watch.stateDir),
+          // In a cluster the outbox lives in etcd (the leader's), so a new leader sends what is left.
+          store: config.watch.cluster
+            ? {
+                load: () => this.cluster?.outbox().load() ?? Promise.resolve([]),
+                save: (deliveries) => this.cluster?.outbox().save(deliveries) ?? Promise.resolve(),
+              }
+            : new FileOutboxStore(config.watch.stateDir),
           logger: this.logger.child({ component: 'notify' }),
           onEvent: (event) => this.record([event]),
         })
       : undefined;
+    // In a cluster only the leader tells people (made active when elected).
+    if (config.watch.cluster) this.notifier?.setActive(false);
     this.nativeHosts =
       options.nativeHosts ??
       (async (provider) => (await import('../dns/native/index.ts')).createNativeFailover(provider));
@@ -454,16 +462,24 @@ export class Watcher {
 
   private onTransition(transition: HealthTransition): void {
     this.metrics.transition(transition.originId, transition.to);
+    if (this.cluster) {
+      // In a cluster this is one view among several (`view`); the machine hears the quorum's
+      // verdict, which the leader's member records as `health`.
+      const id = this.config.watch.cluster!.id;
+      this.record([
+        this.logEvent('view', `${id} sees ${transition.originId} ${transition.to}: ${transition.reason}`, {
+          ...transition,
+          watcher: id,
+        }),
+      ]);
+      this.cluster.observe(this.health!.snapshot());
+      return;
+    }
     this.record([
       this.logEvent('health', `${transition.originId} is ${transition.to}: ${transition.reason}`, {
         ...transition,
       }),
     ]);
-    if (this.cluster) {
-      // In a cluster the machine hears the quorum's verdict (the leader's member), not ours.
-      this.cluster.observe(this.health!.snapshot());
-      return;
-    }
     if (transition.to === 'unknown') return;
     this.apply({
       type: 'health',
@@ -558,6 +574,7 @@ export class Watcher {
         stopWrites: () => this.writer?.clearDesired(),
         act: (action) => this.actHere(action as WatchAction),
         record: (kind, message, data) => this.record([this.logEvent(kind, message, data)]),
+        leading: (leading) => this.notifier?.setActive(leading),
       },
       this.logger,
     );
