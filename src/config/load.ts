@@ -16,6 +16,7 @@ import {
   parseDocument,
   visit,
 } from 'yaml';
+import type { ClusterConfig } from '../cluster/options.ts';
 import { messageOf, OutlastError } from '../errors.ts';
 import {
   DEFAULT_MESSAGE,
@@ -185,7 +186,27 @@ function resolvePaths(config: Config, baseDir: string): Config {
         ? { ...origin, storage: { ...origin.storage, path: resolve(baseDir, origin.storage.path) } }
         : origin,
     ),
-    watch: { ...config.watch, stateDir: resolve(baseDir, config.watch.stateDir) },
+    watch: {
+      ...config.watch,
+      stateDir: resolve(baseDir, config.watch.stateDir),
+      ...(config.watch.cluster?.etcd.tls ? { cluster: withTlsPaths(config.watch.cluster, baseDir) } : {}),
+    },
+  };
+}
+
+/** The cluster's etcd TLS files (`ca`, `cert`, `key`), relative to the config file. */
+function withTlsPaths(cluster: ClusterConfig, baseDir: string): ClusterConfig {
+  const tls = cluster.etcd.tls!;
+  return {
+    ...cluster,
+    etcd: {
+      ...cluster.etcd,
+      tls: {
+        ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
+        ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert) }),
+        ...(tls.key === undefined ? {} : { key: resolve(baseDir, tls.key) }),
+      },
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { clusterSchema } from '../../src/cluster/options.ts';
 import { type OriginObservation, quorumView, type WatcherView } from '../../src/cluster/quorum.ts';
 import { fromShared, toShared } from '../../src/cluster/shared-state.ts';
+import { parseConfig } from '../../src/config/load.ts';
 import type { Health, MachineState } from '../../src/failover/types.ts';
 
 const ORIGINS = ['a', 'b'];
@@ -133,5 +134,40 @@ describe('watch.cluster options', () => {
     assert.match(bad.error!.issues[0]!.message, /whole seconds, at least 2s/);
     const none = clusterSchema.safeParse({ etcd: { endpoints: [] } });
     assert.match(none.error!.issues[0]!.message, /at least one etcd endpoint/);
+  });
+});
+
+describe('watch.cluster in a config file', () => {
+  const text = (cluster: string) => `site: { dir: ./site, hostname: www.example.test }
+origins:
+  - { id: a, storage: { type: fs, path: ./a }, url: "http://127.0.0.2", dns: { a: [192.0.2.1] } }
+dns: { name: www.example.test, providers: [{ type: memory }] }
+watch:
+  cluster: ${cluster}
+`;
+
+  it("resolves the etcd TLS files against the config's folder", () => {
+    const { config } = parseConfig(
+      text(
+        '{ id: eu-1, etcd: { endpoints: ["https://127.0.0.1:2379"], tls: { ca: ./ca.pem, cert: certs/c.pem, key: /k.pem } } }',
+      ),
+      '/etc/outlast/outlast.yaml',
+    );
+    assert.deepEqual(config.watch.cluster!.etcd.tls, {
+      ca: '/etc/outlast/ca.pem',
+      cert: '/etc/outlast/certs/c.pem',
+      key: '/k.pem',
+    });
+  });
+
+  it('a mistake names the path in the file', () => {
+    assert.throws(
+      () =>
+        parseConfig(text('{ etcd: { endpoints: ["etcd-1:2379"] }, quorum: 0 }'), '/etc/outlast/outlast.yaml'),
+      (error: Error) =>
+        /outlast\.yaml:6:34 watch\.cluster\.etcd\.endpoints\[0\]: /.test(error.message) &&
+        /expected an http\(s\) URL/.test(error.message) &&
+        /watch\.cluster\.quorum/.test(error.message),
+    );
   });
 });
