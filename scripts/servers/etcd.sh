@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real etcd cluster (Debian bookworm's etcd-server, 3.4) for the tests of outlast's watcher cluster.
 #
-#   etcd.sh install                         install the Debian packages when missing
+#   etcd.sh install                         install the Debian packages when missing (etcd, and
+#                                           faketime, with which the cluster tests skew watchers' clocks)
 #   etcd.sh start DATADIR HOST PORT [N]     N members (default 3) on HOST: member i (1..N) serves
 #                                           clients on PORT+2(i-1) and peers on PORT+2(i-1)+1
 #   etcd.sh start-member DATADIR I          start member I again, as it was started (after a kill)
@@ -154,7 +155,7 @@ case ${1:-} in
 install)
   shift
   [[ $# -eq 0 ]] || usage
-  install_packages "${PACKAGES[@]}" jq
+  install_packages "${PACKAGES[@]}" jq faketime
   ;;
 start)
   shift

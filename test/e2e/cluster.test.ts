@@ -2,8 +2,8 @@
  * Three `outlast watch` processes as one cluster on a real three-member etcd (Debian's etcd-server,
  * test/servers/etcd.ts), writing a real PowerDNS, with two origins served by `outlast serve`. The
  * third watcher reaches origin o0 through a TCP proxy of the test's, which the test can cut: that
- * watcher alone then sees o0 down. Every wait polls a condition with a deadline; no timing is
- * asserted.
+ * watcher alone then sees o0 down. The watchers' clocks differ (libfaketime: w1 an hour behind,
+ * w3 an hour ahead). Every wait polls a condition with a deadline; no timing is asserted.
  *
  *   - one leader, on which every watcher agrees; DNS answers o0;
  *   - one watcher cut off from o0: no failover (o0 up for two, down for one);
@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +46,17 @@ const HOSTS = { o0: '127.0.0.2', o1: '127.0.0.3' } as const;
 const WATCHERS = ['w1', 'w2', 'w3'] as const;
 type WatcherId = (typeof WATCHERS)[number];
 const WATCHER_ADDRESS: Record<WatcherId, string> = { w1: '127.0.0.21', w2: '127.0.0.22', w3: '127.0.0.23' };
+/** libfaketime for multithreaded programs (Debian's faketime package, installed by etcd.sh). */
+function faketimeLib(): string {
+  const found = readdirSync('/usr/lib', { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => join('/usr/lib', entry.name, 'faketime', 'libfaketimeMT.so.1'))
+    .find((path) => existsSync(path));
+  if (!found) throw new Error('libfaketimeMT.so.1 is missing: scripts/servers/etcd.sh install puts it there');
+  return found;
+}
+/** Each watcher's wall clock, off by this much (libfaketime; the monotonic clock is left alone). */
+const CLOCK: Record<WatcherId, string | undefined> = { w1: '-1h', w2: undefined, w3: '+1h' };
 
 /** The zone's PATCHes in PowerDNS's own log, in order, by the watcher whose address sent them. */
 function patchesLogged(): WatcherId[] {
@@ -177,7 +188,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
           dns: { a: [ADDRESS[origin]] },
         })),
         health: { interval: '500ms', retryInterval: '200ms', timeout: '1s', fall: 2, rise: 2 },
-        failover: { holdDown: '1s' },
+        failover: { holdDown: '6s' },
         dns: {
           name: NAME,
           ttl: 5,
@@ -206,9 +217,15 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
   };
 
   const startWatcher = async (id: WatcherId) => {
+    const skew = CLOCK[id];
+    // libfaketime preloaded into the watcher itself (the `faketime` wrapper would fork, and the
+    // test's SIGKILL would hit the wrapper, not the watcher).
     const child = spawn(process.execPath, [BIN, 'watch', '--config', configOf(id)], {
       cwd: setup.root,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: skew
+        ? { ...process.env, LD_PRELOAD: faketimeLib(), FAKETIME: skew, FAKETIME_DONT_FAKE_MONOTONIC: '1' }
+        : process.env,
     });
     const entry = { child, output: '', base: '' };
     const keep = (chunk: Buffer) => {
@@ -387,6 +404,104 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
       'three watchers again',
       async () => (await status(next))?.cluster.watchers.length === 3,
       WAIT,
+    );
+  });
+
+  /** SIGKILLs `id` and waits until another watcher leads, named by every live one. */
+  const killLeader = async (id: WatcherId) => {
+    watchers[id]!.child.kill('SIGKILL');
+    await eventually(`${id} is gone`, async () => watchers[id]!.child.signalCode === 'SIGKILL', WAIT);
+    await eventually(
+      'another watcher leads',
+      async () => {
+        const now = await agreedLeader();
+        return now !== undefined && now !== id;
+      },
+      WAIT,
+    );
+  };
+  const restartWatcher = async (id: WatcherId) => {
+    await startWatcher(id);
+    await eventually(
+      'three watchers again',
+      async () => {
+        const leader = await agreedLeader();
+        return leader !== undefined && (await status(leader))?.cluster.watchers.length === 3;
+      },
+      WAIT,
+    );
+  };
+
+  it('a handover during a hold-down goes on with the time left, whatever the clocks say', async () => {
+    // w3's clock is an hour ahead of the others: let it lead, so that the one taking over from it
+    // would wait an hour if it compared w3's times with its own.
+    while ((await agreedLeader()) !== 'w3') {
+      const leader = (await agreedLeader())!;
+      await killLeader(leader);
+      await restartWatcher(leader);
+    }
+    await origins.o0!.close();
+    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await serve('o0');
+    await eventually(
+      'the cluster sees o0 up again',
+      async () => (await status('w3'))?.cluster.origins.o0?.health === 'up',
+      WAIT,
+    );
+    await killLeader('w3');
+    await eventually('the new leader fails back to o0', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await restartWatcher('w3');
+  });
+
+  it('20 leader kills in a row, origins failing meanwhile: DNS only ever moves to an origin that is up', async () => {
+    const up = { o0: true, o1: true };
+    const moves: string[] = [];
+    let last = await answer();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const now = await answer().catch(() => last);
+        if (now !== last) {
+          const id = now === ADDRESS.o0 ? 'o0' : now === ADDRESS.o1 ? 'o1' : undefined;
+          moves.push(`${now} (${id && up[id] ? 'up' : 'DOWN'})`);
+          last = now;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const flip = async (id: 'o0' | 'o1') => {
+      if (up[id]) {
+        up[id] = false;
+        await origins[id]!.close();
+      } else {
+        await serve(id);
+        up[id] = true;
+      }
+    };
+    try {
+      for (let round = 0; round < 20; round++) {
+        // A seeded walk: every third round one origin (never both) dies or comes back.
+        if (round % 3 === 1) {
+          const id = round % 2 === 0 ? 'o0' : 'o1';
+          const other = id === 'o0' ? 'o1' : 'o0';
+          if (up[other] || !up[id]) await flip(id);
+        }
+        const leader = await agreedLeader();
+        if (leader) {
+          await killLeader(leader);
+          await restartWatcher(leader);
+        }
+      }
+      for (const id of ['o0', 'o1'] as const) if (!up[id]) await flip(id);
+      await eventually('DNS answers o0 at the end', async () => (await answer()) === ADDRESS.o0, WAIT);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    assert.deepEqual(
+      moves.filter((move) => move.endsWith('(DOWN)')),
+      [],
+      `every move of the answer was to an origin that was up: ${moves.join(', ')}`,
     );
   });
 
