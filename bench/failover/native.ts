@@ -39,8 +39,14 @@ export interface CountingForwarder {
   close(): Promise<void>;
 }
 
-/** An HTTP forwarder on 127.0.0.1 to `targetUrl` (the PowerDNS API) that records every request. */
-export async function startCountingForwarder(targetUrl: string): Promise<CountingForwarder> {
+/**
+ * An HTTP forwarder on 127.0.0.1 to `targetUrl` (the PowerDNS API) that records every request.
+ * `keepHost`: pass the client's Host header unchanged (a request signed over it, SigV4, stays valid).
+ */
+export async function startCountingForwarder(
+  targetUrl: string,
+  options: { keepHost?: boolean } = {},
+): Promise<CountingForwarder> {
   const target = new URL(targetUrl);
   let seen: ForwardedRequest[] = [];
   const server: Server = createServer((incoming, outgoing) => {
@@ -52,7 +58,7 @@ export async function startCountingForwarder(targetUrl: string): Promise<Countin
         port: target.port,
         method: incoming.method,
         path: incoming.url,
-        headers: { ...incoming.headers, host: target.host },
+        headers: options.keepHost ? incoming.headers : { ...incoming.headers, host: target.host },
       },
       (answer: IncomingMessage) => {
         record.status = answer.statusCode ?? 0;
@@ -158,11 +164,15 @@ export interface NativeApplyRun {
   output?: string;
 }
 
-/** Runs `node bin/outlast.js dns apply --config FILE --json` and collects what the forwarder saw. */
+/**
+ * Runs `node bin/outlast.js dns apply --config FILE --json` and collects what the forwarder saw.
+ * `env`: variables added to (or, undefined, removed from) the child's environment.
+ */
 export async function runDnsApply(
   label: string,
   configFile: string,
   forwarder: CountingForwarder,
+  env: Record<string, string | undefined> = {},
 ): Promise<NativeApplyRun> {
   forwarder.take();
   const started = performance.now();
@@ -171,7 +181,11 @@ export async function runDnsApply(
       const child = spawn(process.execPath, [OUTLAST, 'dns', 'apply', '--config', configFile, '--json'], {
         cwd: REPO,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, OUTLAST_LOG_LEVEL: 'warn' },
+        env: Object.fromEntries(
+          Object.entries({ ...process.env, OUTLAST_LOG_LEVEL: 'warn', ...env }).filter(
+            ([, value]) => value !== undefined,
+          ),
+        ),
       });
       let stdout = '';
       let stderr = '';

@@ -2,11 +2,13 @@
  * The failover bench: how fast DNS moves when the origin in use fails, for three contestants on the
  * same PowerDNS and the same two origin processes, in one run: outlast's watcher writing plain
  * records, PowerDNS's own health-checked LUA record written by hand, and outlast's native failover
- * (the LUA record `outlast dns apply` provisions). Also counts the API requests of a `dns apply`
- * with nothing to change.
+ * (the LUA record `outlast dns apply` provisions); then outlast's native failover on Route 53 and
+ * DNS Made Easy as their stand-ins simulate them (standin-hosts.ts). Also counts the API requests
+ * of a `dns apply` with nothing to change.
  *
  *   node --import tsx bench/failover/run.ts [--rounds 5] [--retry-intervals 500ms,250ms]
  *        [--flap-seconds 30] [--steady-seconds 30] [--out bench/out] [--retries 2] [--verbose]
+ *        [--hosts pdns,route53,dnsmadeeasy] [--standin-rounds N] [--dme-interval 120s]
  *
  * See README.md for what it does and how to read the table.
  */
@@ -36,7 +38,11 @@ import {
   markdown,
   rows,
   type Scenario,
+  STANDIN_HOSTS,
+  STANDIN_LABELS,
+  type StandinHost,
 } from './report.ts';
+import { runStandinHosts } from './standin-hosts.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const WWW = 'www.example.test';
@@ -48,6 +54,8 @@ const B_ADDRESS = '192.0.2.20';
 const TTL = 5;
 const BEACON = '/.well-known/outlast/release.json';
 const POLL_MS = 20;
+/** How often the stand-in hosts' answers are read (TestDNSAnswer, DNS Made Easy's evaluated answer). */
+const STANDIN_POLL_MS = 50;
 /** A system that has not moved DNS after this long counts as "never moved" for that event. */
 const EVENT_LIMIT_MS = 20_000;
 const HEALTH = { intervalMs: 1000, timeoutMs: 1000, fall: 3, rise: 3 };
@@ -66,6 +74,9 @@ const { values } = parseArgs({
     'max-foreign': { type: 'string', default: '0.5' },
     'quiet-wait': { type: 'string', default: '20' },
     verbose: { type: 'boolean', default: false },
+    hosts: { type: 'string', default: 'pdns,route53,dnsmadeeasy' },
+    'standin-rounds': { type: 'string' },
+    'dme-interval': { type: 'string', default: '120s' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -73,7 +84,7 @@ if (values.help) {
   process.stdout.write(
     `${readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 8)
+      .slice(1, 11)
       .join('\n')}\n`,
   );
   process.exit(0);
@@ -85,6 +96,22 @@ const steadySeconds = Number(values['steady-seconds']);
 const retries = Number(values.retries);
 const maxForeign = Number(values['max-foreign']);
 const quietWaitSeconds = Number(values['quiet-wait']);
+const hosts = values.hosts.split(',').map((host) => host.trim());
+const withPdns = hosts.includes('pdns');
+const standinHosts = STANDIN_HOSTS.filter((host) => hosts.includes(host));
+const standinRounds = Number(values['standin-rounds'] ?? rounds);
+const dmeIntervalMs = parseDuration(values['dme-interval']);
+if (
+  hosts.some((host) => host !== 'pdns' && !STANDIN_HOSTS.includes(host as StandinHost)) ||
+  !(Number.isInteger(standinRounds) && standinRounds >= 1) ||
+  dmeIntervalMs === undefined ||
+  !(dmeIntervalMs >= 1000)
+) {
+  process.stderr.write(
+    `bad arguments: --hosts LIST (of pdns, ${STANDIN_HOSTS.join(', ')}), --standin-rounds N (≥1), --dme-interval DURATION (≥1s)\n`,
+  );
+  process.exit(2);
+}
 if (
   !(Number.isInteger(rounds) && rounds >= 1) ||
   retryIntervals.some((ms) => ms === undefined || ms <= 0) ||
@@ -127,7 +154,11 @@ const report: FailoverReport = {
   startedAt: startedAt.toISOString(),
   finishedAt: '',
   command,
-  machine: { cpus: cpus().length, node: process.version, pdns: 'PowerDNS Authoritative' },
+  machine: {
+    cpus: cpus().length,
+    node: process.version,
+    pdns: withPdns ? 'PowerDNS Authoritative' : 'PowerDNS not started (--hosts)',
+  },
   settings: {
     rounds,
     retryIntervalsMs: retryIntervals,
@@ -141,6 +172,7 @@ const report: FailoverReport = {
     maxForeignCores: maxForeign,
     retriesOfDisturbed: retries,
     quietWaitSeconds,
+    hosts,
   },
   events: [],
   counts: [],
@@ -157,7 +189,7 @@ let forwarder: CountingForwarder | undefined;
 let outlastEvents: { at: number; kind: string; message: string; originId?: string; to?: string }[] = [];
 
 /** CPU of the bench's other processes: PowerDNS and the origins (dead ones included). */
-const oursCpu = () => processCpuSeconds(pdns.pid ?? 0) + originsCpuSeconds();
+const oursCpu = () => processCpuSeconds(pdns?.pid ?? 0) + originsCpuSeconds();
 
 async function eventually(
   what: string,
@@ -527,89 +559,110 @@ async function main(): Promise<void> {
     await Promise.all([a.start(), b.start()]);
     log(`origins: a ${a.url} (pid ${a.pid}), b ${b.url} (pid ${b.pid})`);
 
-    pdns = await startDnsServer('pdns');
-    report.machine.pdns = pdnsVersion();
-    log(`PowerDNS ${pdns.host}:${pdns.port}, API ${pdns.apiUrl} (pid ${pdns.pid}), ${report.machine.pdns}`);
+    if (withPdns) {
+      pdns = await startDnsServer('pdns');
+      report.machine.pdns = pdnsVersion();
+      log(`PowerDNS ${pdns.host}:${pdns.port}, API ${pdns.apiUrl} (pid ${pdns.pid}), ${report.machine.pdns}`);
 
-    const content = luaContent(
-      [
-        { address: A_ADDRESS, checkUrl: `${a.url}${BEACON}` },
-        { address: B_ADDRESS, checkUrl: `${b.url}${BEACON}` },
-      ],
-      { stringmatch: 'release', timeoutSeconds: LUA_TIMEOUT_S },
-    );
-    await putLuaRecord(pdns, LUA, TTL, content);
-    report.settings.luaRecord = `${LUA}. ${TTL} IN LUA ${content}`;
-    // PowerDNS registers a check at the first query and counts every address as down until the
-    // check has run (the first answers come from backupSelector): warm up before measuring.
-
-    // The third contestant: outlast provisions its own LUA record at NATIVE, through a forwarder
-    // that counts the API requests; a second apply has nothing to change (target: reads only).
-    forwarder = await startCountingForwarder(pdns.apiUrl!);
-    const nativeConfig = join(scratch, 'outlast-native.yaml');
-    writeNativeConfig({
-      file: nativeConfig,
-      name: NATIVE,
-      siteDir: setup.siteDir,
-      originDirs: [setup.origins[0]!, setup.origins[1]!],
-      originUrls: [a.url, b.url],
-      addresses: [A_ADDRESS, B_ADDRESS],
-      ttl: TTL,
-      health: HEALTH,
-      apiUrl: forwarder.url,
-      zone: pdns.zone,
-      apiKey: pdns.apiKey!,
-      stateDir: join(scratch, 'state-native'),
-    });
-    for (const label of ['first', 'again']) {
-      const run = await runDnsApply(label, nativeConfig, forwarder);
-      report.nativeApply.push(run);
-      log(
-        `outlast dns apply (${label}): exit ${run.exitCode}, ${run.ms} ms, changes [${run.changes.join('; ')}], ${run.requests.length} requests (${run.writes} writes): ${run.requests.map((item) => `${item.method} ${item.path} ${item.status}`).join(', ')}`,
+      const content = luaContent(
+        [
+          { address: A_ADDRESS, checkUrl: `${a.url}${BEACON}` },
+          { address: B_ADDRESS, checkUrl: `${b.url}${BEACON}` },
+        ],
+        { stringmatch: 'release', timeoutSeconds: LUA_TIMEOUT_S },
       );
-      if (run.exitCode !== 0) throw new Error(`outlast dns apply (${label}) failed: ${run.output ?? ''}`);
-    }
-    report.settings.nativeRecords = (await luaRecordsAt(pdns, NATIVE)).map(
-      (content) => `${NATIVE}. ${TTL} IN LUA ${content}`,
-    );
+      await putLuaRecord(pdns, LUA, TTL, content);
+      report.settings.luaRecord = `${LUA}. ${TTL} IN LUA ${content}`;
+      // PowerDNS registers a check at the first query and counts every address as down until the
+      // check has run (the first answers come from backupSelector): warm up before measuring.
 
-    // PowerDNS registers a check at the first query and counts every address as down until the
-    // check has run (the first answers come from backupSelector): warm up before measuring.
-    const firstAnswers: Record<string, string[]> = { [LUA]: [], [NATIVE]: [] };
-    for (let i = 0; i < 5; i++) {
-      for (const name of [LUA, NATIVE]) firstAnswers[name]!.push(await answerOf(pdns, name));
-    }
-    await sleep(2500);
-    for (const name of [LUA, NATIVE]) {
-      await eventually(`${name} answers a`, async () => (await answerOf(pdns, name)) === A_ADDRESS, 10_000);
-    }
-    report.notes.push(
-      `PowerDNS LUA warm-up: answers to the first 5 queries (before any check ran): ${LUA} ${firstAnswers[LUA]!.join(', ')}; ${NATIVE} ${firstAnswers[NATIVE]!.join(', ')}; 2.5 s later both answered ${A_ADDRESS}.`,
-    );
+      // The third contestant: outlast provisions its own LUA record at NATIVE, through a forwarder
+      // that counts the API requests; a second apply has nothing to change (target: reads only).
+      forwarder = await startCountingForwarder(pdns.apiUrl!);
+      const nativeConfig = join(scratch, 'outlast-native.yaml');
+      writeNativeConfig({
+        file: nativeConfig,
+        name: NATIVE,
+        siteDir: setup.siteDir,
+        originDirs: [setup.origins[0]!, setup.origins[1]!],
+        originUrls: [a.url, b.url],
+        addresses: [A_ADDRESS, B_ADDRESS],
+        ttl: TTL,
+        health: HEALTH,
+        apiUrl: forwarder.url,
+        zone: pdns.zone,
+        apiKey: pdns.apiKey!,
+        stateDir: join(scratch, 'state-native'),
+      });
+      for (const label of ['first', 'again']) {
+        const run = await runDnsApply(label, nativeConfig, forwarder);
+        report.nativeApply.push(run);
+        log(
+          `outlast dns apply (${label}): exit ${run.exitCode}, ${run.ms} ms, changes [${run.changes.join('; ')}], ${run.requests.length} requests (${run.writes} writes): ${run.requests.map((item) => `${item.method} ${item.path} ${item.status}`).join(', ')}`,
+        );
+        if (run.exitCode !== 0) throw new Error(`outlast dns apply (${label}) failed: ${run.output ?? ''}`);
+      }
+      report.settings.nativeRecords = (await luaRecordsAt(pdns, NATIVE)).map(
+        (content) => `${NATIVE}. ${TTL} IN LUA ${content}`,
+      );
 
-    for (const retryMs of retryIntervals as number[]) {
-      log(`== outlast watcher with retryInterval ${retryMs} ms`);
-      watcher = await startWatcher(retryMs, setup);
-      await eventually('www answers a', async () => (await answerOf(pdns, WWW)) === A_ADDRESS, 30_000);
-      for (let round = 1; round <= rounds; round++) {
-        await measureEvent('refused', retryMs, round);
-        await measureEvent('hung', retryMs, round);
+      // PowerDNS registers a check at the first query and counts every address as down until the
+      // check has run (the first answers come from backupSelector): warm up before measuring.
+      const firstAnswers: Record<string, string[]> = { [LUA]: [], [NATIVE]: [] };
+      for (let i = 0; i < 5; i++) {
+        for (const name of [LUA, NATIVE]) firstAnswers[name]!.push(await answerOf(pdns, name));
       }
-      if (steadySeconds > 0) await measureCounts('steady', retryMs, steadySeconds, async () => ({}));
-      if (flapSeconds > 0) {
-        await measureCounts('flap-kill', retryMs, flapSeconds, flapKill);
-        await measureCounts('flap-stop', retryMs, flapSeconds, flapStop);
+      await sleep(2500);
+      for (const name of [LUA, NATIVE]) {
+        await eventually(`${name} answers a`, async () => (await answerOf(pdns, name)) === A_ADDRESS, 10_000);
       }
-      await ensureOnA();
-      await watcher.stop();
-      watcher = undefined;
+      report.notes.push(
+        `PowerDNS LUA warm-up: answers to the first 5 queries (before any check ran): ${LUA} ${firstAnswers[LUA]!.join(', ')}; ${NATIVE} ${firstAnswers[NATIVE]!.join(', ')}; 2.5 s later both answered ${A_ADDRESS}.`,
+      );
+
+      for (const retryMs of retryIntervals as number[]) {
+        log(`== outlast watcher with retryInterval ${retryMs} ms`);
+        watcher = await startWatcher(retryMs, setup);
+        await eventually('www answers a', async () => (await answerOf(pdns, WWW)) === A_ADDRESS, 30_000);
+        for (let round = 1; round <= rounds; round++) {
+          await measureEvent('refused', retryMs, round);
+          await measureEvent('hung', retryMs, round);
+        }
+        if (steadySeconds > 0) await measureCounts('steady', retryMs, steadySeconds, async () => ({}));
+        if (flapSeconds > 0) {
+          await measureCounts('flap-kill', retryMs, flapSeconds, flapKill);
+          await measureCounts('flap-stop', retryMs, flapSeconds, flapStop);
+        }
+        await ensureOnA();
+        await watcher.stop();
+        watcher = undefined;
+      }
+      // After every failure, the record outlast provisioned is still what the config says.
+      const last = await runDnsApply('again, after the failures', nativeConfig, forwarder);
+      report.nativeApply.push(last);
+      log(
+        `outlast dns apply (after the failures): exit ${last.exitCode}, changes [${last.changes.join('; ')}], ${last.requests.length} requests (${last.writes} writes)`,
+      );
     }
-    // After every failure, the record outlast provisioned is still what the config says.
-    const last = await runDnsApply('again, after the failures', nativeConfig, forwarder);
-    report.nativeApply.push(last);
-    log(
-      `outlast dns apply (after the failures): exit ${last.exitCode}, changes [${last.changes.join('; ')}], ${last.requests.length} requests (${last.writes} writes)`,
-    );
+    if (standinHosts.length > 0) {
+      log(`== stand-in hosts (simulated): ${standinHosts.join(', ')}`);
+      report.standins = await runStandinHosts({
+        hosts: standinHosts,
+        rounds: standinRounds,
+        dmeIntervalMs: dmeIntervalMs as number,
+        pollMs: STANDIN_POLL_MS,
+        a,
+        b,
+        siteDir: setup.siteDir,
+        originDirs: [setup.origins[0]!, setup.origins[1]!],
+        addresses: [A_ADDRESS, B_ADDRESS],
+        scratch,
+        oursCpu,
+        maxForeign,
+        waitQuiet,
+        log,
+      });
+    }
   } finally {
     await watcher?.stop().catch(() => undefined);
     await forwarder?.close().catch(() => undefined);
@@ -621,20 +674,30 @@ async function main(): Promise<void> {
 
   report.finishedAt = new Date().toISOString();
   const disturbedUsed = report.events.filter((event) => event.used && event.disturbed).length;
-  report.notes.push(
-    `A measurement is "disturbed" when other processes used more than ${maxForeign} cores meanwhile (busy time from /proc/stat minus this process, PowerDNS and the origins); it is repeated up to ${retries} times. Used measurements still disturbed: ${disturbedUsed}.`,
-    `The three contestants watch the same failure: one signal at t0, then ${WWW} (outlast watcher), ${LUA} (hand-written PowerDNS LUA) and ${NATIVE} (outlast native: the LUA record outlast dns apply wrote) are asked every ${POLL_MS} ms over UDP; the time is the first reply with ${B_ADDRESS}. A random wait of 0–1000 ms before each signal spreads the failure over the probe timers' phase.`,
-    `Between events outlast fails back by the operator action (watcher.act failback) once it sees a up again (rise ${HEALTH.rise}); holdDown stays ${HOLD_DOWN} throughout.`,
-    `outlast's schedule (src/health/engine.ts): while passing, the next probe starts \`interval\` after the previous one ENDED; after a failure, retries start every \`retryInterval\` start to start, even while earlier ones are in flight (at most fall at once); fall ${HEALTH.fall} needs ${HEALTH.fall} failures in a row. Refused ≈ phase (0–interval) + ${HEALTH.fall - 1} × retryInterval; hung ≈ phase + 2 × timeout + ${HEALTH.fall - 2} × retryInterval (the first retry waits for the first failure, the later ones overlap). The machine then moves at once (moving away from a down origin is never held down) and the writer does GET + PATCH (see "a down verdict / write done").`,
-    `PowerDNS 4.7 runs every check once per lua-health-checks-interval, all in parallel, and one failed check marks an address down (no threshold): refused ≈ phase (0–interval), hung ≈ phase + timeout. The flip side shows in the flap rows.`,
-    `outlast native is the same PowerDNS mechanism with outlast's code around it: ifurlextup on each origin's beacon, first with the match "release":"<live release>", then (only when no origin on the live release is up) with "release":"r; the check timeout is health.timeout rounded up to whole seconds, the interval is the server's, fall/rise cannot be expressed (see the plan's notes above). Its rows pool all rounds, like the hand-written record's.`,
-    `outlast dns apply runs as a child process (node bin/outlast.js, i.e. the compiled dist/) with the provider's url pointing at a counting HTTP forwarder on 127.0.0.1 in front of the PowerDNS API; the forwarder records method, path and status of each request (no headers).`,
-  );
+  if (withPdns)
+    report.notes.push(
+      `A measurement is "disturbed" when other processes used more than ${maxForeign} cores meanwhile (busy time from /proc/stat minus this process, PowerDNS and the origins); it is repeated up to ${retries} times. Used measurements still disturbed: ${disturbedUsed}.`,
+      `The three contestants watch the same failure: one signal at t0, then ${WWW} (outlast watcher), ${LUA} (hand-written PowerDNS LUA) and ${NATIVE} (outlast native: the LUA record outlast dns apply wrote) are asked every ${POLL_MS} ms over UDP; the time is the first reply with ${B_ADDRESS}. A random wait of 0–1000 ms before each signal spreads the failure over the probe timers' phase.`,
+      `Between events outlast fails back by the operator action (watcher.act failback) once it sees a up again (rise ${HEALTH.rise}); holdDown stays ${HOLD_DOWN} throughout.`,
+      `outlast's schedule (src/health/engine.ts): while passing, the next probe starts \`interval\` after the previous one ENDED; after a failure, retries start every \`retryInterval\` start to start, even while earlier ones are in flight (at most fall at once); fall ${HEALTH.fall} needs ${HEALTH.fall} failures in a row. Refused ≈ phase (0–interval) + ${HEALTH.fall - 1} × retryInterval; hung ≈ phase + 2 × timeout + ${HEALTH.fall - 2} × retryInterval (the first retry waits for the first failure, the later ones overlap). The machine then moves at once (moving away from a down origin is never held down) and the writer does GET + PATCH (see "a down verdict / write done").`,
+      `PowerDNS 4.7 runs every check once per lua-health-checks-interval, all in parallel, and one failed check marks an address down (no threshold): refused ≈ phase (0–interval), hung ≈ phase + timeout. The flip side shows in the flap rows.`,
+      `outlast native is the same PowerDNS mechanism with outlast's code around it: ifurlextup on each origin's beacon, first with the match "release":"<live release>", then (only when no origin on the live release is up) with "release":"r; the check timeout is health.timeout rounded up to whole seconds, the interval is the server's, fall/rise cannot be expressed (see the plan's notes above). Its rows pool all rounds, like the hand-written record's.`,
+      `outlast dns apply runs as a child process (node bin/outlast.js, i.e. the compiled dist/) with the provider's url pointing at a counting HTTP forwarder on 127.0.0.1 in front of the PowerDNS API; the forwarder records method, path and status of each request (no headers).`,
+    );
   const table = rows(report, HEALTH, LUA_TIMEOUT_S * 1000, LUA_INTERVAL_S * 1000);
   const md = markdown(report, table, {
     title: 'outlast failover bench',
     intro: [
-      `outlast watcher (in-process, provider powerdns, ${WWW} A ${A_ADDRESS} ↔ ${B_ADDRESS}, ttl ${TTL}, holdDown ${HOLD_DOWN}) against a hand-written PowerDNS LUA record (\`${LUA}\`, ifurlextup) and outlast native failover (\`${NATIVE}\`, the LUA record \`outlast dns apply\` provisioned with \`failover: native\`), same PowerDNS, same two \`outlast serve\` processes on 127.0.0.2/127.0.0.3. ${rounds} rounds per scenario and setting.`,
+      ...(withPdns
+        ? [
+            `outlast watcher (in-process, provider powerdns, ${WWW} A ${A_ADDRESS} ↔ ${B_ADDRESS}, ttl ${TTL}, holdDown ${HOLD_DOWN}) against a hand-written PowerDNS LUA record (\`${LUA}\`, ifurlextup) and outlast native failover (\`${NATIVE}\`, the LUA record \`outlast dns apply\` provisioned with \`failover: native\`), same PowerDNS, same two \`outlast serve\` processes on 127.0.0.2/127.0.0.3. ${rounds} rounds per scenario and setting.`,
+          ]
+        : []),
+      ...(standinHosts.length > 0
+        ? [
+            `Then outlast native failover on ${standinHosts.map((host) => STANDIN_LABELS[host]).join(' and ')}: SIMULATED by the repository's stand-ins (test/standins/), which probe the same two origin processes with the host's documented semantics at its fastest documented settings, from one vantage point, without the real services' propagation. ${standinRounds} rounds per scenario. See "Stand-in hosts" below.`,
+          ]
+        : []),
     ],
   });
   mkdirSync(outDir, { recursive: true });
