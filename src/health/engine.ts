@@ -14,7 +14,9 @@
  *   `fall` in flight per origin. A hung origin's timeouts then run side by side instead of one
  *   after another: down at about phase + timeout (the first failure) + (fall − 2) × retryInterval
  *   + timeout, instead of phase + fall × timeout + (fall − 1) × retryInterval. An origin that
- *   fails fast still goes down in about (fall − 1) × retryInterval after its first failure.
+ *   fails fast goes down in about (fall − 1) × retryInterval after its first failure, and one
+ *   that refuses connections (nothing listens) in about (fall − 1) × 100 ms: trying again at
+ *   once costs nothing then.
  * - Results count in the order probes started: each probe gets a sequence number when it starts,
  *   and a result counts only if it started after the last result that counted. An older result
  *   that arrives late (a probe that hung while a newer one already answered) is dropped: it
@@ -88,6 +90,8 @@ const DAY_MS = 86_400_000;
 /** The first probes are spread over at most this much per origin, so they don't all go at once
  * yet startup stays quick. */
 const MAX_STAGGER_MS = 200;
+/** The retry after a refused connection, instead of `retryInterval` (see scheduleAfterResult). */
+export const REFUSED_RETRY_MS = 100;
 
 interface Slot {
   target: ProbeTarget;
@@ -233,11 +237,17 @@ export class HealthEngine {
       }
       return result;
     };
-    const promise: Promise<ProbeResult> = run().finally(() => {
-      slot.inFlight.delete(promise);
-      if (slot.newest === promise) slot.newest = undefined;
-      if (this.running) this.scheduleAfterResult(slot);
-    });
+    let refused = false;
+    const promise: Promise<ProbeResult> = run()
+      .then((result) => {
+        refused = result.refused === true;
+        return result;
+      })
+      .finally(() => {
+        slot.inFlight.delete(promise);
+        if (slot.newest === promise) slot.newest = undefined;
+        if (this.running) this.scheduleAfterResult(slot, refused);
+      });
     slot.inFlight.add(promise);
     slot.newest = promise;
     // In a streak the next retry is due `retryInterval` after this start, in flight or not.
@@ -247,13 +257,22 @@ export class HealthEngine {
     return promise;
   }
 
-  /** After a probe ends: the next retry in a streak, else the next probe `interval` from now. */
-  private scheduleAfterResult(slot: Slot): void {
+  /**
+   * After a probe ends: the next retry in a streak, else the next probe `interval` from now. A
+   * refused connection is retried after `REFUSED_RETRY_MS` instead of `retryInterval`: asking
+   * again costs nothing, and a dead origin is then down in about (fall − 1) × that.
+   */
+  private scheduleAfterResult(slot: Slot, refused = false): void {
     const { interval, retryInterval, fall } = this.options.health;
     if (this.inStreak(slot.health)) {
+      const wait = refused ? Math.min(REFUSED_RETRY_MS, retryInterval) : retryInterval;
+      const sinceStart = performance.now() - slot.lastStartAt;
+      if (refused && slot.timer !== undefined) {
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+      }
       if (slot.timer === undefined && slot.inFlight.size < fall) {
-        const sinceStart = performance.now() - slot.lastStartAt;
-        this.schedule(slot, Math.max(0, Math.round(retryInterval - sinceStart)));
+        this.schedule(slot, Math.max(0, Math.round(wait - sinceStart)));
       }
       return;
     }

@@ -67,6 +67,8 @@ export interface ProbeResult {
   /** Short and human: `connection refused`, `timed out after 2000 ms`, `status 503`, … */
   error?: string;
   errorKind?: ProbeErrorKind;
+  /** The connection was refused (nothing listens): cheap to try again at once. */
+  refused?: true;
   /** The server's certificate, for HTTPS probes whose chain verified (a name mismatch still
    * reports it, with `coversHost: false`; an untrusted or expired chain does not). */
   certificate?: ProbeCertificate;
@@ -160,6 +162,7 @@ export async function probeOrigin(target: ProbeTarget, options: ProbeOptions): P
           });
     result.error = failure.message;
     result.errorKind = failure.kind;
+    if (codeOf(error) === 'ECONNREFUSED') result.refused = true;
   } finally {
     clearTimeout(timer);
     result.latencyMs = elapsed();

@@ -316,3 +316,43 @@ function streakBefore(
   const other = probes.lastIndexOf(!ok);
   return probes.length - 1 - other;
 }
+
+describe('HealthEngine against an origin that refuses connections', () => {
+  test('a refused connection is retried at once, not after retryInterval', async () => {
+    // Up first (a server that answers), then nothing listens on its port any more.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(BEACON_JSON);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const events = recorder();
+    // A minute between retries: only the refused-connection path can reach `fall` within the
+    // deadline below.
+    const engine = new HealthEngine({
+      targets: [{ originId: 'o0', url: `http://127.0.0.1:${port}` }],
+      health: { ...HEALTH, interval: 300, retryInterval: 60_000 },
+      expectedRelease: () => RELEASE,
+      logger: silent,
+      ...events,
+    });
+    engine.start();
+    try {
+      await waitFor('up', () => events.transitions().length === 1);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await waitFor('down', () => events.transitions().length === 2, 20_000);
+      const refused = events.probes().filter((probe) => !probe.ok);
+      assert.deepEqual(
+        refused.map((probe) => [probe.error, probe.refused]),
+        [
+          ['connection refused', true],
+          ['connection refused', true],
+          ['connection refused', true],
+        ],
+      );
+      assert.equal(events.transitions()[1]!.to, 'down');
+    } finally {
+      await engine.stop();
+    }
+  });
+});
