@@ -168,23 +168,24 @@ export class EtcdCoordinator {
     return this.load('state');
   }
 
-  /** Writes the shared machine state, in the fence's transaction. */
-  saveState(state: unknown): Promise<void> {
-    return this.saveFenced('state', state, 'save the failover state');
-  }
-
   /** Any JSON value under `key` (relative to the prefix), or undefined. */
   async load(key: string): Promise<unknown> {
     const text = await this.ns!.get(key).string();
     return text === null ? undefined : parseJson(text);
   }
 
-  /** Writes `value` under `key`, in the fence's transaction (the leader only). */
-  async saveFenced(key: string, value: unknown, what: string): Promise<void> {
+  /**
+   * Writes every `key → value` (keys relative to the prefix) in one transaction, the fence's: all
+   * of them or none, and only while this watcher leads.
+   */
+  async saveFenced(entries: Record<string, unknown>, what: string): Promise<void> {
     const fence = this.fence;
     if (!fence || !this.isLeader()) throw notLeader(what);
+    const puts = Object.entries(entries).map(([key, value]) =>
+      this.ns!.put(key).value(JSON.stringify(value)),
+    );
     const result = await this.client!.if(fence.key, 'Create', '==', fence.revision)
-      .then(this.ns!.put(key).value(JSON.stringify(value)))
+      .then(...puts)
       .commit();
     if (!result.succeeded) {
       this.depose('etcd says this watcher no longer leads');

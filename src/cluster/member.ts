@@ -61,6 +61,9 @@ export class ClusterMember {
   private republish: NodeJS.Timeout | undefined;
   private local: WatcherView;
   private readonly order: string[];
+  /** The notifications outbox as last loaded or saved (saved with the state). */
+  private deliveries: Delivery[] = [];
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: ClusterConfig,
@@ -131,21 +134,37 @@ export class ClusterMember {
     return this.coordinator.fenced('write DNS');
   }
 
-  /** Keeps the machine's state in etcd (the leader only; a follower's machine is the leader's). */
-  async persist(state: MachineState): Promise<void> {
-    if (!this.coordinator.isLeader()) return;
-    await this.coordinator.saveState(toShared(state, Date.now(), this.config.id));
+  /**
+   * Keeps the machine's state in etcd (the leader only; a follower's machine is the leader's),
+   * together with the notifications outbox, in one transaction: a notification is kept exactly
+   * when the state that raised it is, so a new leader neither raises it again nor loses it.
+   */
+  persist(_state?: MachineState): Promise<void> {
+    // One save at a time, each of what is current when it starts: a slower, older save can never
+    // land after a newer one.
+    const run = this.saving.then(async () => {
+      if (!this.coordinator.isLeader()) return;
+      await this.coordinator.saveFenced(
+        { state: toShared(this.host.machine(), Date.now(), this.config.id), outbox: this.deliveries },
+        'save the failover state',
+      );
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
   }
 
-  /** The notifier's outbox, kept in etcd so that a new leader sends what the last one could not. */
+  /** The notifier's outbox, kept in etcd with the state (see `persist`). */
   outbox(): OutboxStore {
     return {
       load: async () => {
         const value = await this.coordinator.load('outbox');
-        return Array.isArray(value) ? (value as Delivery[]) : [];
+        this.deliveries = Array.isArray(value) ? (value as Delivery[]) : [];
+        return this.deliveries;
       },
-      save: (deliveries) =>
-        this.coordinator.saveFenced('outbox', deliveries, 'keep the notifications outbox'),
+      save: async (deliveries) => {
+        this.deliveries = [...deliveries];
+        await this.persist(this.host.machine());
+      },
     };
   }
 
@@ -225,20 +244,10 @@ export class ClusterMember {
       if (!verdict || verdict.health === 'unknown') continue;
       const releaseMoved = verdict.release !== undefined && verdict.release !== known?.release;
       if (verdict.health === known?.health && !releaseMoved) continue;
-      if (verdict.health !== known?.health) {
-        this.host.record(
-          'health',
-          `${id} is ${verdict.health} by the cluster's quorum: ${verdict.up} watcher${verdict.up === 1 ? '' : 's'} see it up, ${verdict.down} down (quorum ${result.quorum})`,
-          {
-            originId: id,
-            from: known?.health ?? 'unknown',
-            to: verdict.health,
-            up: verdict.up,
-            down: verdict.down,
-            quorum: result.quorum,
-          },
-        );
-      }
+      const from = known?.health ?? 'unknown';
+      const changed = verdict.health !== known?.health;
+      // The machine first, then the event: the event's notification is saved with the state
+      // that raised it (see persist).
       this.host.apply({
         type: 'health',
         at: Date.now(),
@@ -247,6 +256,20 @@ export class ClusterMember {
         ...(verdict.release === undefined ? {} : { release: verdict.release }),
         ...(verdict.deployedAt === undefined ? {} : { deployedAt: verdict.deployedAt }),
       });
+      if (changed) {
+        this.host.record(
+          'health',
+          `${id} is ${verdict.health} by the cluster's quorum: ${verdict.up} watcher${verdict.up === 1 ? '' : 's'} see it up, ${verdict.down} down (quorum ${result.quorum})`,
+          {
+            originId: id,
+            from,
+            to: verdict.health,
+            up: verdict.up,
+            down: verdict.down,
+            quorum: result.quorum,
+          },
+        );
+      }
     }
   }
 

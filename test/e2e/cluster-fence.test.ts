@@ -93,7 +93,7 @@ describe('the cluster fence on a real etcd', { timeout: 120_000 }, () => {
     await b.coordinator.start(view('b'));
     try {
       assert.ok(a.coordinator.isLeader());
-      await a.coordinator.saveState({ by: 'a' });
+      await a.coordinator.saveFenced({ state: { by: 'a' } }, 'save the failover state');
       assert.ok(await a.coordinator.fenced('write DNS'), 'the leader may write');
       await assert.rejects(b.coordinator.fenced('write DNS'), /not the cluster's leader/);
 
@@ -111,8 +111,11 @@ describe('the cluster fence on a real etcd', { timeout: 120_000 }, () => {
       );
       assert.equal(a.coordinator.isLeader(), false);
       await assert.rejects(a.coordinator.fenced('write DNS'), /not the cluster's leader/);
-      await assert.rejects(a.coordinator.saveState({ by: 'a' }), /not the cluster's leader/);
-      await b.coordinator.saveState({ by: 'b' });
+      await assert.rejects(
+        a.coordinator.saveFenced({ state: { by: 'a' } }, 'save'),
+        /not the cluster's leader/,
+      );
+      await b.coordinator.saveFenced({ state: { by: 'b' }, outbox: [] }, 'save the failover state');
       assert.deepEqual(await b.coordinator.loadState(), { by: 'b' });
       assert.ok(await b.coordinator.fenced('write DNS'));
     } finally {

@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -158,6 +159,19 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
   const origins: Partial<Record<'o0' | 'o1', RunningServer>> = {};
   const ports: Partial<Record<'o0' | 'o1', number>> = {};
   let proxy: CutProxy;
+  /** Every notification the watchers sent to the webhook: event name and id. */
+  const notified: Array<{ event: string; id: string }> = [];
+  let hook: HttpServer | undefined;
+  let hookUrl = '';
+  const notices = (event: string) => notified.filter((item) => item.event === event);
+  /** How many different events of `event` were notified since `from` (retries count once). */
+  const distinct = (event: string, from = 0) =>
+    new Set(
+      notified
+        .slice(from)
+        .filter((item) => item.event === event)
+        .map((item) => item.id),
+    ).size;
   /** Per watcher: its way to each etcd member, and to the PowerDNS API. */
   const etcdProxies: Partial<Record<WatcherId, CutProxy[]>> = {};
   const apiProxies: Partial<Record<WatcherId, CutProxy>> = {};
@@ -204,6 +218,10 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
         watch: {
           listen: '127.0.0.1:0',
           stateDir: join(setup.root, `state-${id}`),
+          notify: {
+            events: ['failover', 'failback', 'origin-down', 'origin-up', 'quorum-lost'],
+            webhooks: [{ url: hookUrl }],
+          },
           cluster: {
             id,
             etcd: { endpoints: etcdProxies[id]!.map((item) => `http://127.0.0.1:${item.port}`) },
@@ -311,6 +329,18 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
       apiProxies[id] = new CutProxy({ host: pdns.host, port: apiPort, localAddress: WATCHER_ADDRESS[id] });
       for (const item of [...etcdProxies[id]!, apiProxies[id]!]) await item.start();
     }
+    hook = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        notified.push({
+          event: String(req.headers['x-outlast-event']),
+          id: String(req.headers['x-outlast-event-id']),
+        });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook!.listen(0, '127.0.0.1', resolve));
+    hookUrl = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
     const deployed = await runDeploy({ config: setup.config, cacheDir: null });
     assert.ok(deployed.origins.every((origin) => !origin.error));
     for (const id of WATCHERS) await startWatcher(id);
@@ -322,6 +352,8 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
     }
     await Promise.all(Object.values(origins).map((server) => server?.close()));
     await proxy?.stop();
+    hook?.closeAllConnections();
+    await new Promise((resolve) => hook?.close(resolve));
     for (const item of [...Object.values(etcdProxies).flat(), ...Object.values(apiProxies)])
       await item?.stop();
     await etcd?.stop();
@@ -367,11 +399,21 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
     );
   });
 
-  it('o0 dead for everyone: DNS moves to o1, and back when o0 returns', async () => {
+  it('o0 dead for everyone: DNS moves to o1, and back when o0 returns; people are told once', async () => {
+    const before = notified.length;
     await origins.o0!.close();
     await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
     await serve('o0');
     await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await eventually('the failback was notified', async () => notices('failback').length > 0, WAIT);
+    const sent = notified.slice(before).map((item) => item.event);
+    assert.deepEqual(
+      ['origin-down', 'failover', 'origin-up', 'failback'].map(
+        (event) => sent.filter((item) => item === event).length,
+      ),
+      [1, 1, 1, 1],
+      `one notification of each, from the leader only: ${sent.join(', ')}`,
+    );
   });
 
   it('the leader SIGKILLed: another leads, and the handover writes nothing', async () => {
@@ -399,6 +441,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
     );
     assert.equal(await serial(), before, 'the handover wrote nothing to DNS');
     assert.equal(await answer(), ADDRESS.o0);
+    assert.equal(notices('failover').length, 1, 'the handover notified nothing again');
     await startWatcher(old);
     await eventually(
       'three watchers again',
@@ -469,13 +512,17 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
+    const flips = { down: 0, up: 0 };
+    const sentBefore = notified.length;
     const flip = async (id: 'o0' | 'o1') => {
       if (up[id]) {
         up[id] = false;
+        flips.down++;
         await origins[id]!.close();
       } else {
         await serve(id);
         up[id] = true;
+        flips.up++;
       }
     };
     try {
@@ -494,10 +541,26 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
       }
       for (const id of ['o0', 'o1'] as const) if (!up[id]) await flip(id);
       await eventually('DNS answers o0 at the end', async () => (await answer()) === ADDRESS.o0, WAIT);
+      await eventually(
+        'every return was notified',
+        async () => distinct('origin-up', sentBefore) >= flips.up,
+        WAIT,
+      );
     } finally {
       sampling = false;
       await sampler;
     }
+    // Each origin's death and return was told once: no event lost, none raised again by a new
+    // leader. (A leader killed after a send but before it could note it in etcd leaves the
+    // next one to send it again, with the same X-Outlast-Event-Id, for the receiver to drop.)
+    assert.deepEqual(
+      [distinct('origin-down', sentBefore), distinct('origin-up', sentBefore)],
+      [flips.down, flips.up],
+      `distinct notifications for ${flips.down} deaths and ${flips.up} returns: ${notified
+        .slice(sentBefore)
+        .map((item) => `${item.event} ${item.id.slice(0, 12)}`)
+        .join(', ')}`,
+    );
     assert.deepEqual(
       moves.filter((move) => move.endsWith('(DOWN)')),
       [],
