@@ -1,4 +1,5 @@
 /** Statistics and the Markdown report of the failover bench (the JSON is the `FailoverReport`). */
+import { REFUSED_RETRY_MS } from '../../src/health/engine.ts';
 import type { NativeApplyRun } from './native.ts';
 
 export type Scenario = 'refused' | 'hung';
@@ -214,7 +215,7 @@ export const TARGETS: Record<Scenario, { seconds: number; text: string }> = {
  * src/health/engine.ts: the first failure ends `per` after the phase (0 refused, the timeout hung);
  * the first retry starts once it ended and `retryInterval` after its start; later retries start
  * every `retryInterval`, start to start, in flight or not (at most `fall` at once); the last one
- * fails `per` after its start. Refused: (fall − 1) × retryInterval; hung with retryInterval below
+ * fails `per` after its start. Refused: (fall − 1) × 100 ms (REFUSED_RETRY_MS); hung with retryInterval below
  * the timeout: 2 × timeout + (fall − 2) × retryInterval; plus the phase, 0 to `interval`.
  */
 export function outlastModel(
@@ -222,7 +223,9 @@ export function outlastModel(
   h: { intervalMs: number; timeoutMs: number; retryMs: number; fall: number },
 ): [number, number] {
   const per = scenario === 'refused' ? 0 : h.timeoutMs;
-  const best = h.fall < 2 ? per : Math.max(h.retryMs, per) + (h.fall - 2) * h.retryMs + per;
+  // A refused connection is retried after REFUSED_RETRY_MS, not retryInterval.
+  const retryMs = scenario === 'refused' ? Math.min(REFUSED_RETRY_MS, h.retryMs) : h.retryMs;
+  const best = h.fall < 2 ? per : Math.max(retryMs, per) + (h.fall - 2) * retryMs + per;
   return [best / 1000, (best + h.intervalMs) / 1000];
 }
 
