@@ -117,7 +117,7 @@ Config reference: the Configuration section of README.md.`,
 
   program
     .command('status')
-    .description("each origin's release, read from its beacon")
+    .description("each origin's release, read from its beacon; with watch.cluster, the cluster from etcd")
     .addOption(originOption())
     .option('--json', 'print the status as JSON')
     .action(run(async (options) => (await import('./commands/status.ts')).statusCommand(options)));

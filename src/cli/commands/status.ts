@@ -1,7 +1,13 @@
-/** `outlast status`: each origin's release, from its beacon (one request per origin). */
+/**
+ * `outlast status`: each origin's release, from its beacon (one request per origin), and with
+ * `watch.cluster` the watcher cluster as etcd has it (read-only, with a short deadline).
+ */
 import { loadConfig } from '../../config/load.ts';
+import type { Config } from '../../config/schema.ts';
 import type { WatchStatus } from '../../daemon/watcher.ts';
 import { readStatus } from '../../deploy/engine.ts';
+import { OutlastError } from '../../errors.ts';
+import { type ClusterRead, clusterJson, clusterLines } from '../cluster-status.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount, shortRelease } from '../format.ts';
 import type { GlobalOptions } from '../options.ts';
@@ -13,7 +19,7 @@ export async function statusCommand(
   options: GlobalOptions & { origin?: string[]; json?: boolean },
 ): Promise<number> {
   const { config } = await loadConfig(options.config);
-  const statuses = await readStatus(config, options.origin);
+  const [statuses, cluster] = await Promise.all([readStatus(config, options.origin), readClusterOf(config)]);
   if (options.json) {
     out(
       JSON.stringify(
@@ -24,6 +30,7 @@ export async function statusCommand(
             beacon: status.beacon ?? null,
             error: status.error ? { code: status.error.code, message: status.error.message } : null,
           })),
+          ...(cluster ? { cluster: clusterJson(cluster) } : {}),
         },
         null,
         2,
@@ -31,8 +38,38 @@ export async function statusCommand(
     );
   } else {
     printStatus(statuses);
+    if (cluster) {
+      out();
+      for (const line of clusterLines(cluster)) out(line);
+    }
   }
+  // The cluster is informational: etcd out of reach alone does not fail the command.
   return statuses.some((status) => status.error) ? EXIT.failed : EXIT.ok;
+}
+
+/** With `watch.cluster`: the cluster as etcd has it, or why it could not be read. */
+async function readClusterOf(config: Config): Promise<ClusterRead | undefined> {
+  const cluster = config.watch.cluster;
+  if (!cluster) return undefined;
+  const endpoints = cluster.etcd.endpoints;
+  try {
+    const { clusterPrefix, readCluster } = await import('../../cluster/read.ts');
+    if (!cluster.etcd.prefix && !config.dns) {
+      throw new OutlastError(
+        'invalid_config',
+        'no dns.name and no watch.cluster.etcd.prefix: cannot tell where the cluster keeps its keys',
+      );
+    }
+    const prefix = clusterPrefix(cluster, config.dns?.name ?? '');
+    const reading = await readCluster(
+      cluster,
+      prefix,
+      config.origins.map((origin) => origin.id),
+    );
+    return { endpoints, reading };
+  } catch (error) {
+    return { endpoints, error: error instanceof Error ? error : new Error(String(error)) };
+  }
 }
 
 function printStatus(statuses: Awaited<ReturnType<typeof readStatus>>): void {
