@@ -1,8 +1,10 @@
 /**
  * Prometheus metrics of the watcher (`/metrics`), on prom-client with a registry of its own so
- * several watchers in one process (tests) do not collide.
+ * several watchers in one process (tests) do not collide. In a cluster, the `outlast_cluster_*`
+ * gauges are read from the member's status at each scrape (collect), so nothing has to push them.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ClusterStatus } from '../cluster/member.ts';
 import type { ProbeResult } from '../health/probe.ts';
 
 export class WatchMetrics {
@@ -56,6 +58,59 @@ export class WatchMetrics {
     this.routes.inc();
     this.active.reset();
     for (const id of originIds) this.active.set({ origin: id }, 1);
+  }
+
+  /**
+   * With `watch.cluster`: the cluster gauges, read from `read()` at each scrape (0, and no
+   * per-origin samples, while it returns undefined). Called once; the gauges exist only in a cluster.
+   */
+  setCluster(read: () => ClusterStatus | undefined): void {
+    const gauge = (name: string, help: string, value: (status: ClusterStatus) => number): Gauge<string> =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const status = read();
+          this.reset();
+          if (status) this.set(value(status));
+        },
+      });
+    gauge('outlast_cluster_leader', 'Whether this watcher leads the cluster (1) or not (0)', (status) =>
+      status.leading ? 1 : 0,
+    );
+    gauge(
+      'outlast_cluster_watchers',
+      'Live watchers in the cluster (their views hold in etcd)',
+      (status) => status.watchers.length,
+    );
+    gauge(
+      'outlast_cluster_counted_watchers',
+      'Live watchers whose views count (not one that sees every origin down)',
+      (status) => status.watchers.filter((watcher) => watcher.counted).length,
+    );
+    gauge(
+      'outlast_cluster_quorum',
+      'Counted watchers that must agree before an origin is down or up',
+      (status) => status.quorum,
+    );
+    gauge('outlast_cluster_etcd_reachable', 'Whether etcd answers this watcher (1) or not (0)', (status) =>
+      status.etcdReachable ? 1 : 0,
+    );
+    new Gauge({
+      name: 'outlast_cluster_origin_watchers',
+      help: 'Counted watchers that see the origin up, and down',
+      labelNames: ['origin', 'state'],
+      registers: [this.registry],
+      collect() {
+        const status = read();
+        this.reset();
+        for (const [origin, counts] of Object.entries(status?.origins ?? {})) {
+          this.set({ origin, state: 'up' }, counts.up);
+          this.set({ origin, state: 'down' }, counts.down);
+        }
+      },
+    });
   }
 
   text(): Promise<string> {

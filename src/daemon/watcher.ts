@@ -578,6 +578,7 @@ export class Watcher {
       },
       this.logger,
     );
+    this.metrics.setCluster(() => this.cluster?.status());
     await this.cluster.start();
   }
 
