@@ -105,6 +105,26 @@ export function dashboardHtml(options: { title: string }): string {
       there, and shows what the host's own checks say beside what it sees.</p>
     <div id="native" class="cards wide" data-testid="native-hosts"></div>
   </section>
+  <section id="cluster-section" aria-labelledby="cluster-h" data-testid="cluster" hidden>
+    <h2 id="cluster-h">Cluster</h2>
+    <p class="row">This watcher: <strong id="cluster-id" class="mono" data-testid="cluster-id"></strong>
+      <span id="cluster-role" class="badge" data-testid="cluster-role"></span>
+      <span id="cluster-quorum" class="badge" data-testid="cluster-quorum"></span>
+      <span id="cluster-quorum-lost" class="badge warn" data-testid="cluster-quorum-lost" hidden>quorum lost</span>
+      <span id="cluster-etcd" class="badge" data-testid="cluster-etcd"></span></p>
+    <p id="cluster-leader" data-testid="cluster-leader"></p>
+    <p id="cluster-quorum-lost-notice" class="notice warn" data-testid="cluster-quorum-lost-notice" hidden></p>
+    <p id="cluster-etcd-error" class="notice error" role="alert" data-testid="cluster-etcd-error" hidden></p>
+    <div class="table-wrap">
+      <table class="cluster" data-testid="cluster-table">
+        <caption class="small muted">Every watcher's own view of every origin; the last row is the
+          cluster's verdict, which the leader alone feeds to failover.</caption>
+        <thead><tr id="cluster-head"></tr></thead>
+        <tbody id="cluster-watchers" data-testid="cluster-watchers"></tbody>
+        <tfoot id="cluster-verdict" data-testid="cluster-verdict"></tfoot>
+      </table>
+    </div>
+  </section>
   <div id="side">
     <section id="actions-section" aria-labelledby="actions-h">
       <h2 id="actions-h">Actions</h2>

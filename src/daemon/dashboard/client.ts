@@ -8,6 +8,7 @@
  */
 import { createActions } from './actions.ts';
 import { renderDecision, renderNative, renderOrigins, renderProviders } from './cards.ts';
+import { renderCluster } from './cluster.ts';
 import { $, setClass, setText } from './dom.ts';
 import { clock } from './format.ts';
 import { state } from './state.ts';
@@ -132,6 +133,7 @@ function render(): void {
   renderOrigins(s);
   renderProviders(s);
   renderNative(s);
+  renderCluster(s);
   actions.renderActions(s);
   actions.renderDemo();
   renderTimeline(s);

@@ -52,6 +52,33 @@ export interface NativeJson {
   origins: Record<string, { host: string; watcher: string; disagreeingSince?: string; detail?: string }>;
 }
 
+/** One watcher of a cluster: its own view of every origin, and whether the quorum counts it. */
+export interface ClusterWatcherJson {
+  id: string;
+  /** When it published this view, on its own clock (ISO 8601). */
+  at: string;
+  /** By origin id; `state` is `unknown` | `up` | `down`. */
+  origins: Record<string, { state: string; release?: string; latencyMs?: number; error?: string }>;
+  counted: boolean;
+  ignoredBecause?: string;
+}
+
+/** With `watch.cluster`: this watcher's place in the cluster, every watcher's view, the quorum. */
+export interface ClusterJson {
+  /** This watcher's id. */
+  id: string;
+  leader?: string;
+  leading: boolean;
+  /** Since when this watcher leads (only while it does). */
+  leadingSince?: string;
+  etcdReachable: boolean;
+  quorum: number;
+  quorumLost: boolean;
+  watchers: ClusterWatcherJson[];
+  /** By origin id: the cluster's verdict and how many counted watchers see it up and down. */
+  origins: Record<string, { health: string; up: number; down: number }>;
+}
+
 export interface EventJson {
   at: string;
   kind: string;
@@ -74,6 +101,8 @@ export interface StatusJson {
   providers: ProviderJson[];
   /** Only when some provider has `failover: native`. */
   native?: NativeJson[];
+  /** Only with `watch.cluster`. */
+  cluster?: ClusterJson;
   /** Oldest first. */
   events: EventJson[];
   startedAt: string;
