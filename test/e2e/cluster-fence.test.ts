@@ -6,47 +6,16 @@
  * run in this process, so their events are ordered on one clock.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { type CoordinatorEvents, EtcdCoordinator } from '../../src/cluster/etcd.ts';
 import { clusterSchema } from '../../src/cluster/options.ts';
+import { CutProxy } from '../helpers/cut-proxy.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { type EtcdCluster, startEtcdCluster } from '../servers/etcd.ts';
 
 const silent = pino({ level: 'silent' });
 const PREFIX = `/outlast-fence-${process.pid}/`;
-
-/** Forwards to one etcd member until cut; cutting resets every connection and refuses new ones. */
-class CutProxy {
-  port = 0;
-  private cut = false;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(private readonly target: URL) {}
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      if (this.cut) return void client.destroy();
-      const upstream = connect(Number(this.target.port), this.target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  setCut(cut: boolean): void {
-    this.cut = cut;
-    if (cut) for (const socket of this.sockets) socket.destroy();
-  }
-  async stop(): Promise<void> {
-    this.setCut(true);
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
 
 /** A coordinator and what it said, in order, with the time (this process's monotonic clock). */
 function member(id: string, endpoints: string[]) {
@@ -72,7 +41,10 @@ describe('the cluster fence on a real etcd', { timeout: 120_000 }, () => {
 
   before(async () => {
     etcd = await startEtcdCluster();
-    proxies = etcd.endpoints.map((endpoint) => new CutProxy(new URL(endpoint)));
+    proxies = etcd.endpoints.map((endpoint) => {
+      const url = new URL(endpoint);
+      return new CutProxy({ host: url.hostname, port: Number(url.port) });
+    });
     for (const proxy of proxies) await proxy.start();
   });
 

@@ -16,7 +16,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,7 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { runDeploy } from '../../src/deploy/engine.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
+import { CutProxy } from '../helpers/cut-proxy.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/ports.ts';
 import { setupFsDeploy } from '../helpers/site.ts';
@@ -113,44 +113,6 @@ async function answer(): Promise<string> {
 async function serial(): Promise<number> {
   const response = await api('GET', `${ZONE_URL}`);
   return ((await response.json()) as { serial: number }).serial;
-}
-
-/** A TCP proxy to `target` that the test can cut (connections refused and reset) and mend. */
-class CutProxy {
-  port = 0;
-  cut = false;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(private readonly target: { host: string; port: number; localAddress?: string }) {}
-  async start(): Promise<void> {
-    this.server = createServer((client) => {
-      if (this.cut) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect({
-        port: this.target.port,
-        host: this.target.host,
-        ...(this.target.localAddress ? { localAddress: this.target.localAddress } : {}),
-      });
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  setCut(cut: boolean): void {
-    this.cut = cut;
-    if (cut) for (const socket of this.sockets) socket.destroy();
-  }
-  async stop(): Promise<void> {
-    this.setCut(true);
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
 }
 
 describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
