@@ -16,10 +16,10 @@
  * write is the same transaction with the put inside it.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Campaign, ElectionObserver, Etcd3, Lease, Namespace, Watcher } from 'etcd3';
 import { OutlastError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
+import { etcdSecurity, grpcReason } from './connect.ts';
 import type { ClusterConfig } from './options.ts';
 import type { WatcherView } from './quorum.ts';
 
@@ -80,24 +80,13 @@ export class EtcdCoordinator {
 
   async start(first: WatcherView): Promise<void> {
     const { Etcd3 } = await import('etcd3');
-    const { etcd } = this.config;
-    const tls = etcd.tls;
     this.client = new Etcd3({
-      hosts: etcd.endpoints,
+      hosts: this.config.etcd.endpoints,
       dialTimeout: CALL_MS,
       defaultCallOptions: (context) =>
         // Streams (watches, keepalives) live on; unary calls get a deadline.
         context.isStream ? {} : { deadline: Date.now() + CALL_MS },
-      ...(etcd.auth ? { auth: { username: etcd.auth.user, password: etcd.auth.password } } : {}),
-      ...(tls?.ca
-        ? {
-            credentials: {
-              rootCertificate: await readFile(tls.ca),
-              ...(tls.key ? { privateKey: await readFile(tls.key) } : {}),
-              ...(tls.cert ? { certChain: await readFile(tls.cert) } : {}),
-            },
-          }
-        : {}),
+      ...(await etcdSecurity(this.config)),
     });
     this.ns = this.client.namespace(this.prefix);
     await this.watchViews();
@@ -128,7 +117,7 @@ export class EtcdCoordinator {
           .lease(await this.lease.grant());
         this.setReachable(true, 'published');
       } catch (error) {
-        this.setReachable(false, `cannot publish this watcher's view: ${(error as Error).message}`);
+        this.setReachable(false, `cannot publish this watcher's view: ${grpcReason(error as Error)}`);
       }
     });
     return this.publishing;
@@ -147,7 +136,7 @@ export class EtcdCoordinator {
       .catch((error: Error) => {
         throw new OutlastError(
           'unavailable',
-          `cannot confirm with etcd that this watcher leads, so will not ${what}: ${error.message}`,
+          `cannot confirm with etcd that this watcher leads, so will not ${what}: ${grpcReason(error)}`,
           {
             source: 'cluster',
             cause: error,
@@ -214,7 +203,7 @@ export class EtcdCoordinator {
     this.lease = lease;
     lease.on('lost', (error) => {
       if (this.stopped || this.lease !== lease) return;
-      this.setReachable(false, `this watcher's lease was lost: ${error.message}`);
+      this.setReachable(false, `this watcher's lease was lost: ${grpcReason(error)}`);
       this.retry(async () => {
         await this.newLease();
         if (this.published) await this.publish(this.published);
@@ -224,7 +213,7 @@ export class EtcdCoordinator {
       await lease.grant();
       this.setReachable(true, 'lease granted');
     } catch (error) {
-      this.setReachable(false, `cannot get a lease from etcd: ${(error as Error).message}`);
+      this.setReachable(false, `cannot get a lease from etcd: ${grpcReason(error as Error)}`);
     }
   }
 

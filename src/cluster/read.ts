@@ -5,9 +5,9 @@
  * here, and closed before it returns. Everything has one short deadline: a cluster without quorum
  * answers nothing, and a status command must not hang on it.
  */
-import { readFile } from 'node:fs/promises';
 import type { IOptions } from 'etcd3';
 import { OutlastError } from '../errors.ts';
+import { etcdSecurity, grpcReason as reason } from './connect.ts';
 import type { ClusterConfig } from './options.ts';
 import { type QuorumResult, quorumView, type WatcherView } from './quorum.ts';
 
@@ -90,29 +90,13 @@ export async function readCluster(
 
 /** The client's options: the config's endpoints, TLS and login, every call ending by `until`. */
 async function clientOptions(config: ClusterConfig, until: number, deadlineMs: number): Promise<IOptions> {
-  const { endpoints, tls, auth } = config.etcd;
   return {
-    hosts: endpoints,
+    hosts: config.etcd.endpoints,
     dialTimeout: deadlineMs,
     // One deadline for every call and every retry the client makes.
     defaultCallOptions: () => ({ deadline: new Date(until) }),
-    ...(auth ? { auth: { username: auth.user, password: auth.password } } : {}),
-    ...(tls?.ca
-      ? {
-          credentials: {
-            rootCertificate: await readFile(tls.ca),
-            ...(tls.key ? { privateKey: await readFile(tls.key) } : {}),
-            ...(tls.cert ? { certChain: await readFile(tls.cert) } : {}),
-          },
-        }
-      : {}),
+    ...(await etcdSecurity(config)),
   };
-}
-
-/** The cause in a gRPC error's message, without the status code and the resolver's note. */
-function reason(error: Error): string {
-  const last = /Last error: (?:Error: )?(.+?)(?:\. Resolution note:.*)?$/s.exec(error.message)?.[1];
-  return (last ?? error.message.replace(/^\d+ [A-Z_]+: /, '')).trim();
 }
 
 /** A view as a watcher published it; nothing for a value that is not one (another tool's key). */
