@@ -166,7 +166,9 @@ Config reference: the Configuration section of README.md.`,
     .command('watch')
     .description(
       'the daemon: probe every origin, move DNS to a healthy one when the one in use fails, and serve ' +
-        '/status, /metrics and /events (127.0.0.1 by default) until Ctrl-C',
+        '/status, /metrics and /events (127.0.0.1 by default) until Ctrl-C. With watch.cluster in the ' +
+        'config it joins the other watchers on etcd: all probe, the elected leader alone writes DNS ' +
+        '(README: "Several watchers"); with watch.notify it tells webhooks and e-mail of failovers',
     )
     .option('--listen <host:port>', 'status server address (default: watch.listen, 127.0.0.1:8787)')
     .action(run(async (options) => (await import('./commands/watch.ts')).watchCommand(options)));
