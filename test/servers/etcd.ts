@@ -41,8 +41,13 @@ export interface EtcdCluster extends EtcdFacts {
   stop(): Promise<void>;
 }
 
+/** Installs etcd (and the tools the cluster tests use) when missing, once per process. */
+export function installEtcd(): Promise<void> {
+  return etcdSh.install();
+}
+
 export async function startEtcdCluster(options: { members?: number } = {}): Promise<EtcdCluster> {
-  await etcdSh.install();
+  await installEtcd();
   const members = options.members ?? 3;
   const baseDir = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const started: Stoppable<EtcdFacts> = await startOnFreePort(FIRST_PORT, (port) =>
