@@ -2,7 +2,7 @@
 # A real etcd cluster (Debian bookworm's etcd-server, 3.4) for the tests of outlast's watcher cluster.
 #
 #   etcd.sh install                         install the Debian packages when missing (etcd, and
-#                                           faketime, with which the cluster tests skew watchers' clocks)
+#                                           faketime and openssl, which the cluster tests use)
 #   etcd.sh start DATADIR HOST PORT [N]     N members (default 3) on HOST: member i (1..N) serves
 #                                           clients on PORT+2(i-1) and peers on PORT+2(i-1)+1
 #   etcd.sh start-member DATADIR I          start member I again, as it was started (after a kill)
@@ -155,7 +155,7 @@ case ${1:-} in
 install)
   shift
   [[ $# -eq 0 ]] || usage
-  install_packages "${PACKAGES[@]}" jq faketime
+  install_packages "${PACKAGES[@]}" jq faketime openssl
   ;;
 start)
   shift
