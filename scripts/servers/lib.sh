@@ -128,9 +128,16 @@ alive() {
 # True when PID is a live (not zombie) process whose command line mentions DATA: the check that
 # keeps a reused PID from being killed.
 is_ours() {
-  local pid=$1 args=() IFS=' '
-  alive "$pid" || return 1
-  { mapfile -d '' args <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
+  local pid=$1 args=() IFS=' ' i
+  for ((i = 0; i < 100; i++)); do
+    alive "$pid" || return 1
+    { mapfile -d '' args <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
+    # An empty command line is a live process between two programs: execve has replaced its
+    # memory and not yet set the new arguments (setsid's exec of the server, under load, for
+    # milliseconds). Ask again, for up to 1 s, rather than take it for a stranger or a death.
+    ((${#args[@]} == 0)) || break
+    sleep 0.01
+  done
   [[ "${args[*]} " == *"$DATA/"* ]]
 }
 
@@ -206,8 +213,9 @@ launch() {
   echo "$pid $name" >>"$DATA/run/pids"
   # Until the fork has exec'd, its command line is this script's, which is_ours does not
   # recognise: wait for the exec so that every later check (and `stop`) sees the server.
+  # setsid's own command line names DATA too: wait until it has exec'd the server itself.
   for ((i = 0; i < 250; i++)); do
-    if is_ours "$pid"; then
+    if is_ours "$pid" && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) != */setsid ]]; then
       # shellcheck disable=SC2034 # the sourcing script's
       LAUNCHED=$pid
       return 0
