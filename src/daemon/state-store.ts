@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutlastError } from '../errors.ts';
 import type { MachineState, TimelineEvent } from '../failover/machine.ts';
@@ -33,6 +33,13 @@ export interface PersistedState {
   providers: ProviderStatus[];
 }
 
+/** What `repairEvents` cut off the end of the event log. */
+export interface TornLine {
+  bytes: number;
+  /** The torn line's first characters. */
+  start: string;
+}
+
 /** Events kept in memory and read back at start (the dashboard's timeline). */
 export const RECENT_EVENTS = 500;
 
@@ -50,9 +57,55 @@ export class StateStore {
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await removeStaleTemps(this.dir);
   }
 
+  /**
+   * Makes the event log end with a whole line: a process killed (or a machine that lost power)
+   * in the middle of an append can leave a torn last line, and the next append would glue its
+   * first event to it, so that both are lost. The torn part is cut off (it never parsed) and
+   * returned, for the watcher to report; undefined when the log was whole.
+   */
+  async repairEvents(): Promise<TornLine | undefined> {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(this.eventsPath, 'r+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size === 0) return undefined;
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] === 0x0a) return undefined;
+      // Looks back for the end of the last whole line, in steps (a line is small).
+      let end = 0;
+      const step = 64 * 1024;
+      for (let to = size; to > 0 && end === 0; to -= step) {
+        const from = Math.max(0, to - step);
+        const chunk = Buffer.alloc(to - from);
+        await handle.read(chunk, 0, chunk.length, from);
+        const newline = chunk.lastIndexOf(0x0a);
+        if (newline >= 0) end = from + newline + 1;
+        if (from === 0) break;
+      }
+      const torn = Buffer.alloc(Math.min(size - end, 200));
+      await handle.read(torn, 0, torn.length, end);
+      await handle.truncate(end);
+      await handle.sync();
+      return { bytes: size - end, start: torn.toString('utf8') };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Why the last `load` found a state file it could not use (reported by the watcher), if it did. */
+  loadProblem: string | undefined;
+
   async load(): Promise<PersistedState | undefined> {
+    this.loadProblem = undefined;
     let text: string;
     try {
       text = await readFile(this.statePath, 'utf8');
@@ -64,9 +117,12 @@ export class StateStore {
     }
     try {
       const state = JSON.parse(text) as PersistedState;
-      return state.version === 1 ? state : undefined;
-    } catch {
+      if (state.version === 1) return state;
+      this.loadProblem = `${this.statePath} has version ${String(state.version)}, not 1: starting afresh`;
+      return undefined;
+    } catch (error) {
       // A torn file cannot happen with rename, but a hand edit can: start fresh rather than crash.
+      this.loadProblem = `${this.statePath} does not parse (${(error as Error).message}): starting afresh`;
       return undefined;
     }
   }
@@ -139,6 +195,29 @@ export async function readToken(
     return (await readFile(join(dir, 'token'), 'utf8')).trim();
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Removes the temp files of `writeAtomic` that a killed process left in `dir` (`NAME.PID.tmp` of a
+ * PID that no longer runs); a live process's are its writes in progress.
+ */
+async function removeStaleTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const match = /\.(\d+)\.tmp$/.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    await rm(join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
