@@ -29,6 +29,11 @@ export interface DnsWriterOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   /**
+   * Awaited right before every write (after the read and plan): the watcher's save of the decision,
+   * so that no provider holds a decision the state folder does not know.
+   */
+  beforeWrite?: () => Promise<void>;
+  /**
    * In a cluster: called right before every write; resolves with a signal that bounds the write
    * (it fires when this watcher's leadership may end), or throws when this watcher does not lead.
    */
@@ -154,6 +159,7 @@ export class DnsWriter {
         status.lastReadAt = new Date().toISOString();
         const changes = planDns(current, desired);
         if (changes.length === 0) break;
+        await this.options.beforeWrite?.();
         try {
           const signal = await this.options.fence?.();
           await provider.apply(changes, signal ? { signal } : undefined);

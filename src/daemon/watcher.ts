@@ -9,8 +9,7 @@ import type { Config, DnsProviderConfig, OriginConfig } from '../config/schema.t
 import { createDnsProvider } from '../dns/index.ts';
 import { isNative, nativeProviders } from '../dns/native/index.ts';
 import type { NativeFailover, NativeView } from '../dns/native/types.ts';
-import { type DnsTarget, desiredRecords, sameSet } from '../dns/plan.ts';
-import type { RecordSet } from '../dns/provider.ts';
+import { type DnsTarget, desiredRecords } from '../dns/plan.ts';
 import { OutlastError } from '../errors.ts';
 import {
   type Effect,
@@ -29,6 +28,7 @@ import { DnsWriter, type LogEvent } from './dns-writer.ts';
 import { WatchMetrics } from './metrics.ts';
 import { compareNativeView, type Disagreement, type NativeViewEvent, type Verdict } from './native-view.ts';
 import { FileOutboxStore, Notifier, type NotifyTargetStatus } from './notify/index.ts';
+import { startDecision } from './start-decision.ts';
 import { RECENT_EVENTS, StateStore } from './state-store.ts';
 
 /** How often time is fed to the machine (hold-down expiry). */
@@ -177,8 +177,19 @@ export class Watcher {
     await this.store.init();
     await this.notifier?.start();
     await this.store.token();
+    const torn = await this.store.repairEvents();
     this.events.push(...((await this.store.recentEvents(RECENT_EVENTS)) as LogEvent[]));
+    if (torn) {
+      this.record([
+        this.logEvent(
+          'state-repaired',
+          `the event log's last line was torn (${torn.bytes} bytes, an unclean stop): cut off, the rest kept`,
+          { file: 'events.jsonl', bytes: torn.bytes, start: torn.start },
+        ),
+      ]);
+    }
     const saved = await this.store.load();
+    if (this.store.loadProblem) this.record([this.logEvent('state-repaired', this.store.loadProblem)]);
     if (saved) {
       // Operator choices survive a restart; health and DNS are observed again.
       this.machine = {
@@ -196,10 +207,11 @@ export class Watcher {
       logger: this.logger,
       onEvent: (event) => this.record([event]),
       onChange: () => this.persist(),
+      // The decision is on disk before any provider has it, so a restart knows what may be half done.
+      beforeWrite: () => this.saving,
       ...(this.config.watch.cluster ? { fence: () => this.cluster!.fence() } : {}),
     });
     const reads = await this.writer.readAll();
-    const current = reads.find((read): read is RecordSet[] => Array.isArray(read));
     for (const [index, read] of reads.entries()) {
       if (read instanceof Error) {
         this.record([
@@ -210,7 +222,37 @@ export class Watcher {
         ]);
       }
     }
-    this.apply({ type: 'observed', at: Date.now(), active: current ? this.originsServing(current) : [] });
+    const decision = startDecision({
+      name: dns.name,
+      ttl: dns.ttl,
+      policy: this.machineConfig.policy,
+      order: this.machineConfig.order,
+      targets: new Map(this.config.origins.map((origin) => [origin.id, origin.dns as DnsTarget])),
+      reads,
+      ...(saved
+        ? {
+            saved: {
+              active: saved.machine.active,
+              pending: saved.providers.some((provider) => provider.pending),
+            },
+          }
+        : {}),
+    });
+    this.apply({ type: 'observed', at: Date.now(), active: decision.active });
+    // A decision some provider does not have yet (a write pending at the last stop, a provider
+    // down then): written now to those behind; the writer reads each and writes only a difference.
+    // In a cluster the leader does this when elected.
+    if (!this.config.watch.cluster && decision.behind.length > 0 && this.machine.active.length > 0) {
+      const behind = decision.behind.map((index) => providers[index]!.describe());
+      this.record([
+        this.logEvent(
+          'dns-pending',
+          `${behind.join(', ')}: not on ${this.machine.active.join(', ')} yet (${decision.from === 'pending' ? 'a write was pending at the last stop' : 'records differ'}): writing`,
+          { providers: behind, active: this.machine.active, from: decision.from },
+        ),
+      ]);
+      this.route(this.machine.active);
+    }
 
     this.health = new HealthEngine({
       targets: this.config.origins.map((origin) => ({
@@ -580,31 +622,6 @@ export class Watcher {
     );
     this.metrics.setCluster(() => this.cluster?.status());
     await this.cluster.start();
-  }
-
-  /** The origins whose records are what DNS answers now (for the `observed` event at start). */
-  private originsServing(current: RecordSet[]): string[] {
-    const dns = this.config.dns!;
-    const order = this.machineConfig.order;
-    const matches = (ids: string[]) => {
-      const wanted = desiredRecords(
-        dns.name,
-        dns.ttl,
-        ids.map((id) => this.origins.get(id)!.dns as DnsTarget),
-      );
-      return (
-        wanted.length === current.length && wanted.every((set) => current.some((have) => sameSet(set, have)))
-      );
-    };
-    if (this.machineConfig.policy === 'priority') return order.filter((id) => matches([id])).slice(0, 1);
-    // all-healthy: the origins whose addresses all appear, if together they are exactly the records.
-    const present = order.filter((id) => {
-      const target = this.origins.get(id)!.dns as DnsTarget;
-      if ('cname' in target) return false;
-      const values = new Set(current.flatMap((set) => set.values));
-      return [...(target.a ?? []), ...(target.aaaa ?? [])].every((address) => values.has(address));
-    });
-    return present.length > 0 && matches(present) ? present : [];
   }
 
   private record(events: LogEvent[]): void {
