@@ -69,17 +69,36 @@ const siteSchema = z.strictObject({
 /** An origin's `storage` section: one of the drivers' options (src/storage/registry.ts), by `type`. */
 export const storageSchema = pluginUnion(STORAGE_DRIVERS);
 
-const dnsTarget = z.union([
-  z.strictObject({ cname: z.string().min(1) }),
-  z
-    .strictObject({
-      a: z.array(z.ipv4()).optional(),
-      aaaa: z.array(z.ipv6()).optional(),
-    })
-    .refine((value) => (value.a?.length ?? 0) + (value.aaaa?.length ?? 0) > 0, {
-      message: 'expected { cname: name } or { a: [addresses], aaaa: [addresses] } with at least one address',
-    }),
-]);
+/**
+ * `{ cname }` or `{ a, aaaa }`. One object refined, not a union of two: with a union, a `cname` of
+ * the wrong type was reported as "cannot be used together with the others" by the a/aaaa form.
+ */
+const dnsTarget = z
+  .strictObject({
+    cname: z.string().min(1).optional(),
+    a: z.array(z.ipv4()).optional(),
+    aaaa: z.array(z.ipv6()).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const addresses = (value.a?.length ?? 0) + (value.aaaa?.length ?? 0);
+    if (value.cname !== undefined && (value.a !== undefined || value.aaaa !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected either cname or a/aaaa, not both' });
+    } else if (value.cname === undefined && addresses === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'expected { cname: name } or { a: [addresses], aaaa: [addresses] } with at least one address',
+      });
+    }
+  })
+  .transform((value): { cname: string } | { a?: string[]; aaaa?: string[] } =>
+    value.cname !== undefined
+      ? { cname: value.cname }
+      : {
+          ...(value.a === undefined ? {} : { a: value.a }),
+          ...(value.aaaa === undefined ? {} : { aaaa: value.aaaa }),
+        },
+  );
 
 const originSchema = z.strictObject({
   /** A short name: lowercase letters, digits, `-` and `_`. */
@@ -209,7 +228,10 @@ export const configSchema = z
       const ids = origins
         .map((origin) => (origin as { id?: unknown })?.id)
         .filter((id) => typeof id === 'string');
-      (config.failover?.order ?? []).forEach((id, index) => {
+      // Runs on invalid input too: an order that is not a list is already reported by its schema.
+      const order: unknown = config.failover?.order;
+      (Array.isArray(order) ? order : []).forEach((id: unknown, index) => {
+        if (typeof id !== 'string') return;
         if (!ids.includes(id)) {
           ctx.addIssue({
             code: 'custom',
@@ -218,9 +240,24 @@ export const configSchema = z
           });
         }
       });
-      if (!config.dns) return;
+      if (typeof config.dns !== 'object' || config.dns === null) return;
+      const dns: { ttl?: unknown; providers?: unknown } = config.dns;
+      if (typeof dns.ttl === 'number' && Array.isArray(dns.providers)) {
+        const ttl = dns.ttl;
+        dns.providers.forEach((provider: unknown, index) => {
+          const type = (provider as { type?: unknown } | null)?.type;
+          const minTtl = DNS_PROVIDERS.find((plugin) => plugin.type === type)?.capabilities.minTtl ?? 0;
+          if (ttl < minTtl) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['dns', 'ttl'],
+              message: `${ttl} is below the lowest TTL ${String(type)} takes (dns.providers[${index}]): expected at least ${minTtl}`,
+            });
+          }
+        });
+      }
       origins.forEach((raw, index) => {
-        const origin = raw as { url?: unknown; dns?: { cname?: unknown } } | undefined;
+        const origin = raw as { url?: unknown; dns?: { cname?: unknown } | null } | null | undefined;
         if (origin?.url === undefined) {
           ctx.addIssue({
             code: 'custom',
@@ -234,7 +271,7 @@ export const configSchema = z
             path: ['origins', index, 'dns'],
             message: 'is required with a dns section: { cname: name } or { a: [...], aaaa: [...] }',
           });
-        } else if (config.failover?.policy === 'all-healthy' && origin.dns.cname !== undefined) {
+        } else if (config.failover?.policy === 'all-healthy' && origin.dns?.cname !== undefined) {
           ctx.addIssue({
             code: 'custom',
             path: ['origins', index, 'dns', 'cname'],
