@@ -135,7 +135,8 @@ export function describeIssue(
     case 'invalid_union': {
       if (authored) return [{ path, message: authored }];
       if (issue.discriminator !== undefined && 'options' in issue && issue.options) {
-        return [{ path, message: `expected one of ${issue.options.map(String).join(', ')}, got ${got()}` }];
+        const expected = `expected one of ${issue.options.map(String).join(', ')}, got ${got()}`;
+        return [{ path, message: expected + misspeltDiscriminator(context, path, issue.discriminator) }];
       }
       const branch = bestBranch(issue.errors);
       if (branch) return branch.flatMap((inner) => describeIssue(inner, context, path));
@@ -154,6 +155,15 @@ export function describeIssue(
       return [{ path, message: `${expected}, got ${got()}` }];
     }
   }
+}
+
+/** `; unknown key "typpe" (did you mean "type"?)` when the missing `type` is there misspelt. */
+function misspeltDiscriminator(context: IssueContext, path: readonly PathSegment[], discriminator: string) {
+  const objectPath = path[path.length - 1] === discriminator ? path.slice(0, -1) : path;
+  const value = valueAt(context.data, objectPath);
+  if (typeof value !== 'object' || value === null || discriminator in value) return '';
+  const typo = Object.keys(value).find((key) => suggestKey(key, [discriminator]) === discriminator);
+  return typo === undefined ? '' : `; unknown key "${typo}" (did you mean "${discriminator}"?)`;
 }
 
 /** What zod's default message would have said, in plain words. */
