@@ -15,11 +15,20 @@
 //                                 runs dist/: only for loops where dist/ is known to be current)
 //   OUTLAST_TEST_NO_SERVERS=1     start no Swift clusters or DNS servers here (tests that need them
 //                                 start their own)
+//
+// The secret canary (test/helpers/canary.ts): each run has a capture folder (OUTLAST_TEST_CAPTURE_DIR)
+// and a canary seed (OUTLAST_TEST_CANARY_SEED) handed to the tests; every test process loads
+// test/helpers/capture-children.ts, which keeps there whatever the `outlast` children print, and
+// tests add what they read (/status, /metrics, the dashboard, state files, event logs). The test
+// runner's own report (TAP) goes there too. After the tests, test/helpers/canary-scan.ts looks in
+// it for every canary and every real server's secret; a hit fails the run, naming the file and the
+// secret (never its value), and the folder is kept for a look; a clean folder is removed.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -320,12 +329,39 @@ async function main() {
     process.stdout.write('== browser (scripts/servers/browser.sh install): FAILED\n');
     return browser.status;
   }
-  return run(
+  const captureDir = mkdtempSync(join(tmpdir(), 'outlast-capture-'));
+  const canaryEnv = {
+    OUTLAST_TEST_CAPTURE_DIR: captureDir,
+    OUTLAST_TEST_CANARY_SEED: randomBytes(6).toString('hex'),
+  };
+  const tests = await run(
     `tests (${files.length} files)`,
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-    serverEnv,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      pathToFileURL(join(root, 'test', 'helpers', 'capture-children.ts')).href,
+      '--test',
+      '--test-concurrency=2',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${join(captureDir, 'test-runner.tap')}`,
+      ...files,
+    ],
+    { ...serverEnv, ...canaryEnv },
   );
+  if (interrupted) return interrupted;
+  const scan = await run(
+    'secret canary (test/helpers/canary-scan.ts)',
+    process.execPath,
+    ['--import', 'tsx', join(root, 'test', 'helpers', 'canary-scan.ts'), captureDir],
+    { ...serverEnv, ...canaryEnv },
+  );
+  if (scan === 0) rmSync(captureDir, { recursive: true, force: true });
+  else process.stdout.write(`   the captures are kept in ${captureDir}\n`);
+  return tests || scan;
 }
 
 for (const [signal, code] of [

@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../../src/util/log.ts';
+import { capture } from './canary.ts';
 
 export interface ReceivedRequest {
   path: string;
@@ -68,8 +69,15 @@ export async function startWebhookReceiver(secret?: string): Promise<WebhookRece
   return receiver;
 }
 
+/** Every recording logger's lines, handed to the secret canary's scan when the process exits. */
+const recorded: string[][] = [];
+process.once('exit', () => {
+  for (const lines of recorded) if (lines.length > 0) capture('recording-logger', lines.join('\n'));
+});
+
 /** A logger that keeps every line it is given, at every level, as text. */
 export function recordingLogger(lines: string[] = []): Logger & { lines: string[] } {
+  recorded.push(lines);
   const log =
     (level: string) =>
     (...args: unknown[]) => {

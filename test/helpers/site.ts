@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { objectPath } from '../../src/storage/drivers/fs.ts';
+import { captureStateDirs } from './canary.ts';
 
 /** Names that must round-trip through every driver and through `outlast serve`. */
 export const ODD_NAMES = [
@@ -88,7 +89,11 @@ export function setupFsDeploy(options: {
     origins,
     config,
     configFile,
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
+    cleanup: () => {
+      // The watcher state folders tests put here (root/state…) go to the secret canary's scan.
+      captureStateDirs(root);
+      rmSync(root, { recursive: true, force: true });
+    },
   };
 }
 
