@@ -7,8 +7,8 @@
 import type { ClusterMember, ClusterStatus } from '../cluster/member.ts';
 import type { Config, DnsProviderConfig, OriginConfig } from '../config/schema.ts';
 import { createDnsProvider } from '../dns/index.ts';
-import { isNative, nativeProviders } from '../dns/native/index.ts';
-import type { NativeFailover, NativeView } from '../dns/native/types.ts';
+import { isNative } from '../dns/native/index.ts';
+import type { NativeFailover } from '../dns/native/types.ts';
 import { type DnsTarget, desiredRecords } from '../dns/plan.ts';
 import { OutlastError } from '../errors.ts';
 import {
@@ -26,7 +26,7 @@ import type { ProbeResult } from '../health/probe.ts';
 import { componentLogger, type Logger } from '../util/log.ts';
 import { DnsWriter, type LogEvent } from './dns-writer.ts';
 import { WatchMetrics } from './metrics.ts';
-import { compareNativeView, type Disagreement, type NativeViewEvent, type Verdict } from './native-view.ts';
+import { type NativeViewStatus, NativeViews } from './native-views.ts';
 import { FileOutboxStore, Notifier, type NotifyTargetStatus } from './notify/index.ts';
 import { startDecision } from './start-decision.ts';
 import { RECENT_EVENTS, StateStore } from './state-store.ts';
@@ -34,35 +34,10 @@ import { RECENT_EVENTS, StateStore } from './state-store.ts';
 /** How often time is fed to the machine (hold-down expiry). */
 const TICK_MS = 500;
 
-/** The shortest time between two reads of a DNS host's own view. */
-const MIN_VIEW_MS = 1000;
-
 /** A certificate warning is a timeline event at most this often per origin. */
 const CERTIFICATE_EVENT_MS = 86_400_000;
 
-/** One native provider's view beside the watcher's own, as GET /status shows it. */
-export interface NativeViewStatus {
-  provider: string;
-  /** When the host's view was last read (ISO 8601); undefined until it has been. */
-  at: string | undefined;
-  /** Why the last read failed, or why there is no view at all. */
-  error?: string;
-  origins: Record<
-    string,
-    { host: Verdict; watcher: Verdict | 'unknown'; disagreeingSince?: string; detail?: string }
-  >;
-}
-
-/** A native provider the watcher reads the view of (it writes nothing there). */
-interface NativeSlot {
-  provider: string;
-  native: NativeFailover | undefined;
-  view: NativeView | undefined;
-  error: string | undefined;
-  disagreements: Record<string, Disagreement>;
-  timer: NodeJS.Timeout | undefined;
-  polling: Promise<void> | undefined;
-}
+export type { NativeViewStatus } from './native-views.ts';
 
 export interface WatchStatus {
   name: string;
@@ -122,8 +97,7 @@ export class Watcher {
   private readonly startedAt = new Date().toISOString();
   private saving: Promise<void> = Promise.resolve();
   private readonly nativeHosts: (config: DnsProviderConfig) => Promise<NativeFailover | undefined>;
-  private readonly natives: NativeSlot[] = [];
-  private stopping = false;
+  private natives: NativeViews | undefined;
   private readonly certificateEvents = new Map<string, { warning: string; at: number }>();
   private cluster: ClusterMember | undefined;
 
@@ -270,7 +244,14 @@ export class Watcher {
     });
     if (this.config.watch.cluster) await this.startCluster();
     this.health.start();
-    await this.startNative();
+    this.natives = new NativeViews({
+      config: this.config,
+      nativeHosts: this.nativeHosts,
+      health: () => this.health?.snapshot() ?? {},
+      currentRelease: () => this.machine.currentRelease,
+      record: (events) => this.record(events),
+    });
+    await this.natives.start();
     this.tick = setInterval(() => this.apply({ type: 'tick', at: Date.now() }), TICK_MS);
     this.tick.unref?.();
     this.record([
@@ -287,7 +268,7 @@ export class Watcher {
     await this.cluster
       ?.stop()
       .catch((error) => this.logger.warn({ err: String(error) }, 'leaving the cluster'));
-    await this.stopNative();
+    await this.natives?.stop();
     await this.health?.stop();
     await this.writer?.stop();
     await this.notifier?.stop();
@@ -361,7 +342,7 @@ export class Watcher {
         };
       }),
       providers: this.writer?.statuses() ?? [],
-      ...(this.natives.length > 0 ? { native: this.nativeStatuses(health) } : {}),
+      ...(this.natives && this.natives.size > 0 ? { native: this.natives.statuses(health) } : {}),
       ...(this.notifier ? { notify: this.notifier.status() } : {}),
       ...(this.cluster ? { cluster: this.cluster.status() } : {}),
       events: this.events.slice(-100),
@@ -379,127 +360,6 @@ export class Watcher {
   async settled(): Promise<void> {
     await this.writer?.settled();
     await this.saving;
-  }
-
-  /** Opens every native provider's module and, for those whose API gives a view, starts reading it. */
-  private async startNative(): Promise<void> {
-    for (const { provider } of nativeProviders(this.config)) {
-      const slot: NativeSlot = {
-        provider: provider.type,
-        native: undefined,
-        view: undefined,
-        error: undefined,
-        disagreements: {},
-        timer: undefined,
-        polling: undefined,
-      };
-      this.natives.push(slot);
-      try {
-        const native = await this.nativeHosts(provider);
-        if (!native) {
-          slot.error = `${provider.type} has no native failover`;
-          continue;
-        }
-        slot.provider = native.describe();
-        if (!native.view) {
-          slot.error = "the host's API gives no view of its checks";
-          await native.close().catch(() => undefined);
-          continue;
-        }
-        slot.native = native;
-        this.pollNative(slot);
-      } catch (error) {
-        slot.error = (error as Error).message;
-      }
-    }
-  }
-
-  /** Reads one host's view now, then again one interval after the read is over (one in flight). */
-  private pollNative(slot: NativeSlot): void {
-    const native = slot.native;
-    if (!native?.view || this.stopping) return;
-    const read = native.view.bind(native);
-    slot.polling = (async () => {
-      try {
-        const { nativeSpec } = await import('../dns/native/spec.ts');
-        const view = await read(nativeSpec(this.config, this.machine.currentRelease));
-        slot.view = view;
-        slot.error = undefined;
-        this.compareNative(slot, view);
-      } catch (error) {
-        slot.error = (error as Error).message || String(error);
-      }
-    })().finally(() => {
-      slot.polling = undefined;
-      if (this.stopping) return;
-      slot.timer = setTimeout(
-        () => this.pollNative(slot),
-        Math.max(MIN_VIEW_MS, this.config.health.interval),
-      );
-      slot.timer.unref?.();
-    });
-  }
-
-  private compareNative(slot: NativeSlot, view: NativeView): void {
-    const health = this.health?.snapshot() ?? {};
-    const watcher = Object.fromEntries(
-      this.config.origins.map((origin) => [origin.id, health[origin.id]?.state ?? ('unknown' as const)]),
-    );
-    const { disagreements, events } = compareNativeView({
-      provider: slot.provider,
-      previous: slot.disagreements,
-      host: view.origins,
-      watcher,
-      at: Date.now(),
-      intervalMs: this.config.health.interval,
-    });
-    slot.disagreements = disagreements;
-    this.record(events.map((event) => this.nativeEvent(event, view)));
-  }
-
-  private nativeEvent(event: NativeViewEvent, view: NativeView): LogEvent {
-    const detail = view.origins[event.origin]?.detail;
-    const message =
-      event.kind === 'native-disagrees'
-        ? `${event.provider} says ${event.origin} is ${event.host}, the watcher sees it ${event.watcher}` +
-          ` (since ${new Date(event.since).toISOString()})${detail ? `: ${detail}` : ''}`
-        : `${event.provider} and the watcher agree again: ${event.origin} is ${event.host}`;
-    return this.logEvent(event.kind, message, {
-      provider: event.provider,
-      origin: event.origin,
-      host: event.host,
-      watcher: event.watcher,
-      since: new Date(event.since).toISOString(),
-    });
-  }
-
-  private async stopNative(): Promise<void> {
-    this.stopping = true;
-    for (const slot of this.natives) clearTimeout(slot.timer);
-    // Closed first, so that a read in flight ends rather than holds the stop.
-    await Promise.all(this.natives.map((slot) => slot.native?.close().catch(() => undefined)));
-    await Promise.all(this.natives.map((slot) => slot.polling));
-  }
-
-  private nativeStatuses(health: Record<string, OriginHealth>): NativeViewStatus[] {
-    return this.natives.map((slot) => {
-      const origins: NativeViewStatus['origins'] = {};
-      for (const [id, verdict] of Object.entries(slot.view?.origins ?? {})) {
-        const since = slot.disagreements[id]?.since;
-        origins[id] = {
-          host: verdict.up ? 'up' : 'down',
-          watcher: health[id]?.state ?? 'unknown',
-          ...(since === undefined ? {} : { disagreeingSince: new Date(since).toISOString() }),
-          ...(verdict.detail === undefined ? {} : { detail: verdict.detail }),
-        };
-      }
-      return {
-        provider: slot.provider,
-        at: slot.view ? new Date(slot.view.at).toISOString() : undefined,
-        ...(slot.error === undefined ? {} : { error: slot.error }),
-        origins,
-      };
-    });
   }
 
   private onTransition(transition: HealthTransition): void {
