@@ -305,9 +305,13 @@ async function hashAll(
       try {
         results[index] = cache
           ? await hashCached(file.path, buffer, cache)
-          : await hashFile(file.path, buffer);
+          : await hashFile(file.path, buffer).then(({ size, sha256 }) => ({ size, sha256 }));
       } catch (error) {
-        problems.push({ shown: file.shown, message: cannotRead(error) });
+        const message =
+          error instanceof ChangedWhileRead
+            ? 'changed while it was read (is the build still writing it?); run again once it is done'
+            : cannotRead(error);
+        problems.push({ shown: file.shown, message });
       }
       options.onProgress?.(++done, total);
     }
@@ -332,32 +336,29 @@ async function hashCached(
   }
   const hit = stats?.isFile() ? cache.lookup(file, stats) : undefined;
   if (hit) return hit;
-  let before: BigIntStats | undefined;
-  const result = await hashFile(
-    file,
-    buffer,
-    (fd) =>
-      new Promise<void>((resolve) =>
-        fstat(fd, { bigint: true }, (error, stats) => {
-          before = error ? undefined : stats;
-          resolve();
-        }),
-      ),
-  );
-  // Only a plain file read whole is recorded (not one that grew or shrank while being read).
-  if (before?.isFile() && before.size === BigInt(result.size))
-    cache.record(file, stampOf(before), result.sha256);
+  const { before, ...result } = await hashFile(file, buffer);
+  // Only a plain file read whole is recorded (hashFile refuses one that changed while being read).
+  if (before.isFile()) cache.record(file, stampOf(before), result.sha256);
   return result;
 }
 
+/** A file whose size or mtime moved while it was hashed: its hash may match no version of it. */
+class ChangedWhileRead extends Error {}
+
+const fstatBig = (fd: number) =>
+  new Promise<BigIntStats>((resolve, reject) =>
+    fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))),
+  );
+
 // Callback fs rather than fs/promises: for many small files the promise API's per-call overhead
 // is larger than the reads themselves (measured: about 1.4x slower over 10,000 files).
-/** `beforeRead`, if given, runs on the open descriptor before the first byte is read. */
+/** The hash of the file's bytes and its stat from before the first byte was read. Throws
+ * `ChangedWhileRead` when the file's size or mtime after reading differ from before (a build still
+ * writing it): the bytes hashed may never have been the file's content at any one moment. */
 async function hashFile(
   file: string,
   buffer: Buffer,
-  beforeRead?: (fd: number) => Promise<void>,
-): Promise<{ size: number; sha256: string }> {
+): Promise<{ size: number; sha256: string; before: BigIntStats }> {
   // O_NONBLOCK: should a FIFO replace the file after the walk, opening it must fail, not hang.
   const fd = await new Promise<number>((resolve, reject) =>
     open(file, constants.O_RDONLY | constants.O_NONBLOCK, (error, fd) =>
@@ -365,7 +366,7 @@ async function hashFile(
     ),
   );
   try {
-    await beforeRead?.(fd);
+    const before = await fstatBig(fd);
     const hash = createHash('sha256');
     let size = 0;
     for (;;) {
@@ -376,7 +377,13 @@ async function hashFile(
       size += bytes;
       hash.update(buffer.subarray(0, bytes));
     }
-    return { size, sha256: hash.digest('hex') };
+    if (before.isFile()) {
+      const after = await fstatBig(fd);
+      if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== before.size) {
+        throw new ChangedWhileRead();
+      }
+    }
+    return { size, sha256: hash.digest('hex'), before };
   } finally {
     await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
