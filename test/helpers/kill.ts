@@ -25,12 +25,14 @@ export { prng } from './fault-proxy.ts';
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
 
 /**
- * Runs `outlast ARGS`; with `killAfterMs`, SIGKILLs it after that long (unless it ended first).
- * Resolves with how it ended; rejects when it exited with a non-zero code.
+ * Runs `outlast ARGS`; with `kill`, SIGKILLs it that many ms after the start, or when the promise
+ * that `kill(ended)` returns resolves (`ended()` tells whether the process is over; a trigger
+ * polling something should stop then). Resolves with how it ended; rejects when it exited with a
+ * non-zero code.
  */
 export function runCli(
   args: string[],
-  killAfterMs?: number,
+  kill?: number | ((ended: () => boolean) => Promise<void>),
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; signal: string | null }> {
   return new Promise((resolve, reject) => {
@@ -42,10 +44,22 @@ export function runCli(
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
-    const timer =
-      killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    let ended = false;
+    const timer = typeof kill === 'number' ? setTimeout(() => child.kill('SIGKILL'), kill) : undefined;
+    if (typeof kill === 'function') {
+      kill(() => ended).then(
+        () => {
+          if (!ended) child.kill('SIGKILL');
+        },
+        (error) => {
+          child.kill('SIGKILL');
+          reject(error);
+        },
+      );
+    }
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      ended = true;
       clearTimeout(timer);
       if (code !== null && code !== 0)
         reject(new Error(`outlast ${args.join(' ')} exited ${code}: ${stderr}`));
@@ -158,7 +172,13 @@ export async function checkConverged(
   }
   const contents = await origin.contents();
   const onOrigin = [...contents.keys()].filter((key) => !key.startsWith(OUTLAST_PREFIX));
-  assert.deepEqual(onOrigin.sort(), [...kept].sort(), `${label}: no stray objects`);
+  const strays = onOrigin.filter((key) => !kept.has(key)).sort();
+  const missing = [...kept].filter((key) => !contents.has(key)).sort();
+  assert.deepEqual(
+    { strays, missing },
+    { strays: [], missing: [] },
+    `${label}: ${strays.length} stray objects (${strays.slice(0, 3).join(', ')}…), ${missing.length} missing`,
+  );
   for (const key of siteKeys(siteDir)) {
     assert.equal(
       contents.get(key),
