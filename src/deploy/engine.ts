@@ -37,6 +37,8 @@ export interface OriginOutcome {
   /** The release the origin serves at the end (from its beacon). */
   release: string | undefined;
   requests: number;
+  /** Of `requests`, the attempts made again after a retryable failure. */
+  retries: number;
   requestCounts: Record<string, number>;
 }
 
@@ -152,6 +154,7 @@ async function runPlans(
     error: undefined,
     release: undefined,
     requests: 0,
+    retries: 0,
     requestCounts: {},
   }));
   try {
@@ -221,6 +224,7 @@ function finish(
     const store = stores.get(outcome.originId);
     if (store) {
       outcome.requests = store.requests;
+      outcome.retries = store.retries;
       outcome.requestCounts = store.requestCounts;
     }
   }

@@ -67,6 +67,7 @@ export class Store {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly signal: AbortSignal | undefined;
   private readonly gate: WriteGate;
+  private retried = 0;
   private readonly counts: Record<StoreOperation, number> = {
     list: 0,
     stat: 0,
@@ -94,6 +95,11 @@ export class Store {
   /** Driver calls made so far; every attempt counts. */
   get requests(): number {
     return Object.values(this.counts).reduce((sum, count) => sum + count, 0);
+  }
+
+  /** Attempts made again after a retryable failure (counted in `requests` too). */
+  get retries(): number {
+    return this.retried;
   }
 
   /** Driver calls made so far, per operation. */
@@ -367,6 +373,7 @@ export class Store {
               cause: thrown,
             });
         if (!error.retryable || number >= this.attempts || signal?.aborted) throw this.wrap(error, number);
+        this.retried++;
         const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (number - 1));
         const delay = Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling));
         this.logger.warn(

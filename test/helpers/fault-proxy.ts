@@ -12,8 +12,8 @@
  * - `unanswered`   forwards, lets the service answer in full, resets without a byte; applied
  * - `stall`        holds the connection without an answer for `stallMs`, then resets; not forwarded
  * - `trickle`      forwards, sends the answer in small pieces over `trickleMs`; applied
- * - `truncate`     forwards, sends the answer's headers (its own Content-Length) and half the
- *                  body, then ends the connection; applied
+ * - `truncate`     forwards, sends half the answer's body as if it were all of it (Content-Length
+ *                  of the half): a well-formed HTTP answer whose content is cut; applied
  * - `delay`        waits `delayMs`, then forwards as usual; applied
  *
  * `outage()` turns every request into one fault (e.g. a DNS API down: `status` or `stall`) until
@@ -266,9 +266,11 @@ export class FaultProxy {
           res.write(half, () => socket.destroy());
           return;
         case 'truncate':
-          res.writeHead(status, sized);
-          res.flushHeaders();
-          res.write(half, () => socket.end());
+          res.writeHead(
+            status,
+            body.length > 0 ? { ...headers, 'content-length': String(half.length) } : headers,
+          );
+          res.end(half);
           return;
         case 'trickle':
           this.trickle(res, status, sized, body);

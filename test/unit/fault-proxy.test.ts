@@ -122,6 +122,9 @@ test('unanswered, reset-during and truncate apply the request but the client nev
       assert.ok(outcome.error || (outcome.body ?? '').length < BODY.length, `${kind}: got it all`);
       assert.ok(seen.includes(`PUT /${kind} 3`), `${kind}: the service saw it`);
       if (kind !== 'unanswered') assert.equal(outcome.status, 200, kind);
+      // A clean cut: a well-formed answer, half the body, nothing for HTTP to notice.
+      if (kind === 'truncate')
+        assert.deepEqual([outcome.error, outcome.body?.length], [undefined, BODY.length / 2]);
       assert.equal(proxy.faults()[0]?.fault, kind);
     });
   }

@@ -16,6 +16,7 @@ import type { ObjectSource, SetupOptions, StorageDriver } from '../../src/storag
 import { createSwiftDriver, type SwiftStorageConfig } from '../../src/storage/drivers/swift.ts';
 import { Store } from '../../src/storage/store.ts';
 import { testStorageDriver } from '../conformance/storage.ts';
+import { FaultProxy } from '../helpers/fault-proxy.ts';
 import { type SwiftCluster, swiftClustersForTests } from '../servers/swift.ts';
 
 /** swift.sh's tempauth user for this file alone: its token gets revoked here (see swift.sh). */
@@ -508,5 +509,41 @@ describe('swift driver on a real cluster', () => {
       await other.arrayBuffer();
       assert.equal(other.headers.get('access-control-allow-origin'), null);
     });
+  });
+});
+
+describe('swift driver when the cluster answers errors', () => {
+  it('a 5xx or 429 to a HEAD or a DELETE (whose bodies are drained first) is an error, not a crash', async () => {
+    const { a: cluster } = await swiftClustersForTests();
+    const account = mainAccount(cluster);
+    const container = newContainerName('errors');
+    await createContainer(account, container);
+    const proxy = new FaultProxy({
+      target: { host: cluster.ip, port: cluster.port },
+      seed: 5,
+      eligible: ({ method }) => method === 'HEAD' || method === 'DELETE',
+      rate: 1,
+      kinds: ['status'],
+    });
+    await proxy.start();
+    const driver = createSwiftDriver(
+      config({ ...account, authUrl: `${proxy.url}${new URL(cluster.authUrl).pathname}` }, container),
+    );
+    try {
+      // Before the fix, undici 7 threw from a microtask here (nodejs/undici#5614): the process died.
+      for (const call of [() => driver.stat('missing.txt'), () => driver.delete('missing.txt')]) {
+        await assert.rejects(call(), (error: OutlastError) => {
+          assert.ok(isOutlastError(error), String(error));
+          assert.ok(['unavailable', 'rate_limited', 'internal'].includes(error.code), error.code);
+          assert.match(error.message, /HTTP (500|503|429)/);
+          return true;
+        });
+      }
+      assert.ok(proxy.faults().length >= 2, 'the faults reached the driver');
+    } finally {
+      await driver.close?.();
+      await proxy.stop();
+      await removeContainer(account, container);
+    }
   });
 });

@@ -228,6 +228,7 @@ function originJson(origin: OriginOutcome) {
     unchanged: plan?.unchanged ?? 0,
     bytes: origin.result?.uploadedBytes ?? 0,
     requests: origin.requests,
+    retries: origin.retries,
     requestCounts: origin.requestCounts,
     warnings: plan?.warnings ?? [],
     guardRefusal: plan?.guardRefusal ?? null,

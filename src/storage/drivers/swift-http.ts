@@ -153,9 +153,17 @@ export function isSuccess(response: SwiftResponse): boolean {
   return response.statusCode >= 200 && response.statusCode < 300;
 }
 
-/** The error for a response that is not what `what` expected; reads (and so frees) its body. */
+/**
+ * The error for a response that is not what `what` expected; reads (and so frees) its body,
+ * unless it was drained already (a HEAD's, a delete's): undici 7 crashes the process, from a
+ * microtask no caller can catch, when a body that has ended is read again (nodejs/undici#5614,
+ * fixed only in undici 8, which needs Node 22). A 503 to a HEAD under load was enough.
+ */
 export async function failure(response: SwiftResponse, what: string): Promise<OutlastError> {
-  const text = await response.body.text().catch(() => '');
+  const body = response.body;
+  // An empty body that was dumped counts as neither used nor disturbed: ask whether it ended.
+  const drained = body.bodyUsed || body.readableEnded || body.destroyed;
+  const text = drained ? '' : await body.text().catch(() => '');
   return statusError(response.statusCode, response.headers, what, text);
 }
 
