@@ -47,6 +47,7 @@ export function isSettled(beacon: Beacon | undefined, releaseId: string, keepRel
     beacon !== undefined &&
     beacon.release === releaseId &&
     beacon.deploying === undefined &&
+    beacon.interrupted === undefined &&
     beacon.pendingCleanup.length === 0 &&
     beacon.releases.length <= keepReleases
   );
@@ -113,6 +114,7 @@ export function planOrigin(input: PlanInput): OriginPlan {
     ...(beacon?.releases ?? []),
     ...(beacon?.pendingCleanup ?? []),
     ...(beacon?.deploying ? [beacon.deploying] : []),
+    ...(beacon?.interrupted ?? []),
     ...(state.listedReleases ?? []),
   ]);
   const dropped = [...named].filter((id) => !kept.includes(id)).sort();
@@ -171,7 +173,7 @@ export function planOrigin(input: PlanInput): OriginPlan {
     ...base,
     noop: !writesObjects && !beaconChanged && deletes.length === 0 && internalDeletes.length === 0,
     manifest: manifestThere ? undefined : { key: manifestKey(target.releaseId), json: target.manifestJson },
-    markerBeacon: beacon && writesObjects ? { ...beacon, deploying: target.releaseId } : undefined,
+    markerBeacon: beacon && writesObjects ? markerFor(beacon, target.releaseId) : undefined,
     uploads,
     beacon: beaconChanged || writesObjects ? beaconNow : undefined,
     deletes,
@@ -184,6 +186,19 @@ export function planOrigin(input: PlanInput): OriginPlan {
     objectsBefore,
     guardRefusal: guardRefusal(deletes.length, objectsBefore, input.guard),
   };
+}
+
+/**
+ * The beacon that marks a deploy of `target` in progress. A deploy that was itself interrupted
+ * (the beacon's `deploying`, when it is neither the target nor live) is not forgotten: it joins
+ * `interrupted`, since keys it wrote may hold its content and its objects may need deleting; a
+ * second interruption would otherwise leave a page of a release never committed, trusted for good.
+ */
+export function markerFor(beacon: Beacon, target: string): Beacon {
+  const earlier = [...(beacon.interrupted ?? []), ...(beacon.deploying ? [beacon.deploying] : [])];
+  const interrupted = [...new Set(earlier)].filter((id) => id !== target && id !== beacon.release);
+  const { interrupted: _before, ...rest } = beacon;
+  return { ...rest, deploying: target, ...(interrupted.length > 0 ? { interrupted } : {}) };
 }
 
 /** What each site key holds on the origin, as far as we know without asking it again. */
@@ -226,9 +241,11 @@ function knownRemoteContent(state: OriginState, filesOf: FilesOf): Map<string, R
   for (const [key, entry] of Object.entries(currentFiles)) {
     remote.set(key, { sha256: entry.sha256, size: entry.size, headers: entry.headers });
   }
-  // A deploy that was killed may have written any key its release changes: trust none of them.
-  if (beacon.deploying !== undefined && beacon.deploying !== beacon.release) {
-    const partial = state.manifests.get(beacon.deploying);
+  // A deploy that was killed may have written any key its release changes: trust none of them,
+  // nor those of deploys interrupted before it.
+  const partials = [...(beacon.deploying ? [beacon.deploying] : []), ...(beacon.interrupted ?? [])];
+  for (const id of partials.filter((id) => id !== beacon.release)) {
+    const partial = state.manifests.get(id);
     if (!partial) throw new Error('planOrigin needs the interrupted release manifest or a listing');
     for (const [key, entry] of Object.entries(filesOf(partial))) {
       const before = currentFiles[key];

@@ -49,13 +49,16 @@ export async function readOriginState(store: Store, options: ReadOptions): Promi
       ...beacon.releases,
       ...beacon.pendingCleanup,
       ...(beacon.deploying ? [beacon.deploying] : []),
+      ...(beacon.interrupted ?? []),
       ...(options.releaseId ? [options.releaseId] : []),
     ]);
     await Promise.all([...ids].map((id) => readManifestInto(store, id, state)));
   }
 
   const live = beacon ? state.manifests.has(beacon.release) : false;
-  const interrupted = beacon?.deploying !== undefined && !state.manifests.has(beacon.deploying);
+  const interrupted = [...(beacon?.deploying ? [beacon.deploying] : []), ...(beacon?.interrupted ?? [])].some(
+    (id) => !state.manifests.has(id),
+  );
   if (options.verify || !beacon || !live || interrupted) {
     await listEverything(store, state, options.concurrency ?? 16);
   } else {

@@ -3,7 +3,8 @@
  *
  * The order of work on one origin is what keeps it serving a whole release at every moment:
  *   1. the target release's manifest, then a marker in the beacon (`deploying`), so that a
- *      deploy killed half-way is recognised and repaired by the next one;
+ *      deploy killed half-way is recognised and repaired by the next one; a marked deploy that
+ *      was not the target's moves to `interrupted`, so a second kill forgets neither;
  *   2. older contents that a kept release still needs are copied to `blobs/<sha256>`;
  *   3. new and changed non-HTML objects, then HTML (pages never point at missing assets);
  *   4. the beacon names the new release (the commit point: health checks see it from here on);

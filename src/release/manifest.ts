@@ -199,6 +199,7 @@ const beaconSchema = z
     releases: z.array(releaseId).min(1),
     pendingCleanup: z.array(releaseId),
     deploying: releaseId.optional(),
+    interrupted: z.array(releaseId).min(1).optional(),
     writer: z.string().min(1).max(100),
   })
   .refine((beacon) => beacon.releases[0] === beacon.release, {

@@ -46,6 +46,10 @@ export interface Beacon {
   /** Set while a deploy of this release is writing objects (the beacon still names the old one):
    * objects that release touches may hold either version until the next beacon. */
   deploying?: string;
+  /** Releases of earlier deploys that were interrupted too, before `deploying`'s began: keys they
+   * touch may still hold their content, and their objects may need deleting, until the next
+   * commit. Absent when there are none. */
+  interrupted?: string[];
   /** The outlast version that wrote it. */
   writer: string;
 }

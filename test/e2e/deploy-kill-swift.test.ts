@@ -424,13 +424,7 @@ test('20 SIGKILLs on two Swift clusters (S3 API and native) at once: no broken p
   assert.deepEqual(reader.broken.slice(0, 10), [], `seed ${seed}: ${reader.broken.length} broken page views`);
 });
 
-test('after every kill both origins were truthful with kept releases restorable, and the last deploy converged', {
-  // A defect of src/deploy/plan.ts (reported, not fixed here): a deploy's marker replaces the
-  // `deploying` of an earlier interrupted deploy, so the keys that one wrote are trusted as the
-  // live release's from then on: a page of a release never committed stays on the origin (the
-  // beacon then lies), and its assets are never deleted (strays). Remove this `todo` with the fix.
-  todo: 'deploying of an interrupted deploy is overwritten by the next marker (issue 14 item 3 report)',
-}, () => {
+test('after every kill both origins were truthful with kept releases restorable, and the last deploy converged', () => {
   assert.ok(lies, 'the kill run ran');
   assert.deepEqual(lies, [], `${lies.length} false claims`);
 });

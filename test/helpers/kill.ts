@@ -5,7 +5,8 @@
  * Swift kill test):
  * - truthful: with no deploy marked in progress, every file of the live release is in place, byte
  *   for byte; with one marked (`deploying`), every key of the live release holds the live content
- *   or the incoming one, never a third thing and never nothing;
+ *   or the incoming one (or that of a deploy the beacon names as `interrupted` before it), never a
+ *   third thing and never nothing;
  * - restorable: each file of every kept release is in place or kept as a blob;
  * - converged (after a full deploy): the local release, nothing in progress, no cleanup pending,
  *   exactly the kept releases' files and no strays, every local file byte for byte.
@@ -129,13 +130,19 @@ export async function checkTruthful(origin: OriginView, label: string): Promise<
   const beacon = parseBeacon(beaconBytes, `${label} beacon`);
   const live = await manifestOf(origin, beacon.release, label);
   const incoming = beacon.deploying ? await manifestOf(origin, beacon.deploying, label) : undefined;
+  // Deploys interrupted before the one in progress: their content may still be under live keys.
+  const earlier = await Promise.all((beacon.interrupted ?? []).map((id) => manifestOf(origin, id, label)));
   const kept = await Promise.all(beacon.releases.map((id) => manifestOf(origin, id, label)));
   // Listed after the beacon was read: a deploy killed before the read cannot have moved on since.
   const contents = await origin.contents();
   for (const [key, entry] of Object.entries(live.files)) {
     const actual = contents.get(key);
     assert.ok(actual, `${label}: ${key} of the live release ${beacon.release} is missing`);
-    const allowed = [entry.sha256, incoming?.files[key]?.sha256].filter(Boolean);
+    const allowed = [
+      entry.sha256,
+      incoming?.files[key]?.sha256,
+      ...earlier.map((m) => m.files[key]?.sha256),
+    ].filter(Boolean);
     assert.ok(
       allowed.includes(actual),
       `${label}: ${key} holds content of neither the live nor the incoming release (deploying: ${beacon.deploying})`,

@@ -189,6 +189,48 @@ describe('planOrigin', () => {
     assert.ok(plan.droppedReleases.includes('r3'));
   });
 
+  test('a deploy interrupted twice: the first interrupted release is carried in the marker, then distrusted and cleaned', () => {
+    const r2 = manifest({ 'index.html': ['a2'], 'a.css': ['b1'], 'old.css': ['c1'], 'two.css': ['f2'] });
+    const r3 = manifest({ 'index.html': ['a1'], 'a.css': ['b3'], 'old.css': ['c1'] });
+    // Live r1; a deploy of r2 was killed; a deploy of r3 starts: its marker must not forget r2.
+    const first = planOrigin({
+      originId: 'o',
+      target: target('r3', r3),
+      state: state(beacon('r1', ['r1'], { deploying: 'r2' }), { r1, r2 }),
+      keepReleases: 2,
+      guard,
+      now,
+      writer: 'w',
+    });
+    assert.equal(first.markerBeacon?.deploying, 'r3');
+    assert.deepEqual(first.markerBeacon?.interrupted, ['r2']);
+    // That deploy is killed too. The next one (r1's content again, as r4) distrusts the keys
+    // both interrupted deploys touched, though r4's index.html equals the live one, and deletes
+    // what only r2 wrote.
+    const r4 = manifest({ 'index.html': ['a1'], 'a.css': ['b1'], 'old.css': ['c1'] });
+    const second = planOrigin({
+      originId: 'o',
+      target: target('r4', r4),
+      state: state(first.markerBeacon, { r1, r2, r3 }),
+      keepReleases: 2,
+      guard,
+      now,
+      writer: 'w',
+    });
+    assert.deepEqual(
+      second.uploads.map((u) => [u.key, u.reason]),
+      [
+        ['a.css', 'unverified'],
+        ['index.html', 'unverified'],
+      ],
+    );
+    assert.deepEqual(second.deletes, ['two.css']);
+    assert.deepEqual(second.droppedReleases, ['r2', 'r3']);
+    assert.deepEqual(second.markerBeacon?.interrupted, ['r2', 'r3']);
+    assert.equal(second.beacon?.interrupted, undefined, 'the commit settles them');
+    assert.equal(second.beacon?.deploying, undefined);
+  });
+
   test('a key absent from the live release but held by an older kept one is preserved before reuse', () => {
     // r1 has gone.css; r2 removed it (kept on the origin for r1); r3 brings it back, changed.
     const r1g = manifest({ 'index.html': ['a1'], 'gone.css': ['g1'] });
