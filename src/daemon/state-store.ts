@@ -1,7 +1,9 @@
 /**
  * The watcher's state folder: `state.json` (the failover machine's state and each provider's
  * last write), replaced atomically (write a temp file, fsync, rename), and `events.jsonl`, an
- * append-only log of timeline events kept across restarts. Also the action token (`token`,
+ * append-only log of timeline events kept across restarts, rotated when it passes
+ * `eventsMaxBytes` (to `events.jsonl.1`, `.2`, …, the oldest beyond `eventFilesKept` dropped), so
+ * a site that flaps all day cannot fill the disk. Also the action token (`token`,
  * mode 0600) that the CLI and the dashboard send to change anything.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,15 +44,31 @@ export interface TornLine {
 
 /** Events kept in memory and read back at start (the dashboard's timeline). */
 export const RECENT_EVENTS = 500;
+/** The event log is rotated past this size: 8 MiB is tens of thousands of events. */
+export const EVENTS_MAX_BYTES = 8 * 1024 * 1024;
+/** Rotated event logs kept besides the current one. */
+export const EVENT_FILES_KEPT = 3;
+/** How much of each log file a start reads back. */
+const TAIL_BYTES = 2 * 1024 * 1024;
+
+export interface StateStoreOptions {
+  eventsMaxBytes?: number;
+  eventFilesKept?: number;
+}
 
 export class StateStore {
   readonly dir: string;
   private readonly statePath: string;
   private readonly eventsPath: string;
   private writing: Promise<void> = Promise.resolve();
+  private appending: Promise<void> = Promise.resolve();
+  private readonly eventsMaxBytes: number;
+  private readonly eventFilesKept: number;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: StateStoreOptions = {}) {
     this.dir = dir;
+    this.eventsMaxBytes = options.eventsMaxBytes ?? EVENTS_MAX_BYTES;
+    this.eventFilesKept = options.eventFilesKept ?? EVENT_FILES_KEPT;
     this.statePath = join(dir, 'state.json');
     this.eventsPath = join(dir, 'events.jsonl');
   }
@@ -134,34 +152,45 @@ export class StateStore {
     return this.writing;
   }
 
-  async appendEvents(events: TimelineEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await appendFile(this.eventsPath, events.map((event) => `${JSON.stringify(event)}\n`).join(''), {
-      mode: 0o600,
-    });
+  /** Appends (serialized), rotating the log first when these lines would take it past the limit. */
+  appendEvents(events: TimelineEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    const text = events.map((event) => `${JSON.stringify(event)}\n`).join('');
+    const run = async () => {
+      const size = await stat(this.eventsPath).then(
+        (info) => info.size,
+        () => 0,
+      );
+      if (size > 0 && size + Buffer.byteLength(text) > this.eventsMaxBytes) await this.rotateEvents();
+      await appendFile(this.eventsPath, text, { mode: 0o600 });
+    };
+    const next = this.appending.then(run, run);
+    this.appending = next.catch(() => undefined);
+    return next;
+  }
+
+  /** events.jsonl → .1 → .2 …; the file past `eventFilesKept` is dropped. A rename is atomic: a
+   * kill in between leaves every event in one of the files. */
+  private async rotateEvents(): Promise<void> {
+    await rm(`${this.eventsPath}.${this.eventFilesKept}`, { force: true });
+    for (let n = this.eventFilesKept - 1; n >= 1; n--) {
+      await rename(`${this.eventsPath}.${n}`, `${this.eventsPath}.${n + 1}`).catch(ignoreMissing);
+    }
+    await rename(this.eventsPath, `${this.eventsPath}.1`).catch(ignoreMissing);
   }
 
   /** The newest `limit` events of the log, oldest first. Lines that don't parse are skipped. */
   async recentEvents(limit = RECENT_EVENTS): Promise<TimelineEvent[]> {
-    let text: string;
-    try {
-      const info = await stat(this.eventsPath);
-      // Only the tail matters; a long-running watcher's log may be large.
-      const handle = await open(this.eventsPath, 'r');
-      try {
-        const length = Math.min(info.size, 2 * 1024 * 1024);
-        const buffer = Buffer.alloc(length);
-        await handle.read(buffer, 0, length, info.size - length);
-        text = buffer.toString('utf8');
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
+    let text = await tail(this.eventsPath);
+    // Just rotated: the newest events before it are at the end of the rotated files.
+    for (let n = 1; n <= this.eventFilesKept && text.split('\n').length <= limit; n++) {
+      text = `${await tail(`${this.eventsPath}.${n}`)}\n${text}`;
     }
     const events: TimelineEvent[] = [];
-    for (const line of text.split('\n').slice(-limit - 1)) {
+    for (const line of text
+      .split('\n')
+      .filter((line) => line.trim())
+      .slice(-limit - 1)) {
       if (!line.trim()) continue;
       try {
         events.push(JSON.parse(line) as TimelineEvent);
@@ -222,6 +251,28 @@ function isAlive(pid: number): boolean {
 }
 
 /** Replaces `path` by `text` atomically: a temp file, fsync, rename (a crash leaves the old or the new). */
+function ignoreMissing(error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+}
+
+/** The last TAIL_BYTES of a file ('' when there is none): only the tail of a long log matters. */
+async function tail(path: string): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    const length = Math.min(size, TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
 export async function writeAtomic(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   const handle = await open(temp, 'w', 0o600);

@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -99,5 +108,41 @@ test("init removes a killed process's temp files and keeps a live one's", async 
     assert.equal(existsSync(join(dir, 'notes.tmp')), true);
   } finally {
     cleanup();
+  }
+});
+
+test('the event log is rotated past its size limit: bounded on disk, nothing lost in the newest, read back across files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outlast-state-'));
+  const s = new StateStore(dir, { eventsMaxBytes: 2_000, eventFilesKept: 2 });
+  try {
+    await s.init();
+    // Concurrent appends are serialized: no interleaving, no lost line.
+    await Promise.all(Array.from({ length: 200 }, (_, n) => s.appendEvents([event(n)] as never)));
+    const files = readdirSync(dir)
+      .filter((name) => name.startsWith('events.jsonl'))
+      .sort();
+    assert.deepEqual(files, ['events.jsonl', 'events.jsonl.1', 'events.jsonl.2']);
+    const lines = files.map((name) => readFileSync(join(dir, name), 'utf8').split('\n').filter(Boolean));
+    for (const [i, name] of files.entries()) {
+      assert.ok(statSync(join(dir, name)).size <= 2_000, `${name} within the limit`);
+      for (const line of lines[i]!) JSON.parse(line);
+    }
+    // The newest events are all there, in order, the current file after .1 after .2.
+    const kept = [...lines[2]!, ...lines[1]!, ...lines[0]!].map((line) => JSON.parse(line).message);
+    assert.equal(kept.at(-1), 'event 199');
+    const first = Number(kept[0].split(' ')[1]);
+    assert.deepEqual(
+      kept,
+      Array.from({ length: 200 - first }, (_, i) => `event ${first + i}`),
+    );
+    // Read back at start: the newest `limit`, also when the current file has fewer.
+    const recent = await s.recentEvents(30);
+    assert.deepEqual(
+      recent.map((e) => e.message),
+      Array.from({ length: 30 }, (_, i) => `event ${170 + i}`),
+    );
+    assert.ok(lines[0]!.length < 30, 'the current file alone holds fewer than asked for');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
