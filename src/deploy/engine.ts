@@ -95,6 +95,7 @@ export async function runDeploy(options: RunOptions): Promise<RunOutcome & { sca
   const scan = await scanSite(options.config.site, {
     onProgress: options.onScanProgress,
     ...(cacheDir === null ? {} : { cacheDir }),
+    deferCacheSave: true,
   });
   const target: PlanTarget = {
     releaseId: scan.releaseId,
@@ -107,6 +108,9 @@ export async function runDeploy(options: RunOptions): Promise<RunOutcome & { sca
     target,
     state,
   }));
+  // Written only once some origin could be read: a run that failed everywhere (a wrong
+  // endpoint, an answer that makes no sense) leaves nothing behind, not even the local cache.
+  if (outcome.origins.some((origin) => origin.error === undefined)) await scan.saveCache();
   return { ...outcome, scan };
 }
 

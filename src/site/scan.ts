@@ -53,6 +53,8 @@ export interface SiteScan {
   releaseId: string;
   manifestSha256: string;
   totalBytes: number;
+  /** Saves the hash cache, when the scan had one and `deferCacheSave` held it back. */
+  saveCache: () => Promise<void>;
 }
 
 export interface ScanOptions {
@@ -65,6 +67,8 @@ export interface ScanOptions {
    * scan are not read again. Default: no cache. Ignored when the folder is inside the site.
    */
   cacheDir?: string;
+  /** Leave the cache unsaved until the caller calls `saveCache` (when the run got somewhere). */
+  deferCacheSave?: boolean;
 }
 
 /** Problems listed in the error; the rest are counted. */
@@ -118,8 +122,11 @@ export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Pro
   const manifest = buildManifest(manifestEntries(files), site);
   const manifestJson = canonicalManifestJson(manifest);
   const { releaseId, sha256 } = releaseIdOf(manifestJson);
-  await cache?.save(startNs);
-  return { files, manifest, manifestJson, releaseId, manifestSha256: sha256, totalBytes };
+  const saveCache = async () => {
+    await cache?.save(startNs);
+  };
+  if (!options.deferCacheSave) await saveCache();
+  return { files, manifest, manifestJson, releaseId, manifestSha256: sha256, totalBytes, saveCache };
 }
 
 function* manifestEntries(files: ScannedFile[]): Generator<[string, ManifestEntry]> {
