@@ -101,7 +101,7 @@ Config reference: the Configuration section of README.md.`,
     .option('--force', 'apply plans that the delete guard refuses')
     .option(
       '--json',
-      'print the result as JSON (per origin: release, uploaded, deleted, unchanged, bytes, requests)',
+      'print the result as JSON (per origin: release, uploaded, deleted, unchanged, bytes, requests, retries)',
     )
     .option('--no-progress', 'no progress bar, even on a terminal')
     .action(run(async (options) => (await import('./commands/deploy.ts')).deployCommand(options)));

@@ -133,10 +133,12 @@ export function s3Error(
   const name = s3ErrorName(error);
   const status = s3Status(error);
   const errno = shape.code ?? (/socket hang up/i.test(shape.message ?? '') ? 'ECONNRESET' : undefined);
-  const code =
-    (name === undefined ? undefined : CODE_BY_NAME[name]) ??
-    (errno === undefined ? undefined : CODE_BY_ERRNO[errno]) ??
-    codeByStatus(status);
+  // An answer the SDK could not parse (cut short, or not S3's XML at all): worth another try.
+  const code = isMalformed(shape)
+    ? 'unavailable'
+    : ((name === undefined ? undefined : CODE_BY_NAME[name]) ??
+      (errno === undefined ? undefined : CODE_BY_ERRNO[errno]) ??
+      codeByStatus(status));
   const { why, hint } = explain(context, code, name, status, errno, shape);
   const retryAfterMs = retryAfter(shape);
   return new OutlastError(code, redact(`${where}: ${why}`, context.secret), {
@@ -257,10 +259,30 @@ function explain(
   if (code === 'invalid_config' && (status === 301 || status === 307)) {
     return { why: detail(`bucket ${bucket} is in another region than ${regionHint(shape)}`) };
   }
+  if (isMalformed(shape)) {
+    return {
+      why: `the store's answer is not the XML that S3 sends${status ? ` (HTTP ${status})` : ''}${parserSaid(shape)}`,
+    };
+  }
+  if (said === undefined && status !== undefined && status >= 500 && code === 'unavailable') {
+    return { why: detail('the store failed to answer, without an S3 error') };
+  }
   if (code === 'rate_limited') return { why: detail('the store asks to slow down') };
   if (code === 'unsupported') return { why: detail('this store does not implement this request') };
   if (code === 'not_found') return { why: detail('not found') };
   return { why: detail(said ?? messageOf(shape)) };
+}
+
+/** The SDK's "Deserialization error: to see the raw response, inspect the hidden field …". */
+function isMalformed(shape: SdkErrorShape): boolean {
+  return /Deserialization error|XML parse error/i.test(shape.message ?? '');
+}
+
+/** The parser's own first line, without the SDK's prefix: `expected ">" not found`. */
+function parserSaid(shape: SdkErrorShape): string {
+  const first = (shape.message ?? '').split('\n')[0]!.trim();
+  const rest = first.replace(/^@aws-sdk XML parse error:\s*/i, '');
+  return rest === first || /^Deserialization error/i.test(rest) ? '' : `: ${rest}`;
 }
 
 /** The region the store points to, when it says (AWS: x-amz-bucket-region), else the config's. */
