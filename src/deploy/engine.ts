@@ -187,6 +187,7 @@ async function runPlans(
             writer: WRITER,
           });
           if (target.source.kind === 'blob') checkBlobs(outcome.plan, state, origin.id);
+          if (outcome.plan.uploads.length > 0) await checkSizes(store, outcome.plan);
         } catch (error) {
           outcome.error = asOriginError(error, origin.id);
         }
@@ -233,6 +234,24 @@ function finish(
     }
   }
   return { releaseId, applied, refused, origins: outcomes };
+}
+
+/** Files larger than the store takes in one object fail the plan, before anything is written. */
+async function checkSizes(store: Store, plan: OriginPlan): Promise<void> {
+  const limit = await store.maxObjectBytes();
+  if (limit === undefined) return;
+  const over = plan.uploads.filter((item) => item.size > limit);
+  if (over.length === 0) return;
+  const bytes = (n: number) => `${n.toLocaleString('en-US')} bytes`;
+  const named = over.slice(0, 5).map((item) => `${JSON.stringify(item.key)} (${bytes(item.size)})`);
+  throw new OutlastError(
+    'unsupported',
+    `${over.length} file(s) larger than the ${bytes(limit)} this store takes in one object: ${named.join(', ')}${over.length > 5 ? ', …' : ''}`,
+    {
+      source: `origin "${plan.originId}"`,
+      hint: 'leave them out with site.exclude and serve them from elsewhere (outlast does not split files into segments)',
+    },
+  );
 }
 
 /** A rollback copies from blobs: every blob it needs must be there before anything is written. */

@@ -173,6 +173,14 @@ export interface StorageDriver {
    */
   setup?(options: SetupOptions): Promise<SetupStep[]>;
 
+  /**
+   * The largest object one put can store, when the backend has a limit outlast cannot get past
+   * (Swift's `max_file_size`, 5 GiB unless `/info` says otherwise); undefined when there is none
+   * it knows of. Asked once per driver, before a deploy writes anything, so that a file too large
+   * fails the plan instead of a deploy half done.
+   */
+  maxObjectBytes?(options?: CallOptions): Promise<number | undefined>;
+
   /** Releases sockets, timers and handles. The driver is not used afterwards. */
   close?(): Promise<void>;
 }

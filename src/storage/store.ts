@@ -102,6 +102,12 @@ export class Store {
     return this.retried;
   }
 
+  /** The largest object one put can store on this backend (see StorageDriver), when it has a limit. */
+  async maxObjectBytes(): Promise<number | undefined> {
+    const ask = this.driver.maxObjectBytes?.bind(this.driver);
+    return ask ? this.call('get', '/info', (options) => ask(options)) : undefined;
+  }
+
   /** Driver calls made so far, per operation. */
   get requestCounts(): Record<StoreOperation, number> {
     return { ...this.counts };

@@ -136,7 +136,15 @@ async function startHttpFake(item: AnswerCase): Promise<Fake> {
       response.end('<Error><Code>NoSuchKey</Code><Message>no such key</Message></Error>');
       return;
     }
-    response.writeHead(route?.status ?? 404, route?.headers ?? { 'content-type': 'text/plain' });
+    // `{port}` in a header is the fake's own port (Swift's X-Storage-Url points back at it).
+    const port = String((server.address() as AddressInfo).port);
+    const headers = Object.fromEntries(
+      Object.entries(route?.headers ?? { 'content-type': 'text/plain' }).map(([name, value]) => [
+        name,
+        value.replaceAll('{port}', port),
+      ]),
+    );
+    response.writeHead(route?.status ?? 404, headers);
     response.end(route?.body ?? 'not here');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -196,6 +204,27 @@ function answerConfig(item: AnswerCase, port: number): Record<string, unknown> {
       deploy: { attempts: 1 },
     };
   }
+  if (item.fake === 'swift') {
+    return {
+      site,
+      origins: [
+        {
+          id: 'swift',
+          storage: {
+            type: 'swift',
+            container: 'www',
+            auth: {
+              type: 'tempauth',
+              url: `http://127.0.0.1:${port}/auth/v1.0`,
+              user: 'test:tester',
+              key: 'bad-corpus-key',
+            },
+          },
+        },
+      ],
+      deploy: { attempts: 1 },
+    };
+  }
   const provider =
     item.fake === 'powerdns'
       ? {
@@ -239,7 +268,7 @@ async function runCase(item: BadCase): Promise<void> {
         env.OUTLAST_TEST_CHANGE_ON_READ = `/${changing.path}`;
       }
     } else {
-      makeSite(siteDir, [{ path: 'index.html', content: '<h1>hi</h1>' }]);
+      makeSite(siteDir, item.files ?? [{ path: 'index.html', content: '<h1>hi</h1>' }]);
       fake = item.fake === 'rfc2136' ? await startUdpFake(item) : await startHttpFake(item);
       writeFileSync(join(dir, 'outlast.yaml'), stringify(answerConfig(item, fake.port)));
       Object.assign(env, { AWS_ACCESS_KEY_ID: 'AKIDBADCORPUS', AWS_SECRET_ACCESS_KEY: 'bad-corpus-secret' });

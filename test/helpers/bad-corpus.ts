@@ -95,6 +95,8 @@ export interface AnswerCase extends CaseBase {
   routes?: FakeRoute[];
   /** rfc2136: the UDP reply to every query, as hex; `{id}` is the query's id. */
   reply?: string;
+  /** The site's files (default: one index.html). */
+  files?: SiteEntry[];
 }
 
 export type BadCase = ConfigCase | SiteCase | AnswerCase;
@@ -181,6 +183,7 @@ function answerCases(): AnswerCase[] {
     fake: data.fake as AnswerCase['fake'],
     ...(data.routes === undefined ? {} : { routes: data.routes as FakeRoute[] }),
     ...(data.reply === undefined ? {} : { reply: String(data.reply) }),
+    ...(data.files === undefined ? {} : { files: data.files as SiteEntry[] }),
   }));
 }
 

@@ -512,6 +512,22 @@ describe('swift driver on a real cluster', () => {
   });
 });
 
+describe('swift driver limits', () => {
+  it("maxObjectBytes is the cluster's max_file_size from /info", async () => {
+    const { a: cluster } = await swiftClustersForTests();
+    const info = (await (await fetch(new URL('/info', cluster.authUrl))).json()) as {
+      swift: { max_file_size: number };
+    };
+    const driver = createSwiftDriver(config(mainAccount(cluster), newContainerName('limits')));
+    try {
+      assert.ok(info.swift.max_file_size > 0);
+      assert.equal(await driver.maxObjectBytes?.(), info.swift.max_file_size);
+    } finally {
+      await driver.close?.();
+    }
+  });
+});
+
 describe('swift driver when the cluster answers errors', () => {
   it('a 5xx or 429 to a HEAD or a DELETE (whose bodies are drained first) is an error, not a crash', async () => {
     const { a: cluster } = await swiftClustersForTests();

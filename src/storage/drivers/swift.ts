@@ -48,12 +48,14 @@ import {
   encodeSegments,
   failure,
   header,
+  infoUrl,
   isSuccess,
   networkError,
   objectUrl,
   parseJson,
   SwiftClient,
   type SwiftResponse,
+  send,
 } from './swift-http.ts';
 import { SWIFT_CAPABILITIES } from './swift-options.ts';
 import { swiftSetup, swiftSiteAliases } from './swift-setup.ts';
@@ -177,6 +179,8 @@ export function createSwiftDriver(
     tuning.bulkDeleteLimit ?? DEFAULT_BULK_DELETES,
     deleteOne,
   );
+
+  let maxFileSize: Promise<number> | undefined;
 
   const driver: StorageDriver = {
     name: DRIVER_NAME,
@@ -310,6 +314,14 @@ export function createSwiftDriver(
 
     setup: (setupOptions) => swiftSetup(client, container, setupOptions),
 
+    maxObjectBytes() {
+      maxFileSize ??= readMaxFileSize(client).catch((error: unknown) => {
+        maxFileSize = undefined; // a network failure is no answer: ask again next time
+        throw error;
+      });
+      return maxFileSize;
+    },
+
     async close() {
       await ownAgent?.close();
     },
@@ -360,6 +372,27 @@ function putHeaders(options: PutOptions): Record<string, string> {
   for (const [name, value] of Object.entries(options.metadata ?? {})) headers[`${META}${name}`] = value;
   headers[SHA256_HEADER] = options.sha256;
   return headers;
+}
+
+/** Swift's default `max_file_size` (5 GiB + 2 bytes), for a cluster whose /info does not say. */
+export const DEFAULT_MAX_FILE_SIZE = 5_368_709_122;
+
+/** The cluster's `max_file_size` from `/info` (public, no token needed on most clusters). */
+async function readMaxFileSize(client: SwiftClient): Promise<number> {
+  const session = await client.auth.session();
+  const response = await send(
+    client.dispatcher,
+    { method: 'GET', url: infoUrl(session.storageUrl) },
+    'read /info',
+  );
+  if (!isSuccess(response)) {
+    await response.body.dump();
+    return DEFAULT_MAX_FILE_SIZE;
+  }
+  const parsed = z
+    .object({ swift: z.object({ max_file_size: z.number().int().positive().optional() }).optional() })
+    .safeParse(parseJson(await response.body.text()));
+  return (parsed.success ? parsed.data.swift?.max_file_size : undefined) ?? DEFAULT_MAX_FILE_SIZE;
 }
 
 function infoFromHeaders(key: string, response: SwiftResponse): ObjectInfo {
