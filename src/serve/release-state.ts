@@ -23,6 +23,9 @@ export interface ServedRelease {
   /** The files of the release a deploy is writing (the beacon's `deploying`), when there is one:
    * until the beacon names it, any of its objects on disk may already be the new version. */
   incoming: ReadonlyMap<string, ManifestEntry> | undefined;
+  /** The files of deploys interrupted before that one (the beacon's `interrupted`): some of their
+   * objects may still be on disk, under keys of the live release. */
+  interrupted?: ReadonlyMap<string, ManifestEntry>[];
 }
 
 /** How to serve one object: its headers, and its sha256 when we are sure of the bytes. */
@@ -76,6 +79,12 @@ export function createReleaseReader(dir: string, prefix: string, logger: Logger)
           },
         );
       }
+      const interrupted: Map<string, ManifestEntry>[] = [];
+      for (const id of beacon.interrupted ?? []) {
+        // Likewise optional: without it, only sizes tell its objects from the live ones.
+        const manifest = await readManifest(id).catch(() => undefined);
+        if (manifest) interrupted.push(manifest.files);
+      }
       logger.debug(
         { release: beacon.release, files: files.size, deploying: beacon.deploying },
         'load release',
@@ -86,6 +95,7 @@ export function createReleaseReader(dir: string, prefix: string, logger: Logger)
         errorDocument: site.errorDocument,
         files,
         incoming,
+        interrupted,
       };
     } catch (error) {
       // A missing beacon is the normal "nothing deployed yet"; anything else deserves a warning.
@@ -133,12 +143,14 @@ export function describeObject(
   key: string,
   size: number,
 ): ObjectDescription | undefined {
-  const candidates = [release?.files.get(key), release?.incoming?.get(key)].filter(
-    (entry): entry is ManifestEntry => entry !== undefined && entry.size === size,
-  );
-  const [first, second] = candidates;
+  const candidates = [
+    release?.files.get(key),
+    release?.incoming?.get(key),
+    ...(release?.interrupted ?? []).map((files) => files.get(key)),
+  ].filter((entry): entry is ManifestEntry => entry !== undefined && entry.size === size);
+  const [first] = candidates;
   if (first === undefined) return undefined;
-  const sure = second === undefined || second.sha256 === first.sha256;
+  const sure = candidates.every((entry) => entry.sha256 === first.sha256);
   return { headers: first.headers, sha256: sure ? first.sha256 : undefined };
 }
 

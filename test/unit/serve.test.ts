@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { Beacon, Manifest, ManifestEntry } from '../../src/release/types.ts';
+import { describeObject } from '../../src/serve/release-state.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
 import type { ObjectHeaders } from '../../src/storage/driver.ts';
 
@@ -428,4 +429,29 @@ describe('outlast serve with nothing deployed', () => {
     await other.close();
     await other.close();
   });
+});
+
+test('describeObject: files of deploys interrupted before the one in progress are candidates too', () => {
+  const at = (sha: string, size: number, contentType: string): ManifestEntry => ({
+    sha256: sha.padEnd(64, '0'),
+    size,
+    headers: { contentType },
+  });
+  const release = {
+    id: 'r1',
+    indexDocument: 'index.html',
+    errorDocument: undefined,
+    files: new Map([['a.css', at('1', 3, 'text/x-live')]]),
+    incoming: new Map([['a.css', at('2', 9, 'text/x-incoming')]]),
+    interrupted: [new Map([['a.css', at('3', 5, 'text/x-interrupted')]])],
+  };
+  // A file of 5 bytes is the interrupted deploy's: its headers, its sha256.
+  assert.deepEqual(describeObject(release, 'a.css', 5), {
+    headers: { contentType: 'text/x-interrupted' },
+    sha256: '3'.padEnd(64, '0'),
+  });
+  assert.equal(describeObject({ ...release, interrupted: [] }, 'a.css', 5), undefined);
+  // The live size with other bytes in an interrupted release: not sure which, so no sha256.
+  const ambiguous = { ...release, interrupted: [new Map([['a.css', at('4', 3, 'text/x-interrupted')]])] };
+  assert.equal(describeObject(ambiguous, 'a.css', 3)?.sha256, undefined);
 });
