@@ -9,6 +9,7 @@
 import childProcess, { type ChildProcess } from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { captureDir, captureFile } from './canary.ts';
 
 /** `…/bin/outlast.js`, `node_modules/.bin/outlast`, `outlast deploy` in a script; not `outlast-x`. */
@@ -54,22 +55,43 @@ function keepOutput(name: string, stdout: unknown, stderr: unknown): void {
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
+/**
+ * `promisify(execFile)` and `promisify(exec)` resolve `{ stdout, stderr }` through the original's
+ * `util.promisify.custom`, which a plain wrapper lacks (it would resolve stdout alone): give the
+ * wrapper one of its own that goes through the wrapper, with the child on the promise, as Node's.
+ */
+function withPromisify(wrapper: AnyFunction): AnyFunction {
+  const promisified = (...args: unknown[]) => {
+    let child: unknown;
+    const promise = new Promise((resolve, reject) => {
+      child = wrapper(...args, (error: Error | null, stdout: unknown, stderr: unknown) => {
+        if (error) reject(Object.assign(error, { stdout, stderr }));
+        else resolve({ stdout, stderr });
+      });
+    });
+    return Object.assign(promise, { child });
+  };
+  Object.defineProperty(wrapper, promisify.custom, { value: promisified });
+  return wrapper;
+}
+
 function install(): void {
   const cp = childProcess as unknown as Record<string, AnyFunction>;
   for (const method of ['spawn', 'execFile'] as const) {
     const original = cp[method]!;
-    cp[method] = function (this: unknown, ...args: unknown[]) {
+    const wrapper = function (this: unknown, ...args: unknown[]) {
       const child = original.apply(this, args) as ChildProcess;
       const name = outlastChild(args[0], args[1]);
       return name ? tapChild(child, name) : child;
     };
+    cp[method] = method === 'execFile' ? withPromisify(wrapper) : wrapper;
   }
   const exec = cp.exec!;
-  cp.exec = function (this: unknown, ...args: unknown[]) {
+  cp.exec = withPromisify(function (this: unknown, ...args: unknown[]) {
     const child = exec.apply(this, args) as ChildProcess;
     const name = outlastChild(args[0], []);
     return name ? tapChild(child, name) : child;
-  };
+  });
   const spawnSync = cp.spawnSync!;
   cp.spawnSync = function (this: unknown, ...args: unknown[]) {
     const result = spawnSync.apply(this, args) as { stdout?: unknown; stderr?: unknown };
