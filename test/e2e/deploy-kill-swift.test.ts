@@ -29,6 +29,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { parseBeacon } from '../../src/release/manifest.ts';
 import { BEACON_KEY } from '../../src/release/types.ts';
 import { scanSite } from '../../src/site/scan.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { checkConverged, checkTruthful, type OriginView, prng, runCli } from '../helpers/kill.ts';
 import { sha256, writeSite } from '../helpers/site.ts';
 import { type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
@@ -225,15 +226,23 @@ async function afterWrites(
     return [...wanted].filter(([key, sha]) => contents.get(key) === sha).length;
   };
   const before = await Promise.all(origins.map(inPlace));
-  while (!ended()) {
-    const now = await Promise.all(origins.map(inPlace));
-    if (now.some((count, i) => count > before[i]!)) {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let writing = false;
+  await eventually(
+    'the deploy writes a file of the site, or ends',
+    async () => {
+      if (ended()) return true;
+      const now = await Promise.all(origins.map(inPlace));
+      writing = now.some((count, i) => count > before[i]!);
+      return writing;
+    },
+    DEPLOY_DEADLINE_MS,
+  );
+  // The kill's own moment, drawn by the caller: not a wait for a condition.
+  if (writing) await new Promise((resolve) => setTimeout(resolve, delayMs));
 }
+
+/** Longer than any deploy here takes on a loaded machine. */
+const DEPLOY_DEADLINE_MS = 180_000;
 
 let a: SwiftCluster;
 let b: SwiftCluster;

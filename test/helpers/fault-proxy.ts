@@ -29,6 +29,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { prng } from './prng.ts';
+
+export { prng };
 
 export const FAULT_KINDS = [
   'status',
@@ -76,18 +79,6 @@ export interface FaultRecord {
   fault: FaultKind | 'none';
   /** The status sent for `status` faults, else the service's (when it answered). */
   status?: number;
-}
-
-/** mulberry32: small, fast, and the same sequence for a seed on every machine. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Not forwarded: hop-by-hop, and `expect` (this server has already said 100 Continue). */

@@ -21,7 +21,7 @@ import type { Manifest } from '../../src/release/types.ts';
 import { BEACON_KEY, blobKey, manifestKey, OUTLAST_PREFIX } from '../../src/release/types.ts';
 import { readOrigin, sha256 } from './site.ts';
 
-export { prng } from './fault-proxy.ts';
+export { prng } from './prng.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
 

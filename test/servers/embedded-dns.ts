@@ -166,19 +166,8 @@ export function dataOf(record: Answer): unknown {
   return 'data' in record ? record.data : undefined;
 }
 
+export { prng } from '../helpers/prng.ts';
 export { decode };
-
-/** mulberry32: a small seeded PRNG, so a failing fuzz run can be replayed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A port free right now for both UDP and TCP on 127.0.0.1, for a server the caller starts soon
