@@ -8,6 +8,7 @@ import { beaconJson } from '../release/manifest.ts';
 import type { Beacon } from '../release/types.ts';
 import { BEACON_KEY, blobKey, RELEASES_PREFIX } from '../release/types.ts';
 import type { Store } from '../storage/store.ts';
+import { bufferedPath, SharedReads } from './shared-reads.ts';
 import type { OriginPlan, Upload } from './types.ts';
 
 export type ApplyPhase = 'prepare' | 'assets' | 'pages' | 'commit' | 'cleanup' | 'done';
@@ -24,7 +25,9 @@ export interface ApplyProgress {
 
 export interface ApplyOptions {
   concurrency: number;
-  onProgress?: (progress: ApplyProgress) => void;
+  onProgress?: ((progress: ApplyProgress) => void) | undefined;
+  /** The local files' bytes, read once for every origin of the deploy (default: this plan's own). */
+  reads?: SharedReads;
 }
 
 export interface ApplyResult {
@@ -58,16 +61,19 @@ export async function applyPlan(store: Store, plan: OriginPlan, options: ApplyOp
   if (plan.manifest) await store.putBytes(plan.manifest.key, Buffer.from(plan.manifest.json), JSON_HEADERS);
   if (plan.markerBeacon) await putBeacon(store, plan.markerBeacon);
 
+  const reads = options.reads ?? new SharedReads([plan]);
+  const released = new Set<Upload>();
+  const release = (item: Upload) => {
+    if (released.has(item)) return;
+    released.add(item);
+    reads.release(item);
+  };
   const upload = async (item: Upload) => {
-    if (item.preserveShas.length > 0 && (await preserve(store, item))) result.preserved++;
-    if (item.source.kind === 'local') {
-      await store.put(
-        item.key,
-        { kind: 'file', path: item.source.path, size: item.size },
-        { ...item.headers, sha256: item.sha256 },
-      );
-    } else {
-      await store.copy(blobKey(item.sha256), item.key);
+    try {
+      if (item.preserveShas.length > 0 && (await preserve(store, item))) result.preserved++;
+      await putOne(store, item, reads);
+    } finally {
+      release(item);
     }
     result.uploaded++;
     result.uploadedBytes += item.size;
@@ -75,18 +81,23 @@ export async function applyPlan(store: Store, plan: OriginPlan, options: ApplyOp
     progress.bytesDone += item.size;
     report();
   };
-  report('assets');
-  await runAll(
-    plan.uploads.filter((item) => !item.html),
-    options.concurrency,
-    upload,
-  );
-  report('pages');
-  await runAll(
-    plan.uploads.filter((item) => item.html),
-    options.concurrency,
-    upload,
-  );
+  try {
+    report('assets');
+    await runAll(
+      plan.uploads.filter((item) => !item.html),
+      options.concurrency,
+      upload,
+    );
+    report('pages');
+    await runAll(
+      plan.uploads.filter((item) => item.html),
+      options.concurrency,
+      upload,
+    );
+  } finally {
+    // An origin that stopped early gives back the bytes it will never take.
+    for (const item of plan.uploads) release(item);
+  }
 
   report('commit');
   if (plan.beacon) await putBeacon(store, plan.beacon);
@@ -110,15 +121,33 @@ export async function applyPlan(store: Store, plan: OriginPlan, options: ApplyOp
   return result;
 }
 
+/** One upload: the bytes from SharedReads (small local files), the file streamed (large ones), or
+ * the origin's own blob (a rollback). The scan's MD5 goes along, so no driver hashes again. */
+async function putOne(store: Store, item: Upload, reads: SharedReads): Promise<void> {
+  const { source } = item;
+  if (source.kind === 'blob') {
+    await store.copy(blobKey(item.sha256), item.key);
+    return;
+  }
+  const options = { ...item.headers, sha256: item.sha256, ...(source.md5 ? { md5: source.md5 } : {}) };
+  if (bufferedPath(item) !== undefined) {
+    const bytes = await reads.bytesFor({ ...item, source }, `origin "${store.originId}"`);
+    await store.put(item.key, { kind: 'bytes', bytes }, options);
+  } else {
+    await store.put(item.key, { kind: 'file', path: source.path, size: item.size }, options);
+  }
+}
+
 /**
- * Copies the object's current content to its blob when a kept release needs it. The object is
- * asked what it holds (an interrupted deploy may have changed it), so a blob's name always
- * matches its bytes.
+ * Copies the object's current content to its blob when a kept release needs it, so that a blob's
+ * name always matches its bytes. When the plan knows what the object holds (the live release's
+ * manifest says so, and no interrupted deploy may have changed it), that is one server-side copy;
+ * when it does not (`current` unknown), the object is asked first.
  */
 async function preserve(store: Store, item: Upload): Promise<boolean> {
-  const info = await store.stat(item.key);
-  if (!info?.sha256 || !item.preserveShas.includes(info.sha256)) return false;
-  await store.copy(item.key, blobKey(info.sha256));
+  const current = item.current ?? (await store.stat(item.key))?.sha256;
+  if (current === undefined || !item.preserveShas.includes(current)) return false;
+  await store.copy(item.key, blobKey(current));
   return true;
 }
 

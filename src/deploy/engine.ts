@@ -23,6 +23,7 @@ import { createWriteGate } from '../writes.ts';
 import { type ApplyProgress, type ApplyResult, applyPlan } from './apply.ts';
 import { type PlanTarget, planOrigin } from './plan.ts';
 import { readBeacon, readOriginState } from './remote.ts';
+import { type SharedReadStats, SharedReads } from './shared-reads.ts';
 import type { OriginPlan, OriginState } from './types.ts';
 
 const log = componentLogger('deploy');
@@ -42,6 +43,16 @@ export interface OriginOutcome {
   requestCounts: Record<string, number>;
 }
 
+/** Where a run's time went (ms), for `deploy --json`. */
+export interface RunTimings {
+  /** Making the stores and reading what the origins hold (the slowest origin's). */
+  remoteMs: number;
+  /** Computing the plans (all origins). */
+  planMs: number;
+  /** Applying them (all origins at once; 0 for a dry run or a refusal). */
+  applyMs: number;
+}
+
 export interface RunOutcome {
   releaseId: string;
   /** True when the plans were only computed (plan, or a refused guard). */
@@ -49,6 +60,9 @@ export interface RunOutcome {
   /** The delete guard refused at least one plan and nothing was applied. */
   refused: boolean;
   origins: OriginOutcome[];
+  timings: RunTimings;
+  /** The local files read for uploads (a deploy; all origins together). */
+  reads: SharedReadStats | undefined;
 }
 
 export interface RunOptions {
@@ -102,7 +116,10 @@ export async function runDeploy(options: RunOptions): Promise<RunOutcome & { sca
     manifest: scan.manifest,
     manifestJson: scan.manifestJson,
     manifestSha256: scan.manifestSha256,
-    source: { kind: 'local', paths: new Map(scan.files.map((file) => [file.key, file.path])) },
+    source: {
+      kind: 'local',
+      files: new Map(scan.files.map((file) => [file.key, { path: file.path, md5: file.md5 }])),
+    },
   };
   const outcome = await runPlans(options, origins, scan.releaseId, async (_store, state) => ({
     target,
@@ -161,10 +178,15 @@ async function runPlans(
     retries: 0,
     requestCounts: {},
   }));
+  const timings: RunTimings = { remoteMs: 0, planMs: 0, applyMs: 0 };
+  let reads: SharedReads | undefined;
+  const finish = (applied: boolean, refused: boolean) =>
+    finishRun(outcomes, stores, releaseId, applied, refused, timings, reads);
   try {
     await Promise.all(
       origins.map(async (origin, index) => {
         const outcome = outcomes[index]!;
+        const readStarted = performance.now();
         try {
           const store = await createStore(origin, { attempts: config.deploy.attempts, gate });
           stores.set(origin.id, store);
@@ -176,6 +198,8 @@ async function runPlans(
           });
           outcome.release = read.beacon?.release;
           const { target, state } = await targetFor(store, read);
+          const planStarted = performance.now();
+          timings.remoteMs = Math.max(timings.remoteMs, planStarted - readStarted);
           outcome.plan = planOrigin({
             originId: origin.id,
             aliases: store.driver.siteAliases?.(config.site) ?? {},
@@ -186,6 +210,7 @@ async function runPlans(
             now: new Date(),
             writer: WRITER,
           });
+          timings.planMs += performance.now() - planStarted;
           if (target.source.kind === 'blob') checkBlobs(outcome.plan, state, origin.id);
           if (outcome.plan.uploads.length > 0) await checkSizes(store, outcome.plan);
         } catch (error) {
@@ -194,36 +219,46 @@ async function runPlans(
       }),
     );
     const refused = outcomes.some((outcome) => outcome.plan?.guardRefusal !== undefined) && !options.force;
-    if (gate.dryRun || refused) return finish(outcomes, stores, releaseId, false, refused);
+    if (gate.dryRun || refused) return finish(false, refused);
 
+    const applying = outcomes.filter(
+      (outcome) => outcome.plan && !outcome.error && stores.has(outcome.originId),
+    );
+    const shared = new SharedReads(applying.map((outcome) => outcome.plan!));
+    reads = shared;
+    const applyStarted = performance.now();
     await Promise.all(
-      outcomes.map(async (outcome) => {
-        const store = stores.get(outcome.originId);
-        if (!outcome.plan || !store || outcome.error) return;
+      applying.map(async (outcome) => {
+        const store = stores.get(outcome.originId)!;
+        const plan = outcome.plan!;
         try {
-          outcome.result = await applyPlan(store, outcome.plan, {
+          outcome.result = await applyPlan(store, plan, {
             concurrency: config.deploy.concurrency,
             onProgress: options.onProgress,
+            reads: shared,
           });
-          outcome.release = outcome.plan.release;
+          outcome.release = plan.release;
         } catch (error) {
           outcome.error = asOriginError(error, outcome.originId);
           log.error({ origin: outcome.originId, err: outcome.error.message }, 'origin failed');
         }
       }),
     );
-    return finish(outcomes, stores, releaseId, true, false);
+    timings.applyMs = performance.now() - applyStarted;
+    return finish(true, false);
   } finally {
     await Promise.all([...stores.values()].map((store) => store.close().catch(() => undefined)));
   }
 }
 
-function finish(
+function finishRun(
   outcomes: OriginOutcome[],
   stores: Map<string, Store>,
   releaseId: string,
   applied: boolean,
   refused: boolean,
+  timings: RunTimings,
+  reads: SharedReads | undefined,
 ): RunOutcome {
   for (const outcome of outcomes) {
     const store = stores.get(outcome.originId);
@@ -233,7 +268,7 @@ function finish(
       outcome.requestCounts = store.requestCounts;
     }
   }
-  return { releaseId, applied, refused, origins: outcomes };
+  return { releaseId, applied, refused, origins: outcomes, timings, reads: reads?.stats };
 }
 
 /** Files larger than the store takes in one object fail the plan, before anything is written. */

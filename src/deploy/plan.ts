@@ -6,7 +6,15 @@
 import type { Beacon, Manifest } from '../release/types.ts';
 import { blobKey, manifestKey, OUTLAST_PREFIX } from '../release/types.ts';
 import { OBJECT_HEADER_NAMES, type ObjectHeaders } from '../storage/driver.ts';
-import type { ContentSource, DeleteGuard, OriginPlan, OriginState, RemoteObject, Upload } from './types.ts';
+import type {
+  ContentSource,
+  DeleteGuard,
+  LocalFile,
+  OriginPlan,
+  OriginState,
+  RemoteObject,
+  Upload,
+} from './types.ts';
 
 /** The percentage guard applies only to origins with at least this many objects, so that a
  * site of four pages can lose one without --force. */
@@ -17,8 +25,9 @@ export interface PlanTarget {
   manifest: Manifest;
   manifestJson: string;
   manifestSha256: string;
-  /** Where each key's bytes come from: a local path per key, or the origin's blobs for all. */
-  source: { kind: 'local'; paths: ReadonlyMap<string, string> } | { kind: 'blob' };
+  /** Where each key's bytes come from: a local file per key (with its MD5 when the scan has it),
+   * or the origin's blobs for all. */
+  source: { kind: 'local'; files: ReadonlyMap<string, LocalFile> } | { kind: 'blob' };
 }
 
 export interface PlanInput {
@@ -143,6 +152,9 @@ export function planOrigin(input: PlanInput): OriginPlan {
       source: sourceOf(target, input.aliases?.[key] ?? key),
       html: isHtml(key, entry.headers),
       preserveShas,
+      ...(found !== undefined && found !== 'unknown' && found.sha256 !== undefined
+        ? { current: found.sha256 }
+        : {}),
     });
     uploadBytes += entry.size;
   }
@@ -299,9 +311,9 @@ function countObjectsBefore(
 
 function sourceOf(target: PlanTarget, key: string): ContentSource {
   if (target.source.kind === 'blob') return { kind: 'blob' };
-  const path = target.source.paths.get(key);
-  if (path === undefined) throw new Error(`no local file for ${JSON.stringify(key)}`);
-  return { kind: 'local', path };
+  const file = target.source.files.get(key);
+  if (file === undefined) throw new Error(`no local file for ${JSON.stringify(key)}`);
+  return { kind: 'local', path: file.path, ...(file.md5 === undefined ? {} : { md5: file.md5 }) };
 }
 
 function buildBeaconFor(

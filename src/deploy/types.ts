@@ -17,9 +17,15 @@ import type { ObjectHeaders } from '../storage/driver.ts';
 /** Where the bytes of an upload come from. */
 export type ContentSource =
   /** A file of the local site (deploy). */
-  | { kind: 'local'; path: string }
+  | ({ kind: 'local' } & LocalFile)
   /** The origin's own copy in `blobs/<sha256>` (rollback). */
   | { kind: 'blob' };
+
+/** A file of the local site: its path, and the MD5 (hex) of its bytes when the scan has it. */
+export interface LocalFile {
+  path: string;
+  md5?: string;
+}
 
 export type UploadReason =
   /** The origin has no object at the key. */
@@ -43,6 +49,10 @@ export interface Upload {
   /** Contents of this key that kept releases reference (other than the new one): before the
    * upload, the object's current content is copied to its blob if it is one of these. */
   preserveShas: string[];
+  /** The sha256 the origin's object holds, when the plan knows it (the live release's manifest, or
+   * a listing that carries it); undefined for a new key or one an interrupted deploy may have
+   * written. Lets the preserve step copy without asking the object first. */
+  current?: string;
 }
 
 /** What is known of an origin before planning, read by remote.ts. */

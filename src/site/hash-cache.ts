@@ -31,10 +31,11 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const MAGIC = 0x4f4c4843; // "OLHC"
-const VERSION = 1;
+/** 2: entries carry the MD5 beside the sha256 (the ETag/Content-MD5 of uploads, computed in the same pass). */
+const VERSION = 2;
 const HEADER_BYTES = 4 + 4 + 8 + 4;
-/** Per entry: path length (u16), the path, size, mtimeNs, ctimeNs (i64), ino, dev, the raw sha256. */
-const FIXED_ENTRY_BYTES = 2 + 5 * 8 + 32;
+/** Per entry: path length (u16), the path, size, mtimeNs, ctimeNs (i64), ino, dev, the raw sha256, the raw MD5. */
+const FIXED_ENTRY_BYTES = 2 + 5 * 8 + 32 + 16;
 const CHECKSUM_BYTES = 32;
 /** Files changed this close to (or after) the cache's scan start are hashed again. */
 export const RACY_SLACK_NS = 2_000_000_000n;
@@ -48,8 +49,16 @@ export interface FileStamp {
   dev: bigint;
 }
 
+/** What hashing a file gives (hex digests). */
+export interface FileDigests {
+  size: number;
+  sha256: string;
+  md5: string;
+}
+
 interface Entry extends FileStamp {
   sha256: string;
+  md5: string;
 }
 
 export function stampOf(stats: BigIntStats): FileStamp {
@@ -90,7 +99,7 @@ export class HashCache {
   }
 
   /** The cached hash of `realPath` if its stat says it is the same file with the same bytes. */
-  lookup(realPath: string, stats: BigIntStats): { size: number; sha256: string } | undefined {
+  lookup(realPath: string, stats: BigIntStats): FileDigests | undefined {
     const entry = this.previous.get(realPath);
     if (
       entry === undefined ||
@@ -104,12 +113,12 @@ export class HashCache {
       return undefined;
     }
     this.current.set(realPath, entry);
-    return { size: Number(entry.size), sha256: entry.sha256 };
+    return { size: Number(entry.size), sha256: entry.sha256, md5: entry.md5 };
   }
 
-  /** Records a hash computed from the bytes of a file whose stat, before reading, was `stamp`. */
-  record(realPath: string, stamp: FileStamp, sha256: string): void {
-    this.current.set(realPath, { ...stamp, sha256 });
+  /** Records the hashes computed from the bytes of a file whose stat, before reading, was `stamp`. */
+  record(realPath: string, stamp: FileStamp, digests: { sha256: string; md5: string }): void {
+    this.current.set(realPath, { ...stamp, sha256: digests.sha256, md5: digests.md5 });
     this.recorded++;
   }
 
@@ -171,6 +180,7 @@ function encode(entries: Map<string, Entry>, startNs: bigint): Buffer {
     at = out.writeBigUInt64BE(entry.ino, at);
     at = out.writeBigUInt64BE(entry.dev, at);
     at += out.write(entry.sha256, at, 'hex');
+    at += out.write(entry.md5, at, 'hex');
   }
   const body = out.subarray(0, at);
   createHash('sha256').update(body).digest().copy(out, at);
@@ -201,8 +211,9 @@ function decode(bytes: Buffer): { entries: Map<string, Entry>; startNs: bigint }
       const ino = bytes.readBigUInt64BE(at + 24);
       const dev = bytes.readBigUInt64BE(at + 32);
       const sha256 = bytes.toString('hex', at + 40, at + 72);
-      at += 72;
-      entries.set(realPath, { size, mtimeNs, ctimeNs, ino, dev, sha256 });
+      const md5 = bytes.toString('hex', at + 72, at + 88);
+      at += 88;
+      entries.set(realPath, { size, mtimeNs, ctimeNs, ino, dev, sha256, md5 });
     }
     return at === bodyEnd ? { entries, startNs } : undefined;
   } catch {

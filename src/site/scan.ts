@@ -8,18 +8,7 @@
  * plain files) because sites of 10,000+ files are common.
  */
 
-import { createHash } from 'node:crypto';
-import {
-  accessSync,
-  type BigIntStats,
-  close,
-  constants,
-  fstat,
-  open,
-  read,
-  readdirSync,
-  statSync,
-} from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -30,7 +19,8 @@ import type { Manifest, ManifestEntry } from '../release/types.ts';
 import { OUTLAST_PREFIX } from '../release/types.ts';
 import type { ObjectHeaders } from '../storage/driver.ts';
 import { keyProblem } from '../storage/keys.ts';
-import { HashCache, stampOf, wallClockNs } from './hash-cache.ts';
+import { HashCache, wallClockNs } from './hash-cache.ts';
+import { cannotRead, hashAll } from './hash-files.ts';
 import { compileHeaderRules } from './headers.ts';
 
 /** One file of the site, ready to upload. */
@@ -41,6 +31,8 @@ export interface ScannedFile {
   /** The number of bytes hashed. */
   size: number;
   sha256: string;
+  /** The MD5 (hex) of the same bytes, for stores that check uploads by MD5 (hashed in the same pass). */
+  md5: string;
   headers: ObjectHeaders;
 }
 
@@ -55,6 +47,8 @@ export interface SiteScan {
   totalBytes: number;
   /** Saves the hash cache, when the scan had one and `deferCacheSave` held it back. */
   saveCache: () => Promise<void>;
+  /** Where the scan's time went (ms): the walk (and the cache's load), hashing, the manifest. */
+  timings: { walkMs: number; hashMs: number; manifestMs: number };
 }
 
 export interface ScanOptions {
@@ -73,7 +67,6 @@ export interface ScanOptions {
 
 /** Problems listed in the error; the rest are counted. */
 const MAX_PROBLEMS_SHOWN = 20;
-const READ_CHUNK_BYTES = 1 << 20;
 // A file key equal to the reserved folder's name would stop an `fs` origin from creating it.
 const RESERVED_FOLDER_KEY = OUTLAST_PREFIX.slice(0, -1);
 
@@ -87,6 +80,7 @@ const RESERVED_FOLDER_KEY = OUTLAST_PREFIX.slice(0, -1);
 export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Promise<SiteScan> {
   // Before any file is stat'ed or read: the cache's "racy" rule is relative to this time.
   const startNs = wallClockNs();
+  const started = performance.now();
   const root = path.resolve(site.dir);
   const rootReal = await openRoot(root);
   const cacheDir = options.cacheDir === undefined ? undefined : path.resolve(options.cacheDir);
@@ -108,14 +102,16 @@ export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Pro
 
   const found = sortByKey(walker.found);
   walker.found.length = 0;
+  const walked = performance.now();
   const hashed = await hashAll(found, options, cache);
+  const hashedAt = performance.now();
   throwProblems(root, hashed.problems);
   const headersOf = compileHeaderRules(site.headers);
   let totalBytes = 0;
   const files = found.map((file, index): ScannedFile => {
-    const { size, sha256 } = hashed.results[index]!;
+    const { size, sha256, md5 } = hashed.results[index]!;
     totalBytes += size;
-    return { key: file.key, path: file.path, size, sha256, headers: headersOf(file.key) };
+    return { key: file.key, path: file.path, size, sha256, md5, headers: headersOf(file.key) };
   });
   found.length = 0;
   hashed.results.length = 0;
@@ -126,7 +122,12 @@ export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Pro
     await cache?.save(startNs);
   };
   if (!options.deferCacheSave) await saveCache();
-  return { files, manifest, manifestJson, releaseId, manifestSha256: sha256, totalBytes, saveCache };
+  const timings = {
+    walkMs: walked - started,
+    hashMs: hashedAt - walked,
+    manifestMs: performance.now() - hashedAt,
+  };
+  return { files, manifest, manifestJson, releaseId, manifestSha256: sha256, totalBytes, saveCache, timings };
 }
 
 function* manifestEntries(files: ScannedFile[]): Generator<[string, ManifestEntry]> {
@@ -290,115 +291,6 @@ class Walker {
 // a readdir through the thread pool costs more in promises than the syscall itself.
 async function readdirBuffers(folder: string) {
   return readdirSync(folder, { encoding: 'buffer', withFileTypes: true });
-}
-
-/** Hashes every file once, `concurrency` at a time, each worker reusing one read buffer. */
-async function hashAll(
-  files: Found[],
-  options: ScanOptions,
-  cache: HashCache | undefined,
-): Promise<{ results: { size: number; sha256: string }[]; problems: Problem[] }> {
-  const results: { size: number; sha256: string }[] = new Array(files.length);
-  const problems: Problem[] = [];
-  const total = files.length;
-  let next = 0;
-  let done = 0;
-  options.onProgress?.(0, total);
-  const worker = async (): Promise<void> => {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    while (next < total) {
-      const index = next++;
-      const file = files[index]!;
-      try {
-        results[index] = cache
-          ? await hashCached(file.path, buffer, cache)
-          : await hashFile(file.path, buffer).then(({ size, sha256 }) => ({ size, sha256 }));
-      } catch (error) {
-        const message =
-          error instanceof ChangedWhileRead
-            ? 'changed while it was read (is the build still writing it?); run again once it is done'
-            : cannotRead(error);
-        problems.push({ shown: file.shown, message });
-      }
-      options.onProgress?.(++done, total);
-    }
-  };
-  const workers = Math.max(1, Math.min(options.concurrency ?? 8, total));
-  await Promise.all(Array.from({ length: workers }, worker));
-  return { results, problems };
-}
-
-/** The cached hash if the file's stat is unchanged; otherwise hashes it and records the hash. */
-async function hashCached(
-  file: string,
-  buffer: Buffer,
-  cache: HashCache,
-): Promise<{ size: number; sha256: string }> {
-  // Synchronous for the same reason as the walk's access check: a no-op deploy is 10,000 of these.
-  let stats: BigIntStats | undefined;
-  try {
-    stats = statSync(file, { bigint: true });
-  } catch {
-    stats = undefined;
-  }
-  const hit = stats?.isFile() ? cache.lookup(file, stats) : undefined;
-  if (hit) return hit;
-  const { before, ...result } = await hashFile(file, buffer);
-  // Only a plain file read whole is recorded (hashFile refuses one that changed while being read).
-  if (before.isFile()) cache.record(file, stampOf(before), result.sha256);
-  return result;
-}
-
-/** A file whose size or mtime moved while it was hashed: its hash may match no version of it. */
-class ChangedWhileRead extends Error {}
-
-const fstatBig = (fd: number) =>
-  new Promise<BigIntStats>((resolve, reject) =>
-    fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))),
-  );
-
-// Callback fs rather than fs/promises: for many small files the promise API's per-call overhead
-// is larger than the reads themselves (measured: about 1.4x slower over 10,000 files).
-/** The hash of the file's bytes and its stat from before the first byte was read. Throws
- * `ChangedWhileRead` when the file's size or mtime after reading differ from before (a build still
- * writing it): the bytes hashed may never have been the file's content at any one moment. */
-async function hashFile(
-  file: string,
-  buffer: Buffer,
-): Promise<{ size: number; sha256: string; before: BigIntStats }> {
-  // O_NONBLOCK: should a FIFO replace the file after the walk, opening it must fail, not hang.
-  const fd = await new Promise<number>((resolve, reject) =>
-    open(file, constants.O_RDONLY | constants.O_NONBLOCK, (error, fd) =>
-      error ? reject(error) : resolve(fd),
-    ),
-  );
-  try {
-    const before = await fstatBig(fd);
-    const hash = createHash('sha256');
-    let size = 0;
-    for (;;) {
-      const bytes = await new Promise<number>((resolve, reject) =>
-        read(fd, buffer, 0, buffer.length, null, (error, n) => (error ? reject(error) : resolve(n))),
-      );
-      if (bytes === 0) break;
-      size += bytes;
-      hash.update(buffer.subarray(0, bytes));
-    }
-    if (before.isFile()) {
-      const after = await fstatBig(fd);
-      if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== before.size) {
-        throw new ChangedWhileRead();
-      }
-    }
-    return { size, sha256: hash.digest('hex'), before };
-  } finally {
-    await new Promise<void>((resolve) => close(fd, () => resolve()));
-  }
-}
-
-function cannotRead(error: unknown): string {
-  const code = errorCode(error);
-  return `cannot be read (${code === 'EACCES' ? 'permission denied' : code})`;
 }
 
 /** The files of `found` that this process may not read (one access() each). */

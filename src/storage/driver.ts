@@ -77,6 +77,11 @@ export interface PutOptions extends ObjectHeaders, CallOptions {
   /** The sha256 (hex) of the bytes; stored with the object (sha256 metadata) so a listing or a
    * stat can return it. The driver may use it to have the backend verify the upload. */
   sha256: string;
+  /** The MD5 (hex) of the bytes, when the caller knows it (the site scan computes it): a driver
+   * whose backend checks uploads by MD5 (Swift's ETag, S3's Content-MD5) sends this one instead of
+   * reading the bytes to compute it. It must be the bytes' MD5: such a backend refuses a put whose
+   * bytes do not match it, and the key keeps what it had. Other drivers may ignore it. */
+  md5?: string;
   /** Further user metadata. */
   metadata?: UserMetadata;
 }

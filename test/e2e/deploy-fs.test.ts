@@ -105,7 +105,17 @@ describe('deploy to directory origins', () => {
       assert.equal(origin.result?.uploaded, 1);
       assert.equal(origin.result?.preserved, 1, 'the old index.html is kept as a blob');
       assert.equal(origin.result?.deleted, 0, 'plus+sign.txt is still in the kept release');
+      // Two requests for the changed file: the kept copy made server-side from what the live
+      // manifest says the key holds (no stat first), then the put.
+      assert.equal(origin.requestCounts.stat, 0, 'no stat before the kept copy');
+      assert.equal(origin.requestCounts.copy, 1);
     }
+    assert.ok(setup.origins.length >= 2);
+    assert.deepEqual(
+      outcome.reads,
+      { reads: 1, rereads: 0, bytesRead: 'index.html v2\n'.length },
+      'one read for every origin',
+    );
     const dir = setup.origins[0]!;
     assert.equal(readOrigin(dir, 'index.html')?.toString(), 'index.html v2\n');
     assert.equal(readOrigin(dir, 'plus+sign.txt')?.toString(), 'plus+sign.txt v1\n');

@@ -68,7 +68,7 @@ describe('hash cache', () => {
     const cache = await HashCache.load(cacheDir, fs.realpathSync(dir));
     for (const file of plain.files) {
       const hit = cache.lookup(file.path, fs.statSync(file.path, { bigint: true }));
-      assert.deepEqual(hit, { size: file.size, sha256: file.sha256 }, file.key);
+      assert.deepEqual(hit, { size: file.size, sha256: file.sha256, md5: file.md5 }, file.key);
     }
     assert.ok(fs.statSync(cacheFile(cacheDir)).size > 0);
   });

@@ -26,7 +26,10 @@ function target(id: string, m: Manifest): PlanTarget {
     manifest: m,
     manifestJson: JSON.stringify(m),
     manifestSha256: 'f'.repeat(64),
-    source: { kind: 'local', paths: new Map(Object.keys(m.files).map((key) => [key, `/site/${key}`])) },
+    source: {
+      kind: 'local',
+      files: new Map(Object.keys(m.files).map((key) => [key, { path: `/site/${key}` }])),
+    },
   };
 }
 

@@ -34,7 +34,10 @@ export async function planCommand(options: CommonOptions & { full?: boolean }): 
 }
 
 export async function deployCommand(options: CommonOptions & { progress?: boolean }): Promise<number> {
+  // ms since the process started (performance's time origin): node, outlast's modules, the CLI.
+  const startupMs = performance.now();
   const { config } = await loadConfig(options.config);
+  const configMs = performance.now() - startupMs;
   const progress = ProgressLine.enabled(options.progress !== false && !options.json)
     ? new ProgressLine()
     : undefined;
@@ -61,6 +64,16 @@ export async function deployCommand(options: CommonOptions & { progress?: boolea
           ...resultJson(outcome),
           site: siteJson(outcome.scan),
           ms: elapsed,
+          reads: outcome.reads ?? null,
+          timings: roundAll({
+            startupMs,
+            configMs,
+            scanMs:
+              outcome.scan.timings.walkMs + outcome.scan.timings.hashMs + outcome.scan.timings.manifestMs,
+            ...outcome.scan.timings,
+            ...outcome.timings,
+            totalMs: performance.now(),
+          }),
           ...(native ? { nativeFailover: native } : {}),
         },
         null,
@@ -273,4 +286,9 @@ function planJson(outcome: Awaited<ReturnType<typeof runDeploy>>) {
         : null,
     })),
   };
+}
+
+/** Milliseconds to one decimal, for the JSON report. */
+function roundAll(timings: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(timings).map(([name, ms]) => [name, Math.round(ms * 10) / 10]));
 }

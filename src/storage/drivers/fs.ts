@@ -229,7 +229,7 @@ export function createFsDriver(options: FsDriverOptions): StorageDriver {
     },
 
     async put(key, source, putOptions) {
-      const { sha256, metadata = {}, signal, ...headers } = putOptions;
+      const { sha256, md5: _md5, metadata = {}, signal, ...headers } = putOptions;
       checkSignal(signal, DRIVER_NAME, `put ${JSON.stringify(key)}`);
       checkKey('put', key);
       const meta = { sha256, headers: pickHeaders(headers), metadata: { ...metadata } };

@@ -105,7 +105,7 @@ export function createMemoryDriver(driverOptions: MemoryDriverOptions = {}): Mem
     },
 
     async put(key, source, putOptions) {
-      const { sha256, metadata, signal, ...headers } = putOptions;
+      const { sha256, md5: _md5, metadata, signal, ...headers } = putOptions;
       enter('put', { signal });
       const bytes = await readSource(key, source, signal);
       // The bytes are stored only now, in one step: a put aborted before has left nothing.

@@ -21,9 +21,9 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
-import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
 import { abortable, readAll } from '../abort.ts';
 import type { ObjectSource } from '../driver.ts';
+import { changedSource, sourceReadError } from '../source-errors.ts';
 
 /** Files below this are read into memory: one read, a signed payload, no second pass for MD5. */
 export const BUFFER_LIMIT = 8 * 1024 * 1024;
@@ -46,12 +46,16 @@ export async function uploadObject(
   sha256: string,
   errorSource: string,
   signal?: AbortSignal,
+  knownMd5?: string,
 ): Promise<void> {
+  // The caller's MD5 (hex, from the scan) saves a pass over the bytes; S3 checks it all the same.
+  const md5Of = (bytes: Uint8Array) =>
+    knownMd5 === undefined ? md5(bytes) : Buffer.from(knownMd5, 'hex').toString('base64');
   if (source.kind === 'bytes') {
     const bytes = Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength);
     await putOnce(
       client,
-      { ...input, Body: bytes, ContentLength: bytes.length, ContentMD5: md5(bytes) },
+      { ...input, Body: bytes, ContentLength: bytes.length, ContentMD5: md5Of(bytes) },
       sha256,
       signal,
     );
@@ -68,18 +72,19 @@ export async function uploadObject(
   };
   try {
     const size = await reader.size();
-    if (size !== source.size) throw changedFile(key, source, size, errorSource);
+    if (size !== source.size) throw changedSource(key, source, size, errorSource);
     if (size < BUFFER_LIMIT) {
       const bytes = await reader.readAll(signal);
-      if (bytes.length !== size) throw changedFile(key, source, bytes.length, errorSource);
+      if (bytes.length !== size) throw changedSource(key, source, bytes.length, errorSource);
       await putOnce(
         client,
-        { ...input, Body: bytes, ContentLength: size, ContentMD5: md5(bytes) },
+        { ...input, Body: bytes, ContentLength: size, ContentMD5: md5Of(bytes) },
         sha256,
         signal,
       );
     } else if (size < MULTIPART_THRESHOLD) {
-      const digest = await md5Stream(stream());
+      const digest =
+        knownMd5 === undefined ? await md5Stream(stream()) : Buffer.from(knownMd5, 'hex').toString('base64');
       await putOnce(
         client,
         { ...input, Body: stream(), ContentLength: size, ContentMD5: digest },
@@ -162,34 +167,8 @@ async function openSource(path: string, key: string, errorSource: string): Promi
   try {
     return await open(path, 'r');
   } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code;
-    const code: ErrorCode =
-      errno === 'ENOENT' ? 'not_found' : errno === 'EACCES' ? 'permission_denied' : 'internal';
-    throw new OutlastError(
-      code,
-      `put ${JSON.stringify(key)}: cannot read the source file ${path}: ${messageOf(error)}`,
-      {
-        source: errorSource,
-        cause: error,
-      },
-    );
+    throw sourceReadError(error, path, key, errorSource);
   }
-}
-
-function changedFile(
-  key: string,
-  source: { kind: 'file'; path: string; size: number } | { kind: 'stream'; size: number },
-  size: number,
-  errorSource: string,
-): OutlastError {
-  const what =
-    source.kind === 'file'
-      ? `the source file ${source.path} has ${size} bytes, not the ${source.size} it had when the site was scanned`
-      : `the source stream gave ${size} bytes, not the ${source.size} announced`;
-  return new OutlastError('conflict', `put ${JSON.stringify(key)}: ${what}`, {
-    source: errorSource,
-    hint: 'run the deploy again once the site is built',
-  });
 }
 
 function md5(bytes: Uint8Array): string {

@@ -157,14 +157,16 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
     },
 
     async put(key, source, putOptions) {
-      const { sha256, metadata = {}, signal, ...headers } = putOptions;
+      const { sha256, md5, metadata = {}, signal, ...headers } = putOptions;
       const input: PutObjectCommandInput = {
         Bucket: bucket,
         Key: key,
         ...headerParams(headers),
         Metadata: { ...metadata, [SHA256_METADATA_KEY]: sha256 },
       };
-      await call('put', key, signal, () => uploadObject(client, input, source, sha256, DRIVER_NAME, signal));
+      await call('put', key, signal, () =>
+        uploadObject(client, input, source, sha256, DRIVER_NAME, signal, md5),
+      );
     },
 
     async delete(key, callOptions) {

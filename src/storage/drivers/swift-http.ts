@@ -195,7 +195,11 @@ export function statusError(
   if (status === 422) {
     // Swift computed another MD5 than the ETag we sent: bytes damaged on the way, or a file that
     // changed between hashing and sending. A new attempt hashes and sends again.
-    return make('unavailable', 'the bytes Swift received do not match their MD5', { retryable: true });
+    return make(
+      'unavailable',
+      'the bytes Swift received do not match their MD5 (damaged on the way, or the file changed since the site was scanned)',
+      { retryable: true },
+    );
   }
   if (status === 429 || status === 498) {
     const wait = retryAfterMs(header(headers, 'retry-after'));

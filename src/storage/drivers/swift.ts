@@ -258,7 +258,7 @@ export function createSwiftDriver(
       const label = what('put', key);
       const { signal } = putOptions;
       checkSignal(signal, DRIVER_NAME, label);
-      const { md5, size, body } = await prepareSource(source, label, signal);
+      const { md5, size, body } = await prepareSource(source, label, signal, putOptions.md5);
       if (size > MAX_OBJECT_BYTES) {
         throw new OutlastError(
           'invalid_argument',
@@ -330,17 +330,26 @@ export function createSwiftDriver(
 }
 
 /**
- * A put's body: bytes as they are, a file (or stream) hashed first then opened again for each
- * attempt. The signal stops the first pass; the second is stopped with the request.
+ * A put's body: bytes as they are, a file (or stream) opened for each attempt. The MD5 for the
+ * ETag is the caller's when it knows it; else bytes are hashed, and a file or stream is read once
+ * first to hash it (the signal stops that pass; the request's own is stopped with the request).
  */
 async function prepareSource(
   source: ObjectSource,
   label: string,
   signal: AbortSignal | undefined,
+  knownMd5: string | undefined,
 ): Promise<{ md5: string; size: number; body: () => Uint8Array | Readable }> {
   if (source.kind === 'bytes') {
     const bytes = source.bytes;
-    return { md5: createHash('md5').update(bytes).digest('hex'), size: bytes.byteLength, body: () => bytes };
+    const md5 = knownMd5 ?? createHash('md5').update(bytes).digest('hex');
+    return { md5, size: bytes.byteLength, body: () => bytes };
+  }
+  if (knownMd5 !== undefined) {
+    // Swift compares the bytes with the ETag and the length with Content-Length: a file that
+    // changed since its MD5 was taken is refused, not stored.
+    const open = source.kind === 'file' ? () => createReadStream(source.path) : source.open;
+    return { md5: knownMd5, size: source.size, body: open };
   }
   // The ETag header goes before the body, so the MD5 needs a first pass over the file; the
   // second pass comes from the page cache.
