@@ -21,6 +21,7 @@ import {
   SWIFT_KEY_VAR,
   type Target,
 } from './target.ts';
+import { parseTimings } from './timings.ts';
 
 type OriginSpec = { id: string; storage: Record<string, unknown> };
 
@@ -38,7 +39,7 @@ function s3Origin(id: string, cluster: SwiftCluster, bucket: string): OriginSpec
   };
 }
 
-function swiftOrigin(id: string, cluster: SwiftCluster, container: string): OriginSpec {
+export function swiftOrigin(id: string, cluster: SwiftCluster, container: string): OriginSpec {
   return {
     id,
     storage: {
@@ -49,7 +50,7 @@ function swiftOrigin(id: string, cluster: SwiftCluster, container: string): Orig
   };
 }
 
-async function outlastTarget(
+export async function outlastTarget(
   ctx: BenchContext,
   name: string,
   origins: OriginSpec[],
@@ -86,7 +87,7 @@ interface OutlastOriginJson {
 
 function parseOutlast(measurement: Measurement): ClientReport {
   const start = measurement.stdout.indexOf('{');
-  let json: { origins: OutlastOriginJson[] };
+  let json: { origins: OutlastOriginJson[]; timings?: unknown };
   try {
     json = JSON.parse(measurement.stdout.slice(start));
   } catch {
@@ -102,6 +103,7 @@ function parseOutlast(measurement: Measurement): ClientReport {
   return {
     requests: json.origins.reduce((sum, origin) => sum + origin.requests, 0),
     requestCounts,
+    timings: parseTimings(json.timings),
     uploaded: json.origins.reduce((sum, origin) => sum + origin.uploaded, 0),
     perOrigin: json.origins.map(({ id, uploaded, deleted, unchanged, bytes, requests, requestCounts }) => ({
       id,

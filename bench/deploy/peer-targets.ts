@@ -5,8 +5,39 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SwiftCluster } from '../../test/servers/swift.ts';
 import { containerObjectCount, createContainer } from './swift-api.ts';
-import { ALL_SCENARIOS, clientEnv, clustersOf, SWIFT_KEY_VAR, type Target } from './target.ts';
+import {
+  ALL_SCENARIOS,
+  type BenchContext,
+  clientEnv,
+  clustersOf,
+  type Invocation,
+  SWIFT_KEY_VAR,
+  type Target,
+} from './target.ts';
+
+/** `aws s3 sync` of the site into `bucket` on cluster A (the scale target runs it too). */
+export function awsSyncInvocation(ctx: BenchContext, a: SwiftCluster, bucket: string): Invocation {
+  return {
+    command: '/usr/bin/aws',
+    // --only-show-errors: no per-file progress lines (10,000 of them) through the pipe.
+    args: [
+      '--endpoint-url',
+      a.s3Endpoint,
+      's3',
+      'sync',
+      ctx.site.dir,
+      `s3://${bucket}`,
+      '--only-show-errors',
+    ],
+    env: clientEnv(ctx, {
+      AWS_ACCESS_KEY_ID: a.s3AccessKeyId,
+      AWS_SECRET_ACCESS_KEY: a.s3SecretAccessKey,
+      AWS_DEFAULT_REGION: a.s3Region,
+    }),
+  };
+}
 
 export const awsSync: Target = {
   id: 'aws-s3-sync',
@@ -18,28 +49,10 @@ export const awsSync: Target = {
     const { a } = clustersOf(ctx);
     const bucket = `aws-sync-${attempt}`;
     await createContainer(a, bucket);
-    const env = clientEnv(ctx, {
-      AWS_ACCESS_KEY_ID: a.s3AccessKeyId,
-      AWS_SECRET_ACCESS_KEY: a.s3SecretAccessKey,
-      AWS_DEFAULT_REGION: a.s3Region,
-    });
     return {
       clusters: [a],
       objectCount: () => containerObjectCount(a, bucket),
-      invocation: () => ({
-        command: '/usr/bin/aws',
-        // --only-show-errors: no per-file progress lines (10,000 of them) through the pipe.
-        args: [
-          '--endpoint-url',
-          a.s3Endpoint,
-          's3',
-          'sync',
-          ctx.site.dir,
-          `s3://${bucket}`,
-          '--only-show-errors',
-        ],
-        env,
-      }),
+      invocation: () => awsSyncInvocation(ctx, a, bucket),
     };
   },
 };

@@ -1,5 +1,7 @@
 /** The benchmark's results as rows, the ratios the issues ask for, and their Markdown. */
+import { type Goal, goalsMarkdown } from './goals.ts';
 import type { ScenarioName } from './target.ts';
+import { timingsMarkdown } from './timings.ts';
 
 export interface Row {
   target: string;
@@ -23,6 +25,11 @@ export interface Row {
   /** Objects in the container(s) after the run. */
   objectsAfter: number | null;
   perOrigin: unknown;
+  /** The site this row deployed: its files, and the files its 1 % step rewrites. */
+  siteFiles: number;
+  changedFiles: number;
+  /** outlast's `deploy --json` `timings` (ms), null when the client or build reports none. */
+  timings: Record<string, number> | null;
   serverCpuSeconds: number;
   foreignCpuSeconds: number;
   loadBefore: number;
@@ -44,14 +51,26 @@ export interface Ratio {
   disturbed: boolean;
 }
 
+export interface SiteFacts {
+  files: number;
+  bytes: number;
+  changedFiles: number;
+  changedBytes: number;
+  seed: number;
+}
+
 export interface Report {
   started: string;
   finished: string;
   command: string;
   machine: Record<string, string>;
-  site: { files: number; bytes: number; changedFiles: number; changedBytes: number; seed: number };
+  site: SiteFacts;
+  /** The scale targets' own site (`--scale-files`), null when none ran. */
+  scaleSite: SiteFacts | null;
   rows: Row[];
   ratios: Ratio[];
+  /** Issue 15's targets, from this run's rows (goals.ts). */
+  goals: Goal[];
   notes: string[];
 }
 
@@ -133,11 +152,13 @@ export function markdown(report: Report): string {
   const bare = barePutBest(report.rows);
   const lines: string[] = [];
   lines.push(`# outlast deploy benchmark — ${report.started}`, '');
-  lines.push(
-    `Site: ${report.site.files.toLocaleString('en')} files, ${(report.site.bytes / 1e6).toFixed(1)} MB ` +
-      `(seed ${report.site.seed}); the 1 % step rewrites ${report.site.changedFiles} files ` +
-      `(${(report.site.changedBytes / 1e6).toFixed(2)} MB).`,
-  );
+  const describeSite = (name: string, site: SiteFacts) =>
+    `${name}: ${site.files.toLocaleString('en')} files, ${(site.bytes / 1e6).toFixed(1)} MB ` +
+    `(seed ${site.seed}); the 1 % step rewrites ${site.changedFiles} files ` +
+    `(${(site.changedBytes / 1e6).toFixed(2)} MB).`;
+  lines.push(describeSite('Site', report.site));
+  if (report.scaleSite)
+    lines.push(describeSite('Scale site (outlast-scale, aws-s3-sync-over-outlast)', report.scaleSite));
   lines.push(
     `Machine: ${Object.entries(report.machine)
       .map(([k, v]) => `${k} ${v}`)
@@ -150,7 +171,8 @@ export function markdown(report: Report): string {
   );
   for (const row of report.rows) {
     const ratio =
-      row.scenario === 'cold' && bare && row.serverRequests !== null
+      // Not against a bare-PUT run of another site (outlast-scale's is its own).
+      row.scenario === 'cold' && bare && row.serverRequests !== null && row.siteFiles === bare.siteFiles
         ? row.wallSeconds / bare.wallSeconds
         : null;
     const flag = row.disturbed ? ' ⚠' : '';
@@ -172,7 +194,9 @@ export function markdown(report: Report): string {
       `| ${ratio.name} | ${fixed(ratio.value, 2)}${flag} | ${ratio.numerator} | ${ratio.denominator} |`,
     );
   }
-  lines.push('', '## Targets', '');
+  lines.push('', ...goalsMarkdown(report.goals));
+  lines.push(...timingsMarkdown(report.rows));
+  lines.push('## Commands', '');
   const seen = new Set<string>();
   for (const row of report.rows) {
     if (seen.has(row.target)) continue;

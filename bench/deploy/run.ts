@@ -1,7 +1,8 @@
 /**
  * The deploy benchmark: outlast against its peers on the same generated site and the same stores.
  *
- *   npm run bench -- [--only fs,swift,s3,peers] [--files 10000] [--out bench/out] [--retries 1]
+ *   npm run bench -- [--only fs,swift,s3,peers,scale,progress] [--files 10000] [--scale-files 100000]
+ *                    [--out bench/out] [--retries 1] [--cpu-prof DIR]
  *
  * See README.md for what it measures, installs and how long it takes.
  */
@@ -12,29 +13,34 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type SwiftCluster, startSwiftClusterOnFreePort } from '../../test/servers/swift.ts';
+import { computeGoals } from './goals.ts';
 import { ensurePackages } from './install.ts';
 import { killGroup, liveChildren, loadAverages, type Measurement, measure, waitForQuiet } from './measure.ts';
-import { computeRatios, markdown, type Report, type Row } from './report.ts';
-import { DEFAULT_SEED, setVersion, writeSite } from './site.ts';
+import { computeRatios, markdown, type Report, type Row, type SiteFacts } from './report.ts';
+import { DEFAULT_SEED, type GeneratedSite, setVersion, writeSite } from './site.ts';
 import { ProxyLog, serverPids } from './swift-api.ts';
-import type { BenchContext, Group, Target } from './target.ts';
+import type { BenchContext, Group, Invocation, Target } from './target.ts';
 import { TARGETS } from './targets.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const GROUPS: Group[] = ['fs', 'swift', 's3', 'peers'];
+const GROUPS: Group[] = ['fs', 'swift', 's3', 'peers', 'scale', 'progress'];
+/** scale and progress cost minutes the other figures do not need: only when --only names them. */
+const DEFAULT_GROUPS: Group[] = ['fs', 'swift', 's3', 'peers'];
 /** A run is disturbed when other processes used more than this share of a core meanwhile. */
 const DISTURBED_SHARE = 0.15;
 const DISTURBED_MIN_SECONDS = 0.5;
 
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: GROUPS.join(',') },
+    only: { type: 'string', default: DEFAULT_GROUPS.join(',') },
     files: { type: 'string', default: '10000' },
+    'scale-files': { type: 'string', default: '100000' },
     out: { type: 'string', default: 'bench/out' },
     retries: { type: 'string', default: '1' },
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     'timeout-per-run': { type: 'string', default: '900' },
     'quiet-wait': { type: 'string', default: '300' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -42,7 +48,7 @@ if (values.help) {
   process.stdout.write(
     readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 6)
+      .slice(1, 7)
       .join('\n'),
   );
   process.exit(0);
@@ -50,15 +56,24 @@ if (values.help) {
 const only = values.only.split(',').map((group) => group.trim()) as Group[];
 const unknownGroups = only.filter((group) => !GROUPS.includes(group));
 const files = Number(values.files);
+const scaleFiles = Number(values['scale-files']);
 const retries = Number(values.retries);
 const seed = Number(values.seed);
 const timeoutSeconds = Number(values['timeout-per-run']);
 const quietWaitSeconds = Number(values['quiet-wait']);
-if (unknownGroups.length > 0 || !(files > 0) || !(retries >= 0) || !Number.isInteger(seed)) {
+if (
+  unknownGroups.length > 0 ||
+  !(files > 0) ||
+  !(scaleFiles > 0) ||
+  !(retries >= 0) ||
+  !Number.isInteger(seed)
+) {
   process.stderr.write(`bad arguments; --only takes ${GROUPS.join(',')}, --files and --retries numbers\n`);
   process.exit(2);
 }
 const outDir = resolve(values.out);
+/** Where `node --cpu-prof` writes each outlast run's profile (one folder per target and scenario). */
+const cpuProfDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
 const targets = TARGETS.filter((target) => target.groups.some((group) => only.includes(group)));
 const commandLine = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 
@@ -87,13 +102,21 @@ const notes: string[] = [];
 const rows: Row[] = [];
 
 ensurePackages(
-  targets.some((target) => target.groups.includes('peers')),
+  // scale runs aws s3 sync too.
+  targets.some((target) => target.groups.includes('peers') || target.groups.includes('scale')),
   log,
 );
 
 log(`generating ${files} files in ${scratch}/site (seed ${seed})`);
 const site = writeSite(join(scratch, 'site'), files, seed);
 log(`site: ${site.files.length} files, ${(site.totalBytes / 1e6).toFixed(1)} MB`);
+// The scale group's own site, so that one run has both the 10,000-file figures and the 100,000-file ones.
+let scaleSite: GeneratedSite | undefined;
+if (targets.some((target) => target.largeSite)) {
+  log(`generating the scale site: ${scaleFiles} files in ${scratch}/scale-site`);
+  scaleSite = writeSite(join(scratch, 'scale-site'), scaleFiles, seed);
+  log(`scale site: ${scaleSite.files.length} files, ${(scaleSite.totalBytes / 1e6).toFixed(1)} MB`);
+}
 
 if (targets.some((target) => target.needsClusters)) {
   log('starting Swift clusters A (127.0.0.2) and B (127.0.0.3)');
@@ -141,15 +164,11 @@ const report: Report = {
   finished: new Date().toISOString(),
   command: commandLine,
   machine: machineFacts(),
-  site: {
-    files: site.files.length,
-    bytes: site.totalBytes,
-    changedFiles: site.changed.length,
-    changedBytes: site.changed.reduce((sum, index) => sum + site.files[index]!.size, 0),
-    seed,
-  },
+  site: siteFacts(site),
+  scaleSite: scaleSite ? siteFacts(scaleSite) : null,
   rows,
   ratios: computeRatios(rows),
+  goals: computeGoals(rows),
   notes: [
     'wall s: our clock around the client process; CPU s: user+sys of the client and its children (GNU time); ' +
       'peak RSS: the largest resident set of one process of the client (GNU time "Maximum resident set size").',
@@ -185,13 +204,14 @@ process.exitCode = rows.some((row) => row.error !== null) ? 1 : 0;
 // ---------------------------------------------------------------------------------------------
 
 async function runTarget(target: Target, attempt: number): Promise<Row[]> {
-  setVersion(site, 0);
-  const prepared = await target.prepare(ctx, attempt);
+  const targetSite = siteOf(target);
+  setVersion(targetSite, 0);
+  const prepared = await target.prepare({ ...ctx, site: targetSite }, attempt);
   const logs = prepared.clusters.map((cluster) => new ProxyLog(cluster));
   const result: Row[] = [];
-  for (const scenario of target.scenarios) {
-    if (scenario === 'changed') setVersion(site, 1);
-    const invocation = prepared.invocation(scenario);
+  for (const [step, scenario] of target.scenarios.entries()) {
+    if (scenario === 'changed') setVersion(targetSite, 1);
+    const invocation = withCpuProfile(target, scenario, attempt, prepared.invocation(scenario, step));
     // Dirty pages of the site or of an earlier run would otherwise be written back during this one.
     spawnSync('sync');
     const quiet = await waitForQuiet(DISTURBED_SHARE, quietWaitSeconds, allServerPids, (load) =>
@@ -208,11 +228,12 @@ async function runTarget(target: Target, attempt: number): Promise<Row[]> {
       timeoutSeconds,
     });
     const counts = await Promise.all(logs.map((proxyLog, i) => proxyLog.countSince(marks[i]!)));
-    const report = prepared.report?.(measurement) ?? {};
+    // A run of another client inside the target (scale's aws no-op) is reported as that client.
+    const report = (invocation.as ? invocation.as.report : prepared.report)?.(measurement) ?? {};
     const error = report.error ?? (measurement.exitCode === 0 ? undefined : failure(measurement));
     const row: Row = {
-      target: target.id,
-      description: target.description,
+      target: invocation.as?.target ?? target.id,
+      description: invocation.as?.description ?? target.description,
       scenario,
       attempt,
       wallSeconds: measurement.wallSeconds,
@@ -225,8 +246,11 @@ async function runTarget(target: Target, attempt: number): Promise<Row[]> {
       serverRequests: logs.length > 0 ? counts.reduce((sum, c) => sum + c.total, 0) : null,
       serverRequestsByMethod: logs.length > 0 ? mergeCounts(counts.map((c) => c.byMethod)) : null,
       uploaded: report.uploaded ?? null,
-      objectsAfter: prepared.objectCount ? await prepared.objectCount().catch(() => null) : null,
+      objectsAfter: prepared.objectCount ? await prepared.objectCount(step).catch(() => null) : null,
       perOrigin: report.perOrigin ?? null,
+      siteFiles: targetSite.files.length,
+      changedFiles: targetSite.changed.length,
+      timings: report.timings ?? null,
       serverCpuSeconds: measurement.serverCpuSeconds,
       foreignCpuSeconds: measurement.foreignCpuSeconds,
       loadBefore: measurement.loadBefore,
@@ -242,7 +266,7 @@ async function runTarget(target: Target, attempt: number): Promise<Row[]> {
     result.push(row);
     log(describe(row));
     if (error) {
-      log(`${target.id} ${scenario} FAILED: ${error}\n  command: ${row.command}`);
+      log(`${row.target} ${scenario} FAILED: ${error}\n  command: ${row.command}`);
       break;
     }
   }
@@ -270,6 +294,9 @@ function failedRow(target: Target, attempt: number, error: unknown): Row {
     uploaded: null,
     objectsAfter: null,
     perOrigin: null,
+    siteFiles: siteOf(target).files.length,
+    changedFiles: siteOf(target).changed.length,
+    timings: null,
     serverCpuSeconds: 0,
     foreignCpuSeconds: 0,
     loadBefore: Number(loadAverages().split(' ')[0]),
@@ -279,6 +306,34 @@ function failedRow(target: Target, attempt: number, error: unknown): Row {
     exitCode: -1,
     error: message,
     command: '',
+  };
+}
+
+/** With --cpu-prof, outlast's runs write a V8 CPU profile (bench/deploy/profile-top.ts reads them). */
+function withCpuProfile(
+  target: Target,
+  scenario: string,
+  attempt: number,
+  invocation: Invocation,
+): Invocation {
+  if (cpuProfDir === undefined || invocation.command !== process.execPath || !target.id.startsWith('outlast'))
+    return invocation;
+  const dir = join(cpuProfDir, `${invocation.as?.target ?? target.id}-${scenario}-${attempt}`);
+  mkdirSync(dir, { recursive: true });
+  return { ...invocation, args: ['--cpu-prof', '--cpu-prof-dir', dir, ...invocation.args] };
+}
+
+function siteOf(target: Target): GeneratedSite {
+  return target.largeSite ? scaleSite! : site;
+}
+
+function siteFacts(generated: GeneratedSite): SiteFacts {
+  return {
+    files: generated.files.length,
+    bytes: generated.totalBytes,
+    changedFiles: generated.changed.length,
+    changedBytes: generated.changed.reduce((sum, index) => sum + generated.files[index]!.size, 0),
+    seed,
   };
 }
 
@@ -317,11 +372,10 @@ function describe(row: Row): string {
 function shown(command: string, args: string[]): string {
   const masked = args.map((arg, i) => (args[i - 1] === '-K' ? '$KEY' : arg));
   const words = [command === process.execPath ? 'node' : command, ...masked].map((word) => {
+    // Paths inside a word too: outlast-progress's whole command is one argument of `script -c`.
     const rel = word.startsWith(REPO)
       ? relative(REPO, word)
-      : word.startsWith(scratch)
-        ? `$TMP${word.slice(scratch.length)}`
-        : word;
+      : word.replaceAll(`${process.execPath} `, 'node ').replaceAll(REPO, '').replaceAll(scratch, '$TMP');
     return rel === '' || (/[\s'"]/.test(rel) && !rel.startsWith('$')) ? `'${rel}'` : rel;
   });
   return words.join(' ');

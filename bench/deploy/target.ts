@@ -9,7 +9,7 @@ import type { Measurement } from './measure.ts';
 import type { GeneratedSite } from './site.ts';
 
 export type ScenarioName = 'cold' | 'noop' | 'changed';
-export type Group = 'fs' | 'swift' | 's3' | 'peers';
+export type Group = 'fs' | 'swift' | 's3' | 'peers' | 'scale' | 'progress';
 
 export interface BenchContext {
   repo: string;
@@ -23,11 +23,19 @@ export interface Invocation {
   command: string;
   args: string[];
   env: NodeJS.ProcessEnv;
+  /**
+   * A run of another client inside this target (the scale target's `aws s3 sync` no-op over the
+   * container outlast just filled): its row carries this label and description, and `report`
+   * parses its output instead of the target's.
+   */
+  as?: { target: string; description: string; report?(measurement: Measurement): ClientReport };
 }
 
 /** What the client itself reports (only outlast and the bare-PUT client report anything). */
 export interface ClientReport {
   requests?: number;
+  /** outlast's `deploy --json` `timings` (milliseconds), when the build prints them. */
+  timings?: Record<string, number>;
   requestCounts?: Record<string, number>;
   uploaded?: number;
   perOrigin?: unknown;
@@ -35,12 +43,13 @@ export interface ClientReport {
 }
 
 export interface PreparedTarget {
-  invocation(scenario: ScenarioName): Invocation;
+  /** `step` is the index in the target's `scenarios` (a scenario may come twice, as in scale's). */
+  invocation(scenario: ScenarioName, step: number): Invocation;
   report?(measurement: Measurement): ClientReport;
   /** The clusters whose proxy logs and server CPU belong to this target. */
   clusters: SwiftCluster[];
   /** Objects in the origin(s) after a run: a check that the upload really happened. */
-  objectCount?(): Promise<number>;
+  objectCount?(step: number): Promise<number>;
 }
 
 export interface Target {
@@ -50,6 +59,8 @@ export interface Target {
   description: string;
   scenarios: ScenarioName[];
   needsClusters: boolean;
+  /** Deploys the `--scale-files` site (generated only when such a target runs), not the `--files` one. */
+  largeSite?: boolean;
   prepare(ctx: BenchContext, attempt: number): Promise<PreparedTarget>;
 }
 

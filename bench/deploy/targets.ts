@@ -1,4 +1,8 @@
-/** Every target, in the order they run: fs first, then the peers and the limit, then outlast on Swift. */
+/**
+ * Every target, in the order they run: fs first, then the peers and the limit, then outlast on
+ * Swift, then the opt-in ones (scale, progress: not in a default run).
+ */
+import { outlastProgress, outlastScale } from './opt-in-targets.ts';
 import { outlastFs, outlastS3, outlastSwift, outlastTwo } from './outlast-targets.ts';
 import { awsSync, barePutTarget, rcloneTarget, swiftUpload } from './peer-targets.ts';
 import type { Target } from './target.ts';
@@ -22,4 +26,6 @@ export const TARGETS: Target[] = [
   outlastSwift,
   outlastS3,
   outlastTwo,
+  outlastProgress,
+  outlastScale,
 ];
