@@ -3,7 +3,6 @@
  * flight. Each phase finishes before the next starts; the first error that survives the store's
  * retries stops the origin (requests in flight complete, nothing new starts) and is rethrown.
  */
-import pLimit from 'p-limit';
 import { beaconJson } from '../release/manifest.ts';
 import type { Beacon } from '../release/types.ts';
 import { BEACON_KEY, blobKey, RELEASES_PREFIX } from '../release/types.ts';
@@ -156,21 +155,21 @@ async function putBeacon(store: Store, beacon: Beacon): Promise<void> {
 }
 
 /** Runs `work` on every item with at most `concurrency` at once; stops starting new ones after
- * the first failure, waits for those in flight, and throws that first failure. */
+ * the first failure, waits for those in flight, and throws that first failure. Workers take the
+ * next item in turn, so nothing is allocated per item up front (a plan may hold 100,000 uploads). */
 async function runAll<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  const limit = pLimit(concurrency);
   let failure: { error: unknown } | undefined;
-  await Promise.all(
-    items.map((item) =>
-      limit(async () => {
-        if (failure) return;
-        try {
-          await work(item);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }),
-    ),
-  );
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   if (failure) throw failure.error;
 }

@@ -118,16 +118,23 @@ export async function runDeploy(options: RunOptions): Promise<RunOutcome & { sca
     manifestSha256: scan.manifestSha256,
     source: {
       kind: 'local',
-      files: new Map(scan.files.map((file) => [file.key, { path: file.path, md5: file.md5 }])),
+      // A scanned file is a LocalFile (path, md5): no copy per file.
+      files: new Map(scan.files.map((file) => [file.key, file])),
     },
   };
-  const outcome = await runPlans(options, origins, scan.releaseId, async (_store, state) => ({
-    target,
-    state,
-  }));
-  // Written only once some origin could be read: a run that failed everywhere (a wrong
+  // Written once some origin could be read and planned: a run that failed everywhere (a wrong
   // endpoint, an answer that makes no sense) leaves nothing behind, not even the local cache.
-  if (outcome.origins.some((origin) => origin.error === undefined)) await scan.saveCache();
+  // Saved before the uploads rather than after, so that its memory is free while they run.
+  const afterPlans = async (outcomes: OriginOutcome[]) => {
+    if (outcomes.some((origin) => origin.error === undefined)) await scan.saveCache();
+  };
+  const outcome = await runPlans(
+    options,
+    origins,
+    scan.releaseId,
+    async (_store, state) => ({ target, state }),
+    afterPlans,
+  );
   return { ...outcome, scan };
 }
 
@@ -164,6 +171,7 @@ async function runPlans(
   origins: OriginConfig[],
   releaseId: string,
   targetFor: Targeter,
+  afterPlans?: (outcomes: OriginOutcome[]) => Promise<void>,
 ): Promise<RunOutcome> {
   const { config } = options;
   const gate = createWriteGate({ dryRun: options.dryRun ?? false, log });
@@ -218,6 +226,7 @@ async function runPlans(
         }
       }),
     );
+    await afterPlans?.(outcomes);
     const refused = outcomes.some((outcome) => outcome.plan?.guardRefusal !== undefined) && !options.force;
     if (gate.dryRun || refused) return finish(false, refused);
 

@@ -142,7 +142,9 @@ export function planOrigin(input: PlanInput): OriginPlan {
       unchanged++;
       continue;
     }
-    const preserveShas = [...(protectRefs.get(key) ?? [])].filter((sha) => sha !== entry.sha256).sort();
+    const preserveShas = shasAt(protectRefs, key)
+      .filter((sha) => sha !== entry.sha256)
+      .sort();
     uploads.push({
       key,
       sha256: entry.sha256,
@@ -164,7 +166,11 @@ export function planOrigin(input: PlanInput): OriginPlan {
   const deletes = deleteCandidates(state, dropped, remote, filesOf)
     .filter((key) => !keptRefs.has(key))
     .sort();
-  const keptShas = new Set([...keptRefs.values()].flatMap((shas) => [...shas]));
+  const keptShas = new Set<string>();
+  for (const shas of keptRefs.values()) {
+    if (typeof shas === 'string') keptShas.add(shas);
+    else for (const sha of shas) keptShas.add(sha);
+  }
   // Blobs no kept release needs, including those this deploy makes for releases it drops.
   const blobs = new Set([...(state.blobs ?? []), ...uploads.flatMap((item) => item.preserveShas)]);
   const internalDeletes = [
@@ -269,16 +275,26 @@ function knownRemoteContent(state: OriginState, filesOf: FilesOf): Map<string, R
   return remote;
 }
 
-function referencesByKey(manifests: Manifest[], filesOf: FilesOf): Map<string, Set<string>> {
-  const refs = new Map<string, Set<string>>();
+/** The contents each key holds in some of the manifests: one sha256 for most keys (a Set only
+ * where releases differ, so a site of 100,000 files does not cost 100,000 Sets). */
+type ShaRefs = Map<string, string | Set<string>>;
+
+function referencesByKey(manifests: Manifest[], filesOf: FilesOf): ShaRefs {
+  const refs: ShaRefs = new Map();
   for (const manifest of manifests) {
     for (const [key, entry] of Object.entries(filesOf(manifest))) {
       const shas = refs.get(key);
-      if (shas) shas.add(entry.sha256);
-      else refs.set(key, new Set([entry.sha256]));
+      if (shas === undefined) refs.set(key, entry.sha256);
+      else if (typeof shas !== 'string') shas.add(entry.sha256);
+      else if (shas !== entry.sha256) refs.set(key, new Set([shas, entry.sha256]));
     }
   }
   return refs;
+}
+
+function shasAt(refs: ShaRefs, key: string): string[] {
+  const shas = refs.get(key);
+  return shas === undefined ? [] : typeof shas === 'string' ? [shas] : [...shas];
 }
 
 function deleteCandidates(

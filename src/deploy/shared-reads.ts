@@ -43,6 +43,8 @@ export class SharedReads {
     plans: readonly OriginPlan[],
     private readonly budgetBytes = DEFAULT_SHARED_BUDGET_BYTES,
   ) {
+    // With one origin uploading, nothing is ever kept: no need to count (100,000 entries).
+    if (plans.filter((plan) => plan.uploads.length > 0).length < 2) return;
     for (const plan of plans) {
       for (const item of plan.uploads) {
         const path = bufferedPath(item);

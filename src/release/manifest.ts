@@ -18,14 +18,27 @@ import { MANIFEST_VERSION, OUTLAST_PREFIX, RELEASE_ID_PATTERN } from './types.ts
 /** The order header fields are listed in, so equal header sets print and compare the same. */
 export const HEADER_ORDER = OBJECT_HEADER_NAMES;
 
-/** A copy of `headers` with fields in `HEADER_ORDER` and undefined ones left out. */
+/** `headers` with fields in `HEADER_ORDER` and undefined ones left out: a copy, or the object itself
+ * when it is frozen and already so (the scan shares one such object per distinct set). */
 export function orderHeaders(headers: ObjectHeaders): ObjectHeaders {
+  // The scan's headers are frozen and ordered already (one shared object per distinct set).
+  if (Object.isFrozen(headers) && isOrdered(headers)) return headers;
   const ordered: ObjectHeaders = {};
   for (const field of HEADER_ORDER) {
     const value = headers[field];
     if (value !== undefined) ordered[field] = value;
   }
   return ordered;
+}
+
+function isOrdered(headers: ObjectHeaders): boolean {
+  let at = 0;
+  for (const name of Object.keys(headers)) {
+    const index = HEADER_ORDER.indexOf(name as (typeof HEADER_ORDER)[number], at);
+    if (index < 0 || headers[name as keyof ObjectHeaders] === undefined) return false;
+    at = index + 1;
+  }
+  return true;
 }
 
 /**

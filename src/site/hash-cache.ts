@@ -66,19 +66,22 @@ export function stampOf(stats: BigIntStats): FileStamp {
 }
 
 export class HashCache {
-  /** What the last scan wrote (trusted only through `lookup`). */
-  private readonly previous: Map<string, Entry>;
-  /** Entries confirmed or hashed by this scan: what `save` writes. */
-  private readonly current = new Map<string, Entry>();
+  /** What the last scan wrote (trusted only through `lookup`): per real path, where its record
+   * (size … md5) starts in `previousBytes`. An index into the file's bytes rather than an object
+   * with five BigInts per file: a site of 100,000 files would otherwise hold tens of MB for it. */
+  private readonly previous: Map<string, number>;
+  private readonly previousBytes: Buffer;
+  /** Entries confirmed (an offset into `previousBytes`) or hashed by this scan: what `save` writes. */
+  private readonly current = new Map<string, Entry | number>();
   private readonly trustBeforeNs: bigint;
 
   private constructor(
     readonly file: string,
-    previous: Map<string, Entry>,
-    previousStartNs: bigint,
+    decoded: Decoded,
   ) {
-    this.previous = previous;
-    this.trustBeforeNs = previousStartNs - RACY_SLACK_NS;
+    this.previous = decoded.index;
+    this.previousBytes = decoded.bytes;
+    this.trustBeforeNs = decoded.startNs - RACY_SLACK_NS;
   }
 
   /** The cache file of the site at `rootReal` in `cacheDir`; an unreadable file gives an empty cache. */
@@ -95,25 +98,30 @@ export class HashCache {
       bytes = undefined;
     }
     const decoded = bytes ? decode(bytes) : undefined;
-    return new HashCache(file, decoded?.entries ?? new Map(), decoded?.startNs ?? 0n);
+    return new HashCache(file, decoded ?? { index: new Map(), bytes: Buffer.alloc(0), startNs: 0n });
   }
 
   /** The cached hash of `realPath` if its stat says it is the same file with the same bytes. */
   lookup(realPath: string, stats: BigIntStats): FileDigests | undefined {
-    const entry = this.previous.get(realPath);
+    const at = this.previous.get(realPath);
+    const bytes = this.previousBytes;
     if (
-      entry === undefined ||
-      entry.size !== stats.size ||
-      entry.mtimeNs !== stats.mtimeNs ||
-      entry.ctimeNs !== stats.ctimeNs ||
-      entry.ino !== stats.ino ||
-      entry.dev !== stats.dev ||
+      at === undefined ||
+      bytes.readBigUInt64BE(at) !== stats.size ||
+      bytes.readBigInt64BE(at + 8) !== stats.mtimeNs ||
+      bytes.readBigInt64BE(at + 16) !== stats.ctimeNs ||
+      bytes.readBigUInt64BE(at + 24) !== stats.ino ||
+      bytes.readBigUInt64BE(at + 32) !== stats.dev ||
       stats.mtimeNs >= this.trustBeforeNs
     ) {
       return undefined;
     }
-    this.current.set(realPath, entry);
-    return { size: Number(entry.size), sha256: entry.sha256, md5: entry.md5 };
+    this.current.set(realPath, at);
+    return {
+      size: Number(stats.size),
+      sha256: bytes.toString('hex', at + 40, at + 72),
+      md5: bytes.toString('hex', at + 72, at + 88),
+    };
   }
 
   /** Records the hashes computed from the bytes of a file whose stat, before reading, was `stamp`. */
@@ -143,7 +151,7 @@ export class HashCache {
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       await mkdir(path.dirname(this.file), { recursive: true });
-      await writeFile(temp, encode(this.current, startNs), { mode: 0o600 });
+      await writeFile(temp, encode(this.current, this.previousBytes, startNs), { mode: 0o600 });
       await rename(temp, this.file);
     } catch {
       await rm(temp, { force: true }).catch(() => undefined);
@@ -156,7 +164,10 @@ export function wallClockNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 
-function encode(entries: Map<string, Entry>, startNs: bigint): Buffer {
+/** The fixed part of an entry, after its path: size, mtimeNs, ctimeNs, ino, dev, sha256, md5. */
+const RECORD_BYTES = FIXED_ENTRY_BYTES - 2;
+
+function encode(entries: Map<string, Entry | number>, previous: Buffer, startNs: bigint): Buffer {
   const paths: Buffer[] = [];
   let length = HEADER_BYTES + CHECKSUM_BYTES;
   for (const realPath of entries.keys()) {
@@ -174,6 +185,11 @@ function encode(entries: Map<string, Entry>, startNs: bigint): Buffer {
     const bytes = paths[index++]!;
     at = out.writeUInt16BE(bytes.length, at);
     at += bytes.copy(out, at);
+    if (typeof entry === 'number') {
+      // Confirmed from the last scan: its record as it was.
+      at += previous.copy(out, at, entry, entry + RECORD_BYTES);
+      continue;
+    }
     at = out.writeBigUInt64BE(entry.size, at);
     at = out.writeBigInt64BE(entry.mtimeNs, at);
     at = out.writeBigInt64BE(entry.ctimeNs, at);
@@ -187,8 +203,15 @@ function encode(entries: Map<string, Entry>, startNs: bigint): Buffer {
   return out.subarray(0, at + CHECKSUM_BYTES);
 }
 
-/** The entries, or undefined for anything but a well-formed cache of this version. */
-function decode(bytes: Buffer): { entries: Map<string, Entry>; startNs: bigint } | undefined {
+interface Decoded {
+  /** Per real path, the offset of its record in `bytes`. */
+  index: Map<string, number>;
+  bytes: Buffer;
+  startNs: bigint;
+}
+
+/** The index of the entries, or undefined for anything but a well-formed cache of this version. */
+function decode(bytes: Buffer): Decoded | undefined {
   try {
     if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES) return undefined;
     const bodyEnd = bytes.length - CHECKSUM_BYTES;
@@ -197,25 +220,16 @@ function decode(bytes: Buffer): { entries: Map<string, Entry>; startNs: bigint }
     if (bytes.readUInt32BE(0) !== MAGIC || bytes.readUInt32BE(4) !== VERSION) return undefined;
     const startNs = bytes.readBigUInt64BE(8);
     const count = bytes.readUInt32BE(16);
-    const entries = new Map<string, Entry>();
+    const index = new Map<string, number>();
     let at = HEADER_BYTES;
     for (let i = 0; i < count; i++) {
       const pathLength = bytes.readUInt16BE(at);
       at += 2;
-      if (at + pathLength + FIXED_ENTRY_BYTES - 2 > bodyEnd) return undefined;
-      const realPath = bytes.toString('utf8', at, at + pathLength);
-      at += pathLength;
-      const size = bytes.readBigUInt64BE(at);
-      const mtimeNs = bytes.readBigInt64BE(at + 8);
-      const ctimeNs = bytes.readBigInt64BE(at + 16);
-      const ino = bytes.readBigUInt64BE(at + 24);
-      const dev = bytes.readBigUInt64BE(at + 32);
-      const sha256 = bytes.toString('hex', at + 40, at + 72);
-      const md5 = bytes.toString('hex', at + 72, at + 88);
-      at += 88;
-      entries.set(realPath, { size, mtimeNs, ctimeNs, ino, dev, sha256, md5 });
+      if (at + pathLength + RECORD_BYTES > bodyEnd) return undefined;
+      index.set(bytes.toString('utf8', at, at + pathLength), at + pathLength);
+      at += pathLength + RECORD_BYTES;
     }
-    return at === bodyEnd ? { entries, startNs } : undefined;
+    return at === bodyEnd ? { index, bytes, startNs } : undefined;
   } catch {
     return undefined;
   }

@@ -57,6 +57,9 @@ export function compileHeaderRules(rules: readonly HeaderRule[]): HeaderResolver
     // Which fields this rule sets, so a key is only matched against rules that could still help.
     fields: HEADER_FIELDS.filter((field) => rule[field] !== undefined),
   }));
+  // Most files share a few header sets: one frozen object per distinct set, not one per file (a
+  // site of 100,000 files would hold 100,000 copies in the scan and as many in the manifest).
+  const interned = new Map<string, ObjectHeaders>();
   return (key) => {
     const found: ObjectHeaders = {};
     let missing: number = HEADER_FIELDS.length;
@@ -71,7 +74,14 @@ export function compileHeaderRules(rules: readonly HeaderRule[]): HeaderResolver
       }
     }
     found.contentType ??= contentTypeOf(key);
-    return orderHeaders(found);
+    const ordered = orderHeaders(found);
+    const signature = JSON.stringify(ordered);
+    let shared = interned.get(signature);
+    if (shared === undefined) {
+      shared = Object.freeze(ordered);
+      interned.set(signature, shared);
+    }
+    return shared;
   };
 }
 

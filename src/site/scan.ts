@@ -118,8 +118,12 @@ export async function scanSite(site: SiteConfig, options: ScanOptions = {}): Pro
   const manifest = buildManifest(manifestEntries(files), site);
   const manifestJson = canonicalManifestJson(manifest);
   const { releaseId, sha256 } = releaseIdOf(manifestJson);
+  let unsaved = cache;
   const saveCache = async () => {
-    await cache?.save(startNs);
+    // Once: the cache's memory (tens of MB for a large site) is let go when it is written.
+    const saving = unsaved;
+    unsaved = undefined;
+    await saving?.save(startNs);
   };
   if (!options.deferCacheSave) await saveCache();
   const timings = {
