@@ -17,6 +17,7 @@ import { type Beacon, RELEASE_ID_PATTERN } from '../release/types.ts';
 import { type SiteScan, scanSite } from '../site/scan.ts';
 import { createStore } from '../storage/index.ts';
 import type { Store } from '../storage/store.ts';
+import { collectAtSeam } from '../util/collect.ts';
 import { componentLogger } from '../util/log.ts';
 import { WRITER } from '../version.ts';
 import { createWriteGate } from '../writes.ts';
@@ -111,6 +112,7 @@ export async function runDeploy(options: RunOptions): Promise<RunOutcome & { sca
     ...(cacheDir === null ? {} : { cacheDir }),
     deferCacheSave: true,
   });
+  collectAtSeam(scan.files.length);
   const target: PlanTarget = {
     releaseId: scan.releaseId,
     manifest: scan.manifest,
@@ -227,6 +229,9 @@ async function runPlans(
       }),
     );
     await afterPlans?.(outcomes);
+    collectAtSeam(
+      Math.max(0, ...outcomes.map((o) => (o.plan ? o.plan.unchanged + o.plan.uploads.length : 0))),
+    );
     const refused = outcomes.some((outcome) => outcome.plan?.guardRefusal !== undefined) && !options.force;
     if (gate.dryRun || refused) return finish(false, refused);
 

@@ -199,7 +199,8 @@ class Walker {
       this.problem(shownPrefix || './', `folder cannot be read (${errorCode(error)})`);
       return;
     }
-    const siblings = new Map<string, string>();
+    // Each key's name as it is on disk, to explain two names that are the same in NFC.
+    const siblings = new Map<string, { shown: string; name: string }>();
     const pending: Promise<void>[] = [];
     for (const entry of entries) {
       let name: string;
@@ -211,24 +212,29 @@ class Walker {
         else this.problem(shownPrefix + escapeBytes(entry.name), 'name is not valid UTF-8; rename it');
         continue;
       }
-      const key = keyPrefix + (/^[\x20-\x7e]*$/.test(name) ? name : name.normalize('NFC'));
-      const shown = shownPrefix + printable(name);
+      const ascii = /^[\x20-\x7e]*$/.test(name);
+      const key = keyPrefix + (ascii ? name : name.normalize('NFC'));
+      const shown = shownPrefix + (ascii ? name : printable(name));
       if (this.isExcluded(key)) {
         this.excluded++;
         continue;
       }
       const twin = siblings.get(key);
       if (twin !== undefined) {
-        this.problem(`${shown} (${formOf(name)})`, `has the same name as ${twin} in Unicode NFC; rename one`);
+        this.problem(
+          `${shown} (${formOf(name)})`,
+          `has the same name as ${twin.shown} (${formOf(twin.name)}) in Unicode NFC; rename one`,
+        );
         continue;
       }
-      siblings.set(key, `${shown} (${formOf(name)})`);
+      siblings.set(key, { shown, name });
       const problem = keyProblem(key);
       if (problem !== undefined) {
         this.problem(shown, `key "${printable(key)}" ${problem}`);
         continue;
       }
-      const full = path.join(real, name);
+      // `real` is a normalized absolute path and `name` one segment: no need for path.join's work.
+      const full = real.endsWith(path.sep) ? real + name : real + path.sep + name;
       if (entry.isDirectory())
         pending.push(this.walkFolder(full, `${key}/`, `${shown}/`, [...ancestors, full]));
       else if (entry.isFile()) this.addFile(key, full, shown);

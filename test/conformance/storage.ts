@@ -43,6 +43,9 @@ export interface StorageHarness {
   /** A driver on a bucket (container) that does not exist; absent for a backend that has no such
    * thing (a missing folder is an empty `fs` origin). Closed by the suite. */
   createMissing?(): Promise<StorageDriver>;
+  /** The backend checks a put's bytes against the MD5 it is given (PutOptions.md5), so a wrong
+   * one must be refused; a driver that ignores it may store the bytes instead. */
+  checksMd5?: boolean;
 }
 
 const ALL_HEADERS: Required<ObjectHeaders> = {
@@ -151,6 +154,38 @@ export function testStorageDriver(harness: StorageHarness): void {
         listed.map((item) => [item.key, item.size]),
         [['rt/over.txt', second.byteLength]],
       );
+    });
+
+    it('puts with the MD5 the caller knows; a wrong one never stores bytes it does not match', async () => {
+      const bytes = text('bytes whose MD5 the caller knows');
+      const md5 = createHash('md5').update(bytes).digest('hex');
+      await store.put('md5/bytes.txt', { kind: 'bytes', bytes }, { sha256: sha256(bytes), md5 });
+      assert.deepEqual(await store.getBytes('md5/bytes.txt'), bytes);
+      const path = join(scratch, 'md5.txt');
+      await writeFile(path, bytes);
+      await store.put(
+        'md5/file.txt',
+        { kind: 'file', path, size: bytes.length },
+        { sha256: sha256(bytes), md5 },
+      );
+      assert.deepEqual(await store.getBytes('md5/file.txt'), bytes);
+      assertInfo(await store.stat('md5/file.txt'), bytes, {}, {});
+
+      const other = text('other bytes for the same key');
+      const once = new Store(driver, { originId: 'conformance', prefix, attempts: 1 });
+      const refused = await once
+        .put('md5/bytes.txt', { kind: 'bytes', bytes: other }, { sha256: sha256(other), md5 })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      const now = await store.getBytes('md5/bytes.txt');
+      if (harness.checksMd5) {
+        assert.ok(isOutlastError(refused), 'a put whose bytes do not match their MD5 is refused');
+        assert.deepEqual(now, bytes, 'and the key keeps what it had');
+      } else {
+        assert.deepEqual(now, refused === undefined ? other : bytes, 'stored whole, or refused');
+      }
     });
 
     it('stat of a missing key is undefined, also for a "folder"', async () => {

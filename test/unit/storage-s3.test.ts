@@ -96,6 +96,7 @@ function swiftHarness(name: string, prefix?: string) {
   let bucket = '';
   return {
     name,
+    checksMd5: true,
     ...(prefix === undefined ? {} : { prefix }),
     async create(): Promise<StorageDriver> {
       cluster = await clusterA();

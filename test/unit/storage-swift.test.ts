@@ -100,6 +100,7 @@ function swiftHarness(name: string, prefix?: string) {
   let container: string;
   return {
     name,
+    checksMd5: true,
     ...(prefix === undefined ? {} : { prefix }),
     async create(): Promise<StorageDriver> {
       const { a } = await swiftClustersForTests();
