@@ -4,7 +4,7 @@
  * (its group was not selected, or the run failed). The report calls them "targets"; in the code
  * they are goals, because a "target" here is a client under test.
  */
-import { barePutBest, type Row } from './report.ts';
+import { barePutBest, barePutMeta, type Row } from './report.ts';
 import type { ScenarioName } from './target.ts';
 
 export interface Goal {
@@ -97,6 +97,17 @@ export function computeGoals(rows: Row[]): Goal[] {
       { max, shown: `≤ ${max.toFixed(2)}×` },
     );
   }
+
+  // Not a target of the issue: how far outlast-swift is from a bare client sending the same
+  // requests (headers, metadata, ETag), which tells the client's share from the store's.
+  const meta = barePutMeta(rows);
+  add(
+    1,
+    'cold wall / bare-PUT with outlast’s headers: outlast-swift (for reading, no limit)',
+    [find(rows, 'outlast-swift', 'cold'), meta],
+    'needs outlast-swift cold and bare-put-meta-16 (groups swift, peers)',
+    ([num, den]) => ratio(num!, den!, 'wallSeconds'),
+  );
 
   // 2. A 1 % deploy: two requests per changed file plus a constant per origin; no slower than aws.
   for (const target of ['outlast-swift', 'outlast-s3', 'outlast-two', 'outlast-scale']) {

@@ -126,16 +126,22 @@ export const swiftUpload: Target = {
   },
 };
 
-export function barePutTarget(concurrency: number): Target {
+/** `meta`: each PUT also carries what outlast's do (a content type, the sha256 metadata, an ETag
+ * from a table made before the clock starts), so the store's own work per request is the same and
+ * the difference to outlast is the client's. */
+export function barePutTarget(concurrency: number, meta = false): Target {
+  const id = `bare-put-${meta ? 'meta-' : ''}${concurrency}`;
   return {
-    id: `bare-put-${concurrency}`,
+    id,
     groups: ['peers'],
-    description: `bare-PUT limit: undici Pool, keep-alive, ${concurrency} PUTs in flight → cluster A, native API`,
+    description: meta
+      ? `bare-PUT with outlast's headers (content type, sha256 metadata, ETag), ${concurrency} in flight → cluster A, native API`
+      : `bare-PUT limit: undici Pool, keep-alive, ${concurrency} PUTs in flight → cluster A, native API`,
     scenarios: ['cold'],
     needsClusters: true,
     async prepare(ctx, attempt) {
       const { a } = clustersOf(ctx);
-      const container = `bare-put-${concurrency}-${attempt}`;
+      const container = `${id}-${attempt}`;
       return {
         clusters: [a],
         objectCount: () => containerObjectCount(a, container),
@@ -155,6 +161,7 @@ export function barePutTarget(concurrency: number): Target {
             ctx.site.dir,
             '--concurrency',
             String(concurrency),
+            ...(meta ? ['--meta'] : []),
           ],
           env: clientEnv(ctx, { [SWIFT_KEY_VAR]: a.key }),
         }),

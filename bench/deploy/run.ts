@@ -41,6 +41,7 @@ const { values } = parseArgs({
     'timeout-per-run': { type: 'string', default: '900' },
     'quiet-wait': { type: 'string', default: '300' },
     'cpu-prof': { type: 'string' },
+    targets: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -74,7 +75,13 @@ if (
 const outDir = resolve(values.out);
 /** Where `node --cpu-prof` writes each outlast run's profile (one folder per target and scenario). */
 const cpuProfDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
-const targets = TARGETS.filter((target) => target.groups.some((group) => only.includes(group)));
+// --targets narrows the selected groups to these target ids (for a quick comparison of a few).
+const onlyIds = values.targets?.split(',').map((id) => id.trim());
+const targets = TARGETS.filter(
+  (target) =>
+    target.groups.some((group) => only.includes(group)) &&
+    (onlyIds === undefined || onlyIds.includes(target.id)),
+);
 const commandLine = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);

@@ -11,6 +11,7 @@ export const TARGETS: Target[] = [
   outlastFs,
   barePutTarget(16),
   barePutTarget(32),
+  barePutTarget(16, true),
   awsSync,
   rcloneTarget(
     'rclone-s3',
