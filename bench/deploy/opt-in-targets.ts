@@ -10,10 +10,9 @@
  * - outlast-progress: outlast's cold deploy with stderr on a pseudo-terminal (util-linux's
  *   `script`), so that the progress line is drawn, right after the same deploy without one.
  */
-import { outlastTarget, swiftOrigin } from './outlast-targets.ts';
+import { outlastToSwiftA } from './outlast-targets.ts';
 import { awsSyncInvocation } from './peer-targets.ts';
-import { containerObjectCount, createContainer } from './swift-api.ts';
-import { clustersOf, type Invocation, type ScenarioName, SWIFT_KEY_VAR, type Target } from './target.ts';
+import { clustersOf, type Invocation, type ScenarioName, type Target } from './target.ts';
 
 /** aws's no-op comes after outlast's no-op and before its 1 % deploy (which would make aws upload). */
 const SCALE_STEPS: ScenarioName[] = ['cold', 'noop', 'noop', 'changed'];
@@ -29,15 +28,7 @@ export const outlastScale: Target = {
   async prepare(ctx, attempt) {
     const { a } = clustersOf(ctx);
     const container = `outlast-scale-${attempt}`;
-    await createContainer(a, container);
-    const outlast = await outlastTarget(
-      ctx,
-      container,
-      [swiftOrigin('a-swift', a, container)],
-      [a],
-      { [SWIFT_KEY_VAR]: a.key },
-      () => containerObjectCount(a, container),
-    );
+    const outlast = await outlastToSwiftA(ctx, container);
     return {
       ...outlast,
       invocation: (scenario, step) =>
@@ -89,18 +80,7 @@ export const outlastProgress: Target = {
     // Off, then on, back to back: on this shared machine the pair's conditions are closer than
     // against outlast-swift's cold deploy minutes earlier.
     const [off, on] = await Promise.all(
-      ['off', 'on'].map(async (name) => {
-        const container = `outlast-progress-${name}-${attempt}`;
-        await createContainer(a, container);
-        return outlastTarget(
-          ctx,
-          container,
-          [swiftOrigin('a-swift', a, container)],
-          [a],
-          { [SWIFT_KEY_VAR]: a.key },
-          () => containerObjectCount(a, container),
-        );
-      }),
+      ['off', 'on'].map((name) => outlastToSwiftA(ctx, `outlast-progress-${name}-${attempt}`)),
     );
     return {
       clusters: [a],

@@ -50,6 +50,20 @@ export function swiftOrigin(id: string, cluster: SwiftCluster, container: string
   };
 }
 
+/** outlast deploy → one origin: a new container `container` on cluster A, native Swift API. */
+export async function outlastToSwiftA(ctx: BenchContext, container: string): Promise<PreparedTarget> {
+  const { a } = clustersOf(ctx);
+  await createContainer(a, container);
+  return outlastTarget(
+    ctx,
+    container,
+    [swiftOrigin('a-swift', a, container)],
+    [a],
+    { [SWIFT_KEY_VAR]: a.key },
+    () => containerObjectCount(a, container),
+  );
+}
+
 export async function outlastTarget(
   ctx: BenchContext,
   name: string,
@@ -147,17 +161,7 @@ export const outlastSwift: Target = {
   scenarios: ALL_SCENARIOS,
   needsClusters: true,
   async prepare(ctx, attempt) {
-    const { a } = clustersOf(ctx);
-    const container = `outlast-swift-${attempt}`;
-    await createContainer(a, container);
-    return outlastTarget(
-      ctx,
-      container,
-      [swiftOrigin('a-swift', a, container)],
-      [a],
-      { [SWIFT_KEY_VAR]: a.key },
-      () => containerObjectCount(a, container),
-    );
+    return outlastToSwiftA(ctx, `outlast-swift-${attempt}`);
   },
 };
 
