@@ -130,7 +130,7 @@ async function putOne(store: Store, item: Upload, reads: SharedReads): Promise<v
   }
   const options = { ...item.headers, sha256: item.sha256, ...(source.md5 ? { md5: source.md5 } : {}) };
   if (bufferedPath(item) !== undefined) {
-    const bytes = await reads.bytesFor({ ...item, source }, `origin "${store.originId}"`);
+    const bytes = await reads.bytesFor(item, `origin "${store.originId}"`);
     await store.put(item.key, { kind: 'bytes', bytes }, options);
   } else {
     await store.put(item.key, { kind: 'file', path: source.path, size: item.size }, options);

@@ -58,8 +58,10 @@ export class SharedReads {
    * gives them back with `release` whether its put worked or not. A file whose size differs from
    * the scan's is `conflict`; one that cannot be read, `not_found` or `permission_denied`.
    */
-  bytesFor(item: Upload & { source: { kind: 'local' } }, errorSource: string): Promise<Buffer> {
-    const path = item.source.path;
+  bytesFor(item: Upload, errorSource: string): Promise<Buffer> {
+    const path = bufferedPath(item);
+    if (path === undefined)
+      throw new Error(`${item.key} is not read through SharedReads (a blob, or a large file)`);
     const held = this.held.get(path);
     if (held) return held.bytes;
     this.stats.reads++;
