@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { messageOf, OutlastError } from '../errors.ts';
 import { OBJECT_HEADER_NAMES, type ObjectHeaders } from '../storage/driver.ts';
 import { keyProblem } from '../storage/keys.ts';
+import { acceptManifest } from './manifest-fast.ts';
 import type { Beacon, Manifest, ManifestEntry } from './types.ts';
 import { MANIFEST_VERSION, OUTLAST_PREFIX, RELEASE_ID_PATTERN } from './types.ts';
 
@@ -139,7 +140,9 @@ export function releaseIdOf(manifestJson: string): { releaseId: string; sha256: 
  * `internal` naming the source and the first few problems, since outlast wrote the file itself.
  */
 export function parseManifest(json: string | Uint8Array, source: string): Manifest {
-  return parseDocument(manifestSchema, json, source, 'manifest');
+  const value = parseJson(json, source, 'manifest');
+  // The walk that keeps the parsed JSON as it is; the schema only to say what is wrong.
+  return acceptManifest(value) ?? validate(manifestSchema, value, source, 'manifest');
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -290,16 +293,22 @@ export function parseBeacon(json: string | Uint8Array, source: string): Beacon {
  * Decodes (UTF-8, strictly), parses and validates one of outlast's own JSON documents.
  */
 function parseDocument<T>(schema: z.ZodType<T>, json: string | Uint8Array, source: string, what: string): T {
-  let value: unknown;
+  return validate(schema, parseJson(json, source, what), source, what);
+}
+
+function parseJson(json: string | Uint8Array, source: string, what: string): unknown {
   try {
     const text = typeof json === 'string' ? json : new TextDecoder('utf-8', { fatal: true }).decode(json);
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new OutlastError('internal', `${what} is not valid JSON (${messageOf(error)})`, {
       source,
       cause: error,
     });
   }
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, source: string, what: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues;

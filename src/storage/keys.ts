@@ -24,10 +24,19 @@ export function keyProblem(key: string): string | undefined {
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
+// Without split: a scan and every manifest read check each key, and split's array and
+// substrings were most of the check's time.
 function segmentProblem(key: string): string | undefined {
-  for (const segment of key.split('/')) {
-    if (segment === '') return 'has an empty segment ("//" or a trailing "/")';
-    if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
+  let start = 0;
+  while (start <= key.length) {
+    let end = key.indexOf('/', start);
+    if (end < 0) end = key.length;
+    const length = end - start;
+    if (length === 0) return 'has an empty segment ("//" or a trailing "/")';
+    if (length <= 2 && key.charCodeAt(start) === 46 && (length === 1 || key.charCodeAt(start + 1) === 46)) {
+      return `has a "${length === 1 ? '.' : '..'}" segment`;
+    }
+    start = end + 1;
   }
   return undefined;
 }

@@ -13,6 +13,7 @@ import {
   parseManifest,
   releaseIdOf,
 } from '../../src/release/manifest.ts';
+import { acceptManifest } from '../../src/release/manifest-fast.ts';
 import type { Manifest, ManifestEntry } from '../../src/release/types.ts';
 import { RELEASE_ID_PATTERN } from '../../src/release/types.ts';
 import type { ObjectHeaders } from '../../src/storage/driver.ts';
@@ -313,6 +314,160 @@ describe('parseManifest', () => {
       /reserved/,
     );
     rejects(() => parseManifest('[]', source), /\(top level\)/);
+  });
+});
+
+describe('the fast manifest check', () => {
+  const good = canonicalManifestJson(buildManifest(entries(), SITE));
+  type Doc = Record<string, unknown> & {
+    site?: Record<string, unknown>;
+    files: Record<string, Record<string, unknown>>;
+  };
+  const variant = (fn: (m: Doc) => void): Doc => {
+    const value = JSON.parse(good) as Doc;
+    fn(value);
+    return value;
+  };
+  const index = (m: Doc) => m.files['index.html']!;
+
+  it('takes a valid manifest as parsed, one frozen header object per distinct set', () => {
+    const value = variant((m) => {
+      m.files['b.html'] = { ...index(m), headers: { contentType: 'text/html; charset=utf-8' } };
+    });
+    const files = value.files;
+    const accepted = acceptManifest(value);
+    assert.ok(accepted, 'the fast check takes it');
+    assert.equal(accepted.files, files, 'the parsed object itself, not a copy');
+    assert.equal(accepted.files['b.html']!.headers, accepted.files['index.html']!.headers);
+    assert.ok(Object.isFrozen(accepted.files['b.html']!.headers));
+    assert.deepEqual(parseManifest(JSON.stringify(value), 'test'), accepted);
+  });
+
+  it('leaves to the schema everything the schema refuses', () => {
+    const refused: Array<[string, (m: Doc) => void]> = [
+      [
+        'version 2',
+        (m) => {
+          m.version = 2;
+        },
+      ],
+      ['no site', (m) => void delete m.site],
+      [
+        'an extra top-level field',
+        (m) => {
+          m.extra = 1;
+        },
+      ],
+      [
+        'an empty index document',
+        (m) => {
+          m.site!.indexDocument = '';
+        },
+      ],
+      [
+        'an extra site field',
+        (m) => {
+          m.site!.x = 'y';
+        },
+      ],
+      [
+        'a numeric error document',
+        (m) => {
+          m.site!.errorDocument = 4;
+        },
+      ],
+      [
+        'files an array',
+        (m) => {
+          m.files = [] as never;
+        },
+      ],
+      [
+        'a short sha256',
+        (m) => {
+          index(m).sha256 = 'abc';
+        },
+      ],
+      [
+        'an uppercase sha256',
+        (m) => {
+          index(m).sha256 = sha('a').toUpperCase();
+        },
+      ],
+      [
+        'a negative size',
+        (m) => {
+          index(m).size = -1;
+        },
+      ],
+      [
+        'a fractional size',
+        (m) => {
+          index(m).size = 1.5;
+        },
+      ],
+      [
+        'a size past 2^53',
+        (m) => {
+          index(m).size = 2 ** 60;
+        },
+      ],
+      [
+        'a size as a string',
+        (m) => {
+          index(m).size = '1';
+        },
+      ],
+      ['no headers', (m) => void delete index(m).headers],
+      [
+        'an unknown header',
+        (m) => {
+          index(m).headers = { etag: 'x' };
+        },
+      ],
+      [
+        'an empty header',
+        (m) => {
+          index(m).headers = { contentType: '' };
+        },
+      ],
+      [
+        'an extra entry field',
+        (m) => {
+          index(m).extra = 1;
+        },
+      ],
+      [
+        'a ".." key',
+        (m) => {
+          m.files['a/../x'] = index(m);
+        },
+      ],
+      [
+        'an empty segment',
+        (m) => {
+          m.files['a//x'] = index(m);
+        },
+      ],
+      [
+        'a reserved key',
+        (m) => {
+          m.files['.well-known/outlast/x'] = index(m);
+        },
+      ],
+      [
+        'an entry that is null',
+        (m) => {
+          m.files.x = null as never;
+        },
+      ],
+    ];
+    for (const [what, fn] of refused) {
+      assert.equal(acceptManifest(variant(fn)), undefined, `the fast check refuses ${what}`);
+      assert.throws(() => parseManifest(JSON.stringify(variant(fn)), 'test'), /manifest is not valid/, what);
+    }
+    assert.equal(acceptManifest([]), undefined);
+    assert.equal(acceptManifest(null), undefined);
   });
 });
 
