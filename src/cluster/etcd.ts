@@ -16,12 +16,13 @@
  * write is the same transaction with the put inside it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Campaign, ElectionObserver, Etcd3, Lease, Namespace, Watcher } from 'etcd3';
+import type { Campaign, ElectionObserver, Etcd3, IKeyValue, Lease, Namespace, Watcher } from 'etcd3';
 import { OutlastError } from '../errors.ts';
 import type { Logger } from '../util/log.ts';
 import { etcdSecurity, grpcReason } from './connect.ts';
 import type { ClusterConfig } from './options.ts';
 import type { WatcherView } from './quorum.ts';
+import { RevisionedMap } from './revisioned.ts';
 
 /** Leadership is given up this long before the lease could expire at etcd. */
 const SAFETY_MS = 1000;
@@ -29,6 +30,8 @@ const SAFETY_MS = 1000;
 const CALL_MS = 2000;
 const RETRY_MS = 1000;
 const LEADER_READ_MS = 1000;
+/** How often the views are read whole, besides the watch (which can stall without a word). */
+const VIEWS_READ_MS = 2000;
 
 export interface CoordinatorEvents {
   /** The live watchers' views changed (every one, this watcher's included). */
@@ -54,12 +57,13 @@ export class EtcdCoordinator {
   private campaign: Campaign | undefined;
   private readonly watches: Watcher[] = [];
   private observer: ElectionObserver | undefined;
-  private readonly views = new Map<string, WatcherView>();
+  private readonly views = new RevisionedMap<WatcherView>();
   private fence: { key: string; revision: string } | undefined;
   /** Local monotonic time until which the campaign lease certainly holds. */
   private validUntil = 0;
   private checkTimer: NodeJS.Timeout | undefined;
   private leaderTimer: NodeJS.Timeout | undefined;
+  private viewsTimer: NodeJS.Timeout | undefined;
   private leaderId: string | undefined;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private reachable = true;
@@ -99,6 +103,8 @@ export class EtcdCoordinator {
     // and then, so that what this watcher says about the leader is never stale for long.
     this.leaderTimer = setInterval(() => void this.readLeader(), LEADER_READ_MS);
     this.leaderTimer.unref?.();
+    this.viewsTimer = setInterval(() => void this.readViews().catch(() => undefined), VIEWS_READ_MS);
+    this.viewsTimer.unref?.();
     this.checkTimer.unref?.();
   }
 
@@ -186,6 +192,7 @@ export class EtcdCoordinator {
     this.stopped = true;
     clearInterval(this.checkTimer);
     clearInterval(this.leaderTimer);
+    clearInterval(this.viewsTimer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     const wasLeader = this.fence !== undefined;
     this.fence = undefined;
@@ -220,17 +227,20 @@ export class EtcdCoordinator {
   /** Reads every key under `prefix`, then follows its changes from the next revision on. */
   private async follow(
     prefix: string,
-    put: (key: string, value: string) => void,
-    remove: (key: string) => void,
+    put: (kv: IKeyValue) => void,
+    remove: (kv: IKeyValue) => void,
+    read: (kvs: IKeyValue[], revision: bigint) => void = (kvs) => {
+      for (const kv of kvs) put(kv);
+    },
   ): Promise<Watcher> {
     const all = await this.ns!.getAll().prefix(prefix).exec();
-    for (const kv of all.kvs) put(kv.key.toString(), kv.value.toString());
+    read(all.kvs, BigInt(all.header.revision));
     const watcher = await this.ns!.watch()
       .prefix(prefix)
       .startRevision(String(BigInt(all.header.revision) + 1n))
       .create();
-    watcher.on('put', (kv) => put(kv.key.toString(), kv.value.toString()));
-    watcher.on('delete', (kv) => remove(kv.key.toString()));
+    watcher.on('put', (kv) => put(kv));
+    watcher.on('delete', (kv) => remove(kv));
     watcher.on('disconnected', (error) =>
       this.setReachable(false, `lost the watch on ${prefix}: ${error.message}`),
     );
@@ -242,24 +252,26 @@ export class EtcdCoordinator {
   private async watchViews(): Promise<void> {
     await this.follow(
       'watchers/',
-      (key, value) => {
-        this.takeView(key, value);
-        this.emitViews();
+      (kv) => {
+        const view = this.viewOf(kv);
+        const revision = BigInt(kv.mod_revision);
+        const key = kv.key.toString();
+        if (view ? this.views.put(key, view, revision) : this.views.remove(key, revision)) this.emitViews();
       },
-      (key) => {
-        this.views.delete(key);
-        this.emitViews();
+      (kv) => {
+        if (this.views.remove(kv.key.toString(), BigInt(kv.mod_revision))) this.emitViews();
       },
+      (kvs, revision) => this.takeViews(kvs, revision),
     );
     this.emitViews();
     await this.follow(
       'state',
-      (_key, value) => this.on.state(parseJson(value)),
+      (kv) => this.on.state(parseJson(kv.value.toString())),
       () => undefined,
     );
     await this.follow(
       'actions/',
-      (key, value) => this.on.action(key, parseJson(value)),
+      (kv) => this.on.action(kv.key.toString(), parseJson(kv.value.toString())),
       () => undefined,
     );
   }
@@ -280,16 +292,32 @@ export class EtcdCoordinator {
     await this.ns!.delete().key(key);
   }
 
-  private takeView(key: string, value: string): void {
+  /** Every view, read whole at one revision: what the watch may have missed. */
+  private async readViews(): Promise<void> {
+    if (this.stopped || !this.ns) return;
+    const all = await this.ns.getAll().prefix('watchers/').exec();
+    if (this.takeViews(all.kvs, BigInt(all.header.revision))) this.emitViews();
+  }
+
+  private takeViews(kvs: IKeyValue[], revision: bigint): boolean {
+    const read = kvs.flatMap((kv) => {
+      const value = this.viewOf(kv);
+      return value ? [{ key: kv.key.toString(), value, revision: BigInt(kv.mod_revision) }] : [];
+    });
+    return this.views.replace(read, revision);
+  }
+
+  private viewOf(kv: IKeyValue): WatcherView | undefined {
     try {
-      this.views.set(key, JSON.parse(value) as WatcherView);
+      return JSON.parse(kv.value.toString()) as WatcherView;
     } catch {
-      this.log.warn({ key }, 'a watcher view in etcd is not JSON: ignored');
+      this.log.warn({ key: kv.key.toString() }, 'a watcher view in etcd is not JSON: ignored');
+      return undefined;
     }
   }
 
   private emitViews(): void {
-    this.on.views([...this.views.values()].sort((a, b) => a.id.localeCompare(b.id)));
+    this.on.views(this.views.values().sort((a, b) => a.id.localeCompare(b.id)));
   }
 
   private async observeLeader(): Promise<void> {
@@ -344,6 +372,9 @@ export class EtcdCoordinator {
           if (!kv) throw new Error('the campaign key is gone');
           this.fence = { key, revision: kv.create_revision };
           this.validUntil = lastGood + this.config.leaseTtl;
+          if (!this.isLeader()) throw new Error('the lease was not renewed in time');
+          // A new leader decides on the views as etcd has them now, not as its watch last said.
+          await this.readViews().catch(() => undefined);
           if (!this.isLeader()) throw new Error('the lease was not renewed in time');
           this.log.info({ id: this.config.id }, 'elected leader');
           this.on.elected();

@@ -253,13 +253,27 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
   const describeCluster = async () => {
     const lines: string[] = [];
     for (const id of alive()) {
-      const view = (await status(id))?.cluster;
-      const events = (await status(id))?.events.slice(-6).map((event) => `${event.kind}: ${event.message}`);
+      const whole = await status(id);
+      const view = whole?.cluster;
+      const events = whole?.events.slice(-12).map((event) => `${event.kind}: ${event.message}`);
+      const seen = Object.entries(view?.origins ?? {})
+        .map(([origin, item]) => `${origin} ${item.health} (${item.up} up, ${item.down} down)`)
+        .join(', ');
+      const own = whole?.origins.map((origin) => `${origin.originId} ${origin.state}`).join(', ');
       lines.push(
-        `${id}: leader ${view?.leader}, leading ${view?.leading}, etcd ${view?.etcdReachable}; ${events?.join(' | ')}`,
+        `${id}: leader ${view?.leader}, leading ${view?.leading}, etcd ${view?.etcdReachable}, active ${whole?.active}, quorum view ${seen}, its own view ${own}, watchers ${view?.watchers.map((item) => item.id)}; ${events?.join(' | ')}`,
       );
     }
     return lines.join('\n');
+  };
+  /** Waits until PowerDNS answers `origin`; says what each watcher says when it does not. */
+  const dnsAnswers = async (origin: 'o0' | 'o1', what = `DNS answers ${origin}`) => {
+    try {
+      await eventually(what, async () => (await answer()) === ADDRESS[origin], WAIT);
+    } catch (error) {
+      const now = await answer().catch(String);
+      throw new Error(`${(error as Error).message} (it answers ${now})\n${await describeCluster()}`);
+    }
   };
   /** Waits for one leader that every live watcher names; says what each one says when there is none. */
   const awaitLeader = async (what: string, unlike?: WatcherId): Promise<WatcherId> => {
@@ -346,7 +360,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
   });
 
   it('elects one leader that every watcher names; DNS answers o0', async () => {
-    await eventually('DNS answers o0', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await dnsAnswers('o0');
     const leader = await awaitLeader('one leader, named by all');
     const view = (await status(leader))!.cluster;
     assert.deepEqual(
@@ -385,9 +399,9 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
   it('o0 dead for everyone: DNS moves to o1, and back when o0 returns; people are told once', async () => {
     const before = notified.length;
     await origins.o0!.close();
-    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await dnsAnswers('o1');
     await serve('o0');
-    await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await dnsAnswers('o0', 'DNS answers o0 again');
     await eventually('the failback was notified', async () => notices('failback').length > 0, WAIT);
     const sent = notified.slice(before).map((item) => item.event);
     assert.deepEqual(
@@ -454,7 +468,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
       await restartWatcher(leader);
     }
     await origins.o0!.close();
-    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await dnsAnswers('o1');
     await serve('o0');
     await eventually(
       'the cluster sees o0 up again',
@@ -508,7 +522,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
         await restartWatcher(leader);
       }
       for (const id of ['o0', 'o1'] as const) if (!up[id]) await flip(id);
-      await eventually('DNS answers o0 at the end', async () => (await answer()) === ADDRESS.o0, WAIT);
+      await dnsAnswers('o0', 'DNS answers o0 at the end');
       await eventually(
         'every return was notified',
         async () => distinct('origin-up', sentBefore) >= flips.up,
@@ -558,7 +572,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
       },
       WAIT,
     );
-    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await dnsAnswers('o1');
     const next = (await leaders())[0]!;
     const view = (await status(old))!;
     assert.equal(view.cluster.leading, false, `${old} knows it does not lead`);
@@ -580,7 +594,7 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
       WAIT,
     );
     await serve('o0');
-    await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await dnsAnswers('o0', 'DNS answers o0 again');
     // Across the whole run, the log never interleaves two writers: one writer per stretch, each
     // stretch a leadership (kept for the record; the assertion above is the partition's).
     assert.ok(patchesLogged().length >= 2);
@@ -589,10 +603,10 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
   it('one etcd member dies: the watchers go on through the others', async () => {
     await etcd.kill(3);
     await origins.o0!.close();
-    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await dnsAnswers('o1');
     await awaitLeader('a leader all agree on');
     await serve('o0');
-    await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await dnsAnswers('o0', 'DNS answers o0 again');
     await etcd.restart(3);
   });
 
@@ -628,8 +642,8 @@ describe('a cluster of three watchers on etcd', { timeout: 600_000 }, () => {
     await etcd.restart(1);
     await etcd.restart(2);
     await awaitLeader('a leader again');
-    await eventually('DNS answers o1', async () => (await answer()) === ADDRESS.o1, WAIT);
+    await dnsAnswers('o1');
     await serve('o0');
-    await eventually('DNS answers o0 again', async () => (await answer()) === ADDRESS.o0, WAIT);
+    await dnsAnswers('o0', 'DNS answers o0 again');
   });
 });
