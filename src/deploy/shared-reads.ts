@@ -20,8 +20,10 @@ import type { OriginPlan, Upload } from './types.ts';
 
 /** Files below this are read into memory once for all origins; larger ones are streamed by each. */
 export const BUFFERED_MAX_BYTES = 8 * 1024 * 1024;
-/** Bytes kept for origins that have not taken them yet. */
-export const DEFAULT_SHARED_BUDGET_BYTES = 64 * 1024 * 1024;
+/** Bytes kept for origins that have not taken them yet. Origins of unequal speed (S3 and Swift)
+ * fill it, so it adds to the deploy's peak RSS whole; a file the slower origin reads again instead
+ * costs one read, most likely from the page cache. */
+export const DEFAULT_SHARED_BUDGET_BYTES = 32 * 1024 * 1024;
 
 export interface SharedReadStats {
   /** Files read from disk for uploads. */

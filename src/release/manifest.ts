@@ -369,9 +369,16 @@ export function sortByKey<T extends { key: string }>(items: T[]): T[] {
   // Without surrogates, UTF-16 code unit order is code point order, which is UTF-8 byte order;
   // so the common case (and every small object of the manifest) needs no encoding at all.
   if (!items.some((item) => SURROGATE.test(item.key))) {
+    // Most callers pass what is sorted already (the scan's files, then the manifest built of them).
+    if (isSorted(items)) return [...items];
     return [...items].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
   const decorated = items.map((item) => ({ item, bytes: Buffer.from(item.key, 'utf8') }));
   decorated.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
   return decorated.map(({ item }) => item);
+}
+
+function isSorted(items: readonly { key: string }[]): boolean {
+  for (let i = 1; i < items.length; i++) if (items[i - 1]!.key > items[i]!.key) return false;
+  return true;
 }

@@ -201,6 +201,7 @@ class Walker {
     }
     // Each key's name as it is on disk, to explain two names that are the same in NFC.
     const siblings = new Map<string, { shown: string; name: string }>();
+    const samePrefix = keyPrefix === shownPrefix;
     const pending: Promise<void>[] = [];
     for (const entry of entries) {
       let name: string;
@@ -214,7 +215,8 @@ class Walker {
       }
       const ascii = /^[\x20-\x7e]*$/.test(name);
       const key = keyPrefix + (ascii ? name : name.normalize('NFC'));
-      const shown = shownPrefix + (ascii ? name : printable(name));
+      // One string for both when they are the same (ASCII names all the way down): one less per file.
+      const shown = ascii && samePrefix ? key : shownPrefix + (ascii ? name : printable(name));
       if (this.isExcluded(key)) {
         this.excluded++;
         continue;
