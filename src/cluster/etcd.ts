@@ -22,7 +22,7 @@ import type { Logger } from '../util/log.ts';
 import { etcdSecurity, grpcReason } from './connect.ts';
 import type { ClusterConfig } from './options.ts';
 import type { WatcherView } from './quorum.ts';
-import { RevisionedMap } from './revisioned.ts';
+import { ViewTable } from './views.ts';
 
 /** Leadership is given up this long before the lease could expire at etcd. */
 const SAFETY_MS = 1000;
@@ -57,7 +57,7 @@ export class EtcdCoordinator {
   private campaign: Campaign | undefined;
   private readonly watches: Watcher[] = [];
   private observer: ElectionObserver | undefined;
-  private readonly views = new RevisionedMap<WatcherView>();
+  private readonly views: ViewTable;
   private fence: { key: string; revision: string } | undefined;
   /** Local monotonic time until which the campaign lease certainly holds. */
   private validUntil = 0;
@@ -76,7 +76,9 @@ export class EtcdCoordinator {
     private readonly prefix: string,
     private readonly on: CoordinatorEvents,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.views = new ViewTable(log);
+  }
 
   get ttlSeconds(): number {
     return Math.round(this.config.leaseTtl / 1000);
@@ -253,15 +255,12 @@ export class EtcdCoordinator {
     await this.follow(
       'watchers/',
       (kv) => {
-        const view = this.viewOf(kv);
-        const revision = BigInt(kv.mod_revision);
-        const key = kv.key.toString();
-        if (view ? this.views.put(key, view, revision) : this.views.remove(key, revision)) this.emitViews();
+        if (this.views.put(kv)) this.emitViews();
       },
       (kv) => {
-        if (this.views.remove(kv.key.toString(), BigInt(kv.mod_revision))) this.emitViews();
+        if (this.views.remove(kv)) this.emitViews();
       },
-      (kvs, revision) => this.takeViews(kvs, revision),
+      (kvs, revision) => this.views.read(kvs, revision),
     );
     this.emitViews();
     await this.follow(
@@ -296,28 +295,11 @@ export class EtcdCoordinator {
   private async readViews(): Promise<void> {
     if (this.stopped || !this.ns) return;
     const all = await this.ns.getAll().prefix('watchers/').exec();
-    if (this.takeViews(all.kvs, BigInt(all.header.revision))) this.emitViews();
-  }
-
-  private takeViews(kvs: IKeyValue[], revision: bigint): boolean {
-    const read = kvs.flatMap((kv) => {
-      const value = this.viewOf(kv);
-      return value ? [{ key: kv.key.toString(), value, revision: BigInt(kv.mod_revision) }] : [];
-    });
-    return this.views.replace(read, revision);
-  }
-
-  private viewOf(kv: IKeyValue): WatcherView | undefined {
-    try {
-      return JSON.parse(kv.value.toString()) as WatcherView;
-    } catch {
-      this.log.warn({ key: kv.key.toString() }, 'a watcher view in etcd is not JSON: ignored');
-      return undefined;
-    }
+    if (this.views.read(all.kvs, BigInt(all.header.revision))) this.emitViews();
   }
 
   private emitViews(): void {
-    this.on.views(this.views.values().sort((a, b) => a.id.localeCompare(b.id)));
+    this.on.views(this.views.list());
   }
 
   private async observeLeader(): Promise<void> {
