@@ -4,7 +4,7 @@
  * (its group was not selected, or the run failed). The report calls them "targets"; in the code
  * they are goals, because a "target" here is a client under test.
  */
-import { barePutBest, barePutMeta, type Row } from './report.ts';
+import { barePutBest, barePutMeta, bareS3Put, type Row } from './report.ts';
 import type { ScenarioName } from './target.ts';
 
 export interface Goal {
@@ -106,6 +106,16 @@ export function computeGoals(rows: Row[]): Goal[] {
     'cold wall / bare-PUT with outlast’s headers: outlast-swift (for reading, no limit)',
     [find(rows, 'outlast-swift', 'cold'), meta],
     'needs outlast-swift cold and bare-put-meta-16 (groups swift, peers)',
+    ([num, den]) => ratio(num!, den!, 'wallSeconds'),
+  );
+
+  // Nor this: outlast-s3 against a bare client through the same S3 API (SigV4, unsigned payload),
+  // so that the store's cost of s3api is on both sides and the rest is the client's.
+  add(
+    1,
+    'cold wall / bare S3 PUT: outlast-s3 (for reading, no limit)',
+    [find(rows, 'outlast-s3', 'cold'), bareS3Put(rows)],
+    'needs outlast-s3 cold and bare-s3-put-32 (groups s3, peers)',
     ([num, den]) => ratio(num!, den!, 'wallSeconds'),
   );
 

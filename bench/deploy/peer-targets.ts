@@ -1,18 +1,23 @@
 /**
  * The peers on the same site and cluster: `aws s3 sync` (Debian's awscli v2, not pyenv's v1),
  * `rclone sync` to S3 (default flags and 16/16), `swift upload` (python3-swiftclient), each into a
- * fresh bucket or container; and the bare-PUT limit (bare-put.ts), the store's own speed.
+ * fresh bucket or container; and the bare-PUT limit (bare-put.ts), the store's own speed, with its
+ * S3 sibling (bare-s3-put.ts), the store's speed through s3api.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SwiftCluster } from '../../test/servers/swift.ts';
+import type { Measurement } from './measure.ts';
 import { containerObjectCount, createContainer } from './swift-api.ts';
 import {
   ALL_SCENARIOS,
   type BenchContext,
+  type ClientReport,
   clientEnv,
   clustersOf,
   type Invocation,
+  S3_KEY_VAR,
+  S3_SECRET_VAR,
   SWIFT_KEY_VAR,
   type Target,
 } from './target.ts';
@@ -165,17 +170,61 @@ export function barePutTarget(concurrency: number, meta = false): Target {
           ],
           env: clientEnv(ctx, { [SWIFT_KEY_VAR]: a.key }),
         }),
-        report(measurement) {
-          try {
-            const json = JSON.parse(measurement.stdout.trim().split('\n').pop() ?? '');
-            return { requests: json.requests, uploaded: json.files };
-          } catch {
-            return {
-              error: `exit ${measurement.exitCode}: ${measurement.stderr.trim().split('\n').slice(-5).join(' ')}`,
-            };
-          }
-        },
+        report: bareReport,
       };
     },
   };
+}
+
+/** The bare S3 PUT (bare-s3-put.ts): bare-put's client through cluster A's S3 API, each PUT signed
+ * with SigV4 (unsigned payload). Not a limit: beside bare-put it is the store's cost of s3api. */
+export function bareS3PutTarget(concurrency: number): Target {
+  const id = `bare-s3-put-${concurrency}`;
+  return {
+    id,
+    groups: ['peers'],
+    description: `bare S3 PUT: undici Pool, keep-alive, ${concurrency} SigV4 PUTs (UNSIGNED-PAYLOAD) in flight → cluster A, S3 API`,
+    scenarios: ['cold'],
+    needsClusters: true,
+    async prepare(ctx, attempt) {
+      const { a } = clustersOf(ctx);
+      const bucket = `${id}-${attempt}`;
+      return {
+        clusters: [a],
+        objectCount: () => containerObjectCount(a, bucket),
+        invocation: () => ({
+          command: process.execPath,
+          args: [
+            '--import',
+            'tsx',
+            join(ctx.repo, 'bench', 'deploy', 'bare-s3-put.ts'),
+            '--endpoint',
+            a.s3Endpoint,
+            '--bucket',
+            bucket,
+            '--dir',
+            ctx.site.dir,
+            '--concurrency',
+            String(concurrency),
+            '--region',
+            a.s3Region,
+          ],
+          env: clientEnv(ctx, { [S3_KEY_VAR]: a.s3AccessKeyId, [S3_SECRET_VAR]: a.s3SecretAccessKey }),
+        }),
+        report: bareReport,
+      };
+    },
+  };
+}
+
+/** The bare clients' one JSON line: { files, bytes, requests }. */
+function bareReport(measurement: Measurement): ClientReport {
+  try {
+    const json = JSON.parse(measurement.stdout.trim().split('\n').pop() ?? '');
+    return { requests: json.requests, uploaded: json.files };
+  } catch {
+    return {
+      error: `exit ${measurement.exitCode}: ${measurement.stderr.trim().split('\n').slice(-5).join(' ')}`,
+    };
+  }
 }

@@ -90,6 +90,14 @@ export function barePutMeta(rows: Row[]): Row | undefined {
   return rows.find((row) => row.target.startsWith('bare-put-meta-') && row.error === null);
 }
 
+/** The bare S3 PUT run (`bare-s3-put-*`, bare-s3-put.ts): the store's speed through its S3 API. Not
+ * a bare-PUT limit (barePutBest's regex leaves it out): the limit stays the native API's. */
+export function bareS3Put(rows: Row[]): Row | undefined {
+  return rows
+    .filter((row) => /^bare-s3-put-\d+$/.test(row.target) && row.error === null)
+    .sort((a, b) => a.wallSeconds - b.wallSeconds)[0];
+}
+
 export function computeRatios(rows: Row[]): Ratio[] {
   const ratios: Ratio[] = [];
   const add = (

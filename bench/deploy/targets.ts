@@ -4,7 +4,7 @@
  */
 import { outlastProgress, outlastScale } from './opt-in-targets.ts';
 import { outlastFs, outlastS3, outlastSwift, outlastTwo } from './outlast-targets.ts';
-import { awsSync, barePutTarget, rcloneTarget, swiftUpload } from './peer-targets.ts';
+import { awsSync, barePutTarget, bareS3PutTarget, rcloneTarget, swiftUpload } from './peer-targets.ts';
 import type { Target } from './target.ts';
 
 export const TARGETS: Target[] = [
@@ -12,6 +12,7 @@ export const TARGETS: Target[] = [
   barePutTarget(16),
   barePutTarget(32),
   barePutTarget(16, true),
+  bareS3PutTarget(32),
   awsSync,
   rcloneTarget(
     'rclone-s3',
