@@ -138,9 +138,11 @@ const ctx: BenchContext = { repo: REPO, site, scratch, clusters };
 
 // tsx compiles a module on first use and caches it: do that before anything is timed.
 spawnSync(process.execPath, [join(REPO, 'bin', 'outlast.js'), '--version'], { stdio: 'ignore' });
-spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'deploy', 'bare-put.ts')], {
-  stdio: 'ignore',
-});
+for (const client of ['bare-put.ts', 'bare-s3-put.ts']) {
+  spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'deploy', client)], {
+    stdio: 'ignore',
+  });
+}
 
 for (const target of targets) {
   const attempts: Row[][] = [];
