@@ -355,11 +355,12 @@ export class EtcdCoordinator {
           this.fence = { key, revision: kv.create_revision };
           this.validUntil = lastGood + this.config.leaseTtl;
           if (!this.isLeader()) throw new Error('the lease was not renewed in time');
-          // A new leader decides on the views as etcd has them now, not as its watch last said.
-          await this.readViews().catch(() => undefined);
-          if (!this.isLeader()) throw new Error('the lease was not renewed in time');
           this.log.info({ id: this.config.id }, 'elected leader');
           this.on.elected();
+          // The views as etcd has them now, not as the watch last said: a change reaches the new
+          // leader's decision at once. Not awaited before leading: a read can take longer than the
+          // lease leaves, and leadership would then be given up for nothing.
+          void this.readViews().catch(() => undefined);
         } catch (error) {
           this.depose(`elected, but could not set the fence up: ${(error as Error).message}`);
         }
