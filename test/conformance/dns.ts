@@ -25,6 +25,7 @@ import {
 import type { DnsChange, DnsProvider, ManagedType, RecordSet } from '../../src/dns/provider.ts';
 import { normalizeName } from '../../src/dns/provider.ts';
 import { type ErrorCode, isOutlastError } from '../../src/errors.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 export interface DnsHarness {
   /** Shown in the test names, e.g. `powerdns 4.7 (gsqlite3)`. */
@@ -101,21 +102,35 @@ export function testDnsProvider(harness: DnsHarness): void {
       sets.every((set) => provider.capabilities.types.includes(set.type));
 
     /**
-     * provider.apply as the DNS writer (src/daemon/dns-writer.ts) uses it: a server that answers
-     * `unavailable` (a shared PowerDNS whose SQLite database another test file is writing answers
-     * HTTP 500) is asked again after a pause, at most three times in all. Every other error, and the
-     * third `unavailable`, fails the test.
+     * provider.apply as the DNS writer (src/daemon/dns-writer.ts) uses it: while the server answers
+     * `unavailable` (a shared PowerDNS whose database other test files write answered HTTP 500),
+     * the change is sent again, until a deadline. Any other error fails the test at once.
      */
     async function apply(changes: DnsChange[]): Promise<void> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await provider.apply(changes);
-          return;
-        } catch (error) {
-          if (!isOutlastError(error, 'unavailable') || !error.retryable || attempt >= 3) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-        }
+      let refused: unknown;
+      let unavailable: unknown;
+      try {
+        await eventually(
+          'the server takes the change',
+          async () => {
+            try {
+              await provider.apply(changes);
+              return true;
+            } catch (error) {
+              if (isOutlastError(error, 'unavailable') && error.retryable) {
+                unavailable = error;
+                return false;
+              }
+              refused = error;
+              return true;
+            }
+          },
+          5000,
+        );
+      } catch {
+        throw unavailable;
       }
+      if (refused !== undefined) throw refused;
     }
 
     /** planDns(read(), desired), then apply: the app's own pipeline. */
