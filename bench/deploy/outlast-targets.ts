@@ -80,7 +80,7 @@ export async function outlastTarget(
     objectCount,
     invocation: () => ({
       command: process.execPath,
-      args: [join(ctx.repo, 'bin', 'outlast.js'), 'deploy', '--config', configFile, '--json'],
+      args: [join(ctx.underTest, 'bin', 'outlast.js'), 'deploy', '--config', configFile, '--json'],
       env: { ...clientEnv(ctx, secrets), AWS_CA_BUNDLE: process.env.AWS_CA_BUNDLE ?? '' },
     }),
     report: parseOutlast,

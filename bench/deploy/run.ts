@@ -2,7 +2,7 @@
  * The deploy benchmark: outlast against its peers on the same generated site and the same stores.
  *
  *   npm run bench -- [--only fs,swift,s3,peers,scale,progress] [--files 10000] [--scale-files 100000]
- *                    [--out bench/out] [--retries 1] [--cpu-prof DIR]
+ *                    [--out bench/out] [--retries 1] [--cpu-prof DIR] [--under-test DIR]
  *
  * See README.md for what it measures, installs and how long it takes.
  */
@@ -42,6 +42,8 @@ const { values } = parseArgs({
     'quiet-wait': { type: 'string', default: '300' },
     'cpu-prof': { type: 'string' },
     targets: { type: 'string' },
+    // Another checkout whose bin/outlast.js (and dist/) is measured: an A/B of two builds with the same bench.
+    'under-test': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -134,10 +136,11 @@ if (targets.some((target) => target.needsClusters)) {
   clusters = { a, b };
   log(`A ${a.s3Endpoint}, B ${b.s3Endpoint}`);
 }
-const ctx: BenchContext = { repo: REPO, site, scratch, clusters };
+const underTest = values['under-test'] === undefined ? REPO : resolve(values['under-test']);
+const ctx: BenchContext = { repo: REPO, underTest, site, scratch, clusters };
 
 // tsx compiles a module on first use and caches it: do that before anything is timed.
-spawnSync(process.execPath, [join(REPO, 'bin', 'outlast.js'), '--version'], { stdio: 'ignore' });
+spawnSync(process.execPath, [join(underTest, 'bin', 'outlast.js'), '--version'], { stdio: 'ignore' });
 for (const client of ['bare-put.ts', 'bare-s3-put.ts']) {
   spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'deploy', client)], {
     stdio: 'ignore',

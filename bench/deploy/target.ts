@@ -12,7 +12,10 @@ export type ScenarioName = 'cold' | 'noop' | 'changed';
 export type Group = 'fs' | 'swift' | 's3' | 'peers' | 'scale' | 'progress';
 
 export interface BenchContext {
+  /** This checkout: the bench's own clients (bare-PUT) run from it. */
   repo: string;
+  /** The checkout whose bin/outlast.js is measured (--under-test; default this one). */
+  underTest: string;
   site: GeneratedSite;
   /** Configs, folder origins, rclone's empty config. */
   scratch: string;

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   log('starting a Swift cluster on 127.0.0.2');
   cluster = await startSwiftClusterOnFreePort('127.0.0.2');
   const a = cluster;
-  const ctx: BenchContext = { repo: REPO, site, scratch, clusters: { a, b: a } };
+  const ctx: BenchContext = { repo: REPO, underTest: REPO, site, scratch, clusters: { a, b: a } };
 
   const fsDir = join(scratch, 'fs-origin');
   mkdirSync(fsDir);
