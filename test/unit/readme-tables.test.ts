@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { markdownTable, providerTable } from '../../src/dns/capabilities.ts';
 import { storageDriverTable } from '../../src/storage/docs.ts';
+import { s3CompatibleTable } from '../../src/storage/s3-compatible-docs.ts';
 
 const README = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
@@ -51,5 +52,16 @@ describe('README.md', () => {
       );
     }
     assert.equal(tableAt(README, '| Storage | Config |'), generated);
+  });
+
+  it('lists the S3-compatible stores as the code knows them (node --import tsx scripts/provider-table.ts --s3-compatible)', () => {
+    const generated = s3CompatibleTable();
+    assert.ok(
+      generated
+        .split('\n')
+        .slice(2)
+        .some((row) => row.startsWith('| **Cloudflare R2**')),
+    );
+    assert.equal(tableAt(README, '| Store | Endpoint |'), generated);
   });
 });

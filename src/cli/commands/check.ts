@@ -14,6 +14,7 @@ import { isNative } from '../../dns/native/index.ts';
 import { messageOf } from '../../errors.ts';
 import { probeOrigin } from '../../health/probe.ts';
 import { createStore } from '../../storage/index.ts';
+import { checkS3Compatible } from '../../storage/s3-compatible-check.ts';
 import { EXIT } from '../exit.ts';
 import type { GlobalOptions } from '../options.ts';
 
@@ -42,6 +43,7 @@ export async function checkCommand(options: GlobalOptions & { json?: boolean }):
     config.origins.map(async (origin) => {
       findings.push(...(await checkOriginUrl(config, origin, expected)));
       findings.push(...checkS3Website(config, origin));
+      findings.push(...checkS3Compatible(origin));
     }),
   );
   findings.push(...(await checkDns(config)));
