@@ -10,7 +10,8 @@
  *     `RAX-KSKEY:apiKeyCredentials` → `access.token.{id,expires}` and `access.serviceCatalog`.
  *
  * From a catalog, the `object-store` service's endpoint is taken for the configured region (else
- * the first one listed) and interface. A session is cached until shortly before its token expires;
+ * the first one listed) and interface; on Rackspace, the `cloudFilesCDN` (`rax:object-cdn`)
+ * endpoint of the same region is kept too (its CDN management API, swift-cdn.ts). A session is cached until shortly before its token expires;
  * concurrent callers share one login in flight. Errors name the auth URL and the user, never the
  * key, password or secret.
  */
@@ -36,6 +37,17 @@ export type { SwiftStorageConfig } from './swift-options.ts';
 export type SwiftAuthConfig = SwiftStorageConfig['auth'];
 export type SwiftInterface = SwiftStorageConfig['interface'];
 
+/** A session that may also know the account's CDN management URL (Rackspace's `cloudFilesCDN`). */
+export interface CatalogSession extends SwiftSession {
+  /** e.g. `https://cdn1.clouddrive.com/v1/MossoCloudFS_…`, no trailing `/`; absent when the
+   * catalog has none for the region (or the login has no catalog). */
+  cdnUrl?: string;
+}
+
+export interface CatalogAuth extends SwiftAuth {
+  session(): Promise<CatalogSession>;
+}
+
 /** A token and the account it opens. */
 export interface SwiftAuthOptions {
   auth: SwiftAuthConfig;
@@ -52,16 +64,17 @@ export interface SwiftAuthOptions {
  * token that expires on the way. */
 const RENEW_MARGIN_MS = 60_000;
 
-export function createSwiftAuth(options: SwiftAuthOptions): SwiftAuth {
+export function createSwiftAuth(options: SwiftAuthOptions): CatalogAuth {
   const now = options.now ?? Date.now;
   const logger = componentLogger('swift-auth', { type: options.auth.type, url: options.auth.url });
-  let current: SwiftSession | undefined;
-  let pending: Promise<SwiftSession> | undefined;
+  let current: CatalogSession | undefined;
+  let pending: Promise<CatalogSession> | undefined;
 
-  async function login(): Promise<SwiftSession> {
+  async function login(): Promise<CatalogSession> {
     const started = now();
-    const { token, storageUrl, lifetimeMs } = await loginOnce(options);
-    const session: SwiftSession = { token, storageUrl: storageUrl.replace(/\/+$/, '') };
+    const { token, storageUrl, lifetimeMs, cdnUrl } = await loginOnce(options);
+    const session: CatalogSession = { token, storageUrl: storageUrl.replace(/\/+$/, '') };
+    if (cdnUrl) session.cdnUrl = cdnUrl.replace(/\/+$/, '');
     if (lifetimeMs !== undefined) {
       session.renewAt = started + lifetimeMs - Math.min(RENEW_MARGIN_MS, Math.max(0, lifetimeMs) / 2);
     }
@@ -92,6 +105,7 @@ interface Login {
   token: string;
   storageUrl: string;
   lifetimeMs?: number;
+  cdnUrl?: string;
 }
 
 function loginOnce(options: SwiftAuthOptions): Promise<Login> {
@@ -210,6 +224,7 @@ const rackspaceAnswer = z.object({
       .array(
         z.object({
           type: z.string(),
+          name: z.string().optional(),
           endpoints: z.array(
             z.object({
               region: z.string().nullish(),
@@ -248,7 +263,14 @@ async function rackspaceLogin(
         return urls.flatMap(([name, found]) => (found ? [{ region, interface: name, url: found }] : []));
       }),
     );
-  return { token: token.id, storageUrl: pickEndpoint(endpoints, options, url), ...lifetime(token.expires) };
+  const storageUrl = pickEndpoint(endpoints, options, url);
+  // The CDN management API of the storage endpoint's region (it lists publicURL only).
+  const region = endpoints.find((endpoint) => endpoint.url === storageUrl)?.region;
+  const cdnUrl = serviceCatalog
+    .filter((service) => service.type === 'rax:object-cdn' || service.name === 'cloudFilesCDN')
+    .flatMap((service) => service.endpoints)
+    .find((endpoint) => (endpoint.region ?? undefined) === region && endpoint.publicURL)?.publicURL;
+  return { token: token.id, storageUrl, ...lifetime(token.expires), ...(cdnUrl ? { cdnUrl } : {}) };
 }
 
 interface CatalogEndpoint {

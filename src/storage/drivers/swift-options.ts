@@ -51,6 +51,27 @@ const swiftAuth = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** Rackspace's CDN TTL bounds (Cloud Files CDN API): 15 minutes to one year since August 2012
+ * (longer values are accepted by the API but expire at one year); its default is 72 hours. */
+export const CDN_TTL_MIN = 900;
+export const CDN_TTL_MAX = 31_536_000;
+export const CDN_TTL_DEFAULT = 259_200;
+
+/** Rackspace Cloud Files' CDN for the container (swift-cdn.ts); only with `auth.type: rackspace`. */
+const swiftCdn = z.union([
+  /** Leave the container's CDN alone: setup then makes it readable through an ACL instead. */
+  z.literal(false),
+  z.strictObject({
+    /** Seconds the CDN edge keeps an object (X-Ttl): 900 (15 min) to 31536000 (one year). */
+    ttl: z.number().int().min(CDN_TTL_MIN).max(CDN_TTL_MAX).default(CDN_TTL_DEFAULT),
+    /** After a deploy, purge the objects it changed or deleted from the CDN edge (Rackspace
+     * allows 25 purges a day: the rest wait for the TTL, with a warning). */
+    purge: z.boolean().default(false),
+    /** Whom Rackspace emails when a purge is done (X-Purge-Email), comma-separated. */
+    purgeEmail: z.string().min(3).optional(),
+  }),
+]);
+
 export const swiftStorageSchema = z.strictObject({
   type: z.literal(SWIFT_TYPE),
   container: z.string().min(1).max(256),
@@ -61,6 +82,10 @@ export const swiftStorageSchema = z.strictObject({
   /** Key prefix inside the container, e.g. `site/`. */
   prefix: z.string().optional(),
   auth: swiftAuth,
+  /** Rackspace Cloud Files: CDN-enable the container in `outlast setup` (default: on, TTL 72 h,
+   * when `auth.type` is rackspace, since only the CDN makes a Cloud Files container public);
+   * `false` to leave the CDN alone. Refused by setup with any other login. */
+  cdn: swiftCdn.optional(),
 });
 
 /** The `swift` storage config. */
@@ -79,7 +104,7 @@ export const SWIFT_CAPABILITIES: DriverCapabilities = {
 export const SWIFT_DOCS: StorageDriverDocs = {
   summary: "OpenStack Swift's native API: Rackspace Cloud Files, OVHcloud, any Swift cluster",
   notes:
-    'logins: tempauth, Keystone v3 (password or application credential), Rackspace identity v2.0; batch deletes through the bulk middleware when `/info` lists it, else one by one; objects up to 5 GiB; setup: public read ACL, staticweb index and error pages, CORS',
+    'logins: tempauth, Keystone v3 (password or application credential), Rackspace identity v2.0; batch deletes through the bulk middleware when `/info` lists it, else one by one; objects up to 5 GiB; setup: public read ACL (on Rackspace: CDN-enabling instead, TTL `cdn.ttl`), staticweb index and error pages, CORS',
 };
 
 export const SWIFT_DRIVER = {

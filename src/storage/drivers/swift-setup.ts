@@ -13,9 +13,12 @@
  * run says `already` throughout. Each change goes through the setup's write gate (writes.ts),
  * which in a dry run reports it as `would` instead; a container not there yet has no headers, so
  * every step is then a change.
+ *
+ * On Rackspace Cloud Files the CDN publishes the container (swift-cdn.ts): the public-read step
+ * is then left out and a CDN step comes last, once the container exists.
  */
 import { OutlastError } from '../../errors.ts';
-import { gateOf } from '../../writes.ts';
+import { gateOf, type WriteGate } from '../../writes.ts';
 import type { SetupOptions, SetupStep, SiteDocuments } from '../driver.ts';
 import {
   containerUrl,
@@ -42,6 +45,13 @@ export function swiftSiteAliases(site: SiteDocuments): Record<string, string> {
   return site.errorDocument ? { [`404${site.errorDocument}`]: site.errorDocument } : {};
 }
 
+/** The CDN's part of setup (swift-cdn.ts), when the origin has one. */
+export interface SwiftCdnSetup {
+  /** True when the CDN is what makes the container public: no public-read ACL then. */
+  replacesAcl: boolean;
+  step(gate: WriteGate): Promise<SetupStep>;
+}
+
 /** Headers a step wants: a value to set, or `null` for a header to remove. */
 type Wanted = Record<string, string | null>;
 
@@ -55,6 +65,7 @@ export async function swiftSetup(
   client: SwiftClient,
   container: string,
   options: SetupOptions,
+  cdn?: SwiftCdnSetup,
 ): Promise<SetupStep[]> {
   const name = JSON.stringify(container);
   const call = (operation: string, method: 'HEAD' | 'PUT' | 'POST', headers: Record<string, string> = {}) =>
@@ -91,6 +102,7 @@ export async function swiftSetup(
   }
 
   for (const planned of plan(options, current)) {
+    if (planned.step === 'public read' && cdn?.replacesAcl) continue;
     const changes = differences(planned.wanted, current);
     if (Object.keys(changes).length === 0) {
       steps.push({ step: planned.step, status: 'already', detail: planned.detail });
@@ -104,6 +116,7 @@ export async function swiftSetup(
       ),
     );
   }
+  if (cdn) steps.push(await cdn.step(gate));
   return steps;
 }
 

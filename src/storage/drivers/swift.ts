@@ -41,6 +41,7 @@ import {
 } from '../driver.ts';
 import { createSwiftAuth, type SwiftStorageConfig } from './swift-auth.ts';
 import { createBulkDeleter, DEFAULT_BULK_DELETES } from './swift-bulk.ts';
+import { CloudFilesCdn, cdnSettings, cdnSetupStep, cdnUnsupported } from './swift-cdn.ts';
 import {
   containerUrl,
   createAgent,
@@ -58,7 +59,7 @@ import {
   send,
 } from './swift-http.ts';
 import { SWIFT_CAPABILITIES } from './swift-options.ts';
-import { swiftSetup, swiftSiteAliases } from './swift-setup.ts';
+import { type SwiftCdnSetup, swiftSetup, swiftSiteAliases } from './swift-setup.ts';
 
 export type { SwiftStorageConfig } from './swift-auth.ts';
 export { DRIVER_NAME } from './swift-http.ts';
@@ -181,6 +182,17 @@ export function createSwiftDriver(
   );
 
   let maxFileSize: Promise<number> | undefined;
+
+  // Rackspace: the CDN publishes the container (swift-cdn.ts); elsewhere `cdn` cannot be done.
+  const cdn = cdnSettings(options);
+  const cdnSetup: SwiftCdnSetup | undefined = cdn
+    ? {
+        replacesAcl: true,
+        step: (gate) => cdnSetupStep(new CloudFilesCdn(client, container), cdn.ttl, gate),
+      }
+    : options.cdn && options.auth.type !== 'rackspace'
+      ? { replacesAcl: false, step: async () => cdnUnsupported() }
+      : undefined;
 
   const driver: StorageDriver = {
     name: DRIVER_NAME,
@@ -312,7 +324,7 @@ export function createSwiftDriver(
 
     siteAliases: swiftSiteAliases,
 
-    setup: (setupOptions) => swiftSetup(client, container, setupOptions),
+    setup: (setupOptions) => swiftSetup(client, container, setupOptions, cdnSetup),
 
     maxObjectBytes() {
       maxFileSize ??= readMaxFileSize(client).catch((error: unknown) => {
