@@ -56,7 +56,6 @@ export interface S3CompatibleStore {
   readonly byHand: readonly Fact<string>[];
 }
 
-const AWS_ENDPOINTS = 'https://docs.aws.amazon.com/AmazonS3/latest/userguide/WebsiteEndpoints.html';
 const AWS_VIRTUAL = 'https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html';
 const R2_API = 'https://developers.cloudflare.com/r2/api/s3/api/';
 const R2_PUBLIC = 'https://developers.cloudflare.com/r2/buckets/public-buckets/';
@@ -69,6 +68,7 @@ const WASABI_URLS = 'https://docs.wasabi.com/docs/service-urls-for-wasabis-stora
 const WASABI_ACCESS = 'https://docs.wasabi.com/docs/bucket-access';
 const MINIO_COMPAT = 'https://docs.min.io/community/minio-object-store/reference/s3-api-compatibility.html';
 const CEPH_S3 = 'https://docs.ceph.com/en/latest/radosgw/s3/';
+const CEPH_COMMONS = 'https://docs.ceph.com/en/latest/radosgw/s3/commons/';
 const CEPH_OPTIONS = 'https://github.com/ceph/ceph/blob/main/src/common/options/rgw.yaml.in';
 const GCS_INTEROP = 'https://cloud.google.com/storage/docs/interoperability';
 const GCS_MIGRATION = 'https://cloud.google.com/storage/docs/aws-simple-migration';
@@ -91,7 +91,10 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
       source: 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html',
     },
     acl: { value: 'yes', source: 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAcl.html' },
-    policy: { value: 'yes', source: AWS_ENDPOINTS },
+    policy: {
+      value: 'yes',
+      source: 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html',
+    },
     website: {
       value: 'yes',
       note: 'website endpoints are HTTP only',
@@ -170,7 +173,12 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
     name: 'DigitalOcean Spaces',
     endpoint: { value: '<region>.digitaloceanspaces.com', source: DO_API },
     host: /^([a-z0-9]+)\.digitaloceanspaces\.com$/,
-    region: { value: 'not documented', source: DO_API },
+    region: {
+      value: "the endpoint's region slug, e.g. `nyc3`",
+      note: "SigV4's credential scope",
+      source: 'https://docs.digitalocean.com/reference/api/spaces/',
+    },
+    regionRule: { kind: 'host' },
     addressing: { value: 'not documented', source: DO_COMPAT },
     createBucket: { value: 'yes', note: 'bucket CRUD', source: DO_API },
     acl: { value: 'yes', source: DO_API },
@@ -231,13 +239,21 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
     name: 'MinIO',
     endpoint: { value: undefined, note: 'self-hosted', source: MINIO_COMPAT },
     region: { value: 'not documented', source: MINIO_COMPAT },
-    addressing: { value: 'not documented', source: MINIO_COMPAT },
+    addressing: {
+      value: 'both',
+      note: 'path style only unless MINIO_DOMAIN is set',
+      source: 'https://github.com/minio/minio/pull/5705',
+    },
     createBucket: { value: 'yes', source: MINIO_COMPAT },
     acl: { value: 'no', note: 'PutBucketAcl and PutObjectAcl unsupported', source: MINIO_COMPAT },
     policy: { value: 'yes', source: MINIO_COMPAT },
     website: { value: 'no', note: 'PutBucketWebsite unsupported', source: MINIO_COMPAT },
     cors: { value: 'no', note: 'PutBucketCors unsupported', source: MINIO_COMPAT },
     byHand: [
+      {
+        value: 'set `forcePathStyle: true` unless the server has MINIO_DOMAIN set',
+        source: 'https://github.com/minio/minio/pull/5705',
+      },
       {
         value: 'no index or error documents: put a web server in front for `/` and folders',
         source: MINIO_COMPAT,
@@ -249,7 +265,11 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
     name: 'Ceph Object Gateway (RGW)',
     endpoint: { value: undefined, note: 'self-hosted', source: CEPH_S3 },
     region: { value: 'not documented', source: CEPH_S3 },
-    addressing: { value: 'not documented', source: CEPH_S3 },
+    addressing: {
+      value: 'both',
+      note: 'virtual host needs `rgw_dns_name` or zonegroup host names',
+      source: CEPH_COMMONS,
+    },
     createBucket: { value: 'yes', source: CEPH_S3 },
     acl: { value: 'yes', note: 'a different set of canned ACLs', source: CEPH_S3 },
     policy: { value: 'yes', source: CEPH_S3 },
@@ -265,7 +285,12 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
     byHand: [
       {
         value:
-          'for website hosting, set `rgw_enable_static_website` and configure s3website host names on the gateway',
+          'set `forcePathStyle: true` unless the gateway has `rgw_dns_name` (or zonegroup host names) for virtual hosts',
+        source: CEPH_COMMONS,
+      },
+      {
+        value:
+          'for website hosting, set `rgw_enable_static_website` and give the website its own domain (`rgw_dns_s3website_name`)',
         source: CEPH_OPTIONS,
       },
     ],
@@ -280,7 +305,7 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
     },
     host: /^storage\.googleapis\.com$/,
     region: { value: 'not documented', source: GCS_MIGRATION },
-    addressing: { value: 'not documented', source: GCS_INTEROP },
+    addressing: { value: 'both', source: 'https://cloud.google.com/storage/docs/request-endpoints' },
     createBucket: {
       value: 'partial',
       note: 'needs the x-amz-project-id header, which setup does not send',

@@ -68,10 +68,10 @@ const cases: {
     id: 'spaces',
     endpoint: 'https://nyc3.digitaloceanspaces.com',
     good: origin(
-      { endpoint: 'https://nyc3.digitaloceanspaces.com' },
+      { region: 'nyc3', endpoint: 'https://nyc3.digitaloceanspaces.com' },
       'https://www.example.com.nyc3-static.digitaloceanspaces.com',
     ),
-    bad: origin({ endpoint: 'https://nyc3.digitaloceanspaces.com' }, AWS_WEBSITE),
+    bad: origin({ region: 'nyc3', endpoint: 'https://nyc3.digitaloceanspaces.com' }, AWS_WEBSITE),
     warning: /is a website endpoint of Amazon S3, but the bucket is on DigitalOcean Spaces/,
   },
   {
