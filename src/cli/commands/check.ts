@@ -2,7 +2,8 @@
  * `outlast check`: the preflight before trusting outlast with production. Config valid (loading
  * it checks), storage credentials work, each origin reachable over its public URL and serving the
  * beacon, HTTPS certificates that cover `site.hostname`, each DNS provider reachable and
- * authoritative for `dns.name`, and the S3 website rule (bucket name = host name). Writes nothing.
+ * authoritative for `dns.name`, the S3 website rule (bucket name = host name), and a Rackspace
+ * container's CDN (enabled, the url on its CDN host). Writes nothing.
  */
 import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 import { loadConfig } from '../../config/load.ts';
@@ -13,6 +14,7 @@ import { createDnsProvider } from '../../dns/index.ts';
 import { isNative } from '../../dns/native/index.ts';
 import { messageOf } from '../../errors.ts';
 import { probeOrigin } from '../../health/probe.ts';
+import { checkCloudFilesCdn } from '../../storage/drivers/swift-cdn.ts';
 import { createStore } from '../../storage/index.ts';
 import { checkS3Compatible } from '../../storage/s3-compatible-check.ts';
 import { EXIT } from '../exit.ts';
@@ -40,9 +42,11 @@ export async function checkCommand(options: GlobalOptions & { json?: boolean }):
   // The release most origins serve is the one a probe should see.
   const expected = mostCommon([...releases.values()].filter((id): id is string => id !== undefined));
   await Promise.all(
-    config.origins.map(async (origin) => {
+    config.origins.map(async (origin, index) => {
       findings.push(...(await checkOriginUrl(config, origin, expected)));
       findings.push(...checkS3Website(config, origin));
+      // Rackspace: the container CDN-enabled, and the url on its CDN host.
+      findings.push(...(await checkCloudFilesCdn(origin, index)));
       findings.push(...checkS3Compatible(origin));
     }),
   );
