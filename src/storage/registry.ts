@@ -8,6 +8,7 @@
  */
 import { definePlugin } from '../plugins.ts';
 import { FS_DRIVER } from './drivers/fs-options.ts';
+import { GCS_DRIVER } from './drivers/gcs-options.ts';
 import { MEMORY_DRIVER } from './drivers/memory-options.ts';
 import { S3_DRIVER } from './drivers/s3-options.ts';
 import { SWIFT_DRIVER } from './drivers/swift-options.ts';
@@ -29,5 +30,9 @@ export const STORAGE_DRIVERS = [
   definePlugin({
     ...SWIFT_DRIVER,
     load: async (options) => (await import('./drivers/swift.ts')).createSwiftDriver(options),
+  }),
+  definePlugin({
+    ...GCS_DRIVER,
+    load: async (options) => (await import('./drivers/gcs.ts')).createGcsDriver(options),
   }),
 ] as const;
