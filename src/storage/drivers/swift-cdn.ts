@@ -23,7 +23,8 @@
  *
  * Over the quota Rackspace answers with a refusal whose exact status it does not document: any
  * refusal (rate limited or not) stops the purge, which then reports what it did not purge; a
- * purge never fails a deploy.
+ * purge never fails a deploy. (`purgeKeys` is not called by `outlast deploy` yet: that needs a
+ * hook after the commit in the deploy engine, which is not this module's to add.)
  */
 import { messageOf, OutlastError } from '../../errors.ts';
 import type { SetupStep, WriteGate } from '../../writes.ts';
@@ -59,17 +60,11 @@ export interface CdnState {
 /** The `cdn` options with their defaults, or undefined when the origin has no CDN to manage. */
 export interface CdnSettings {
   ttl: number;
-  purge: boolean;
-  purgeEmail: string | undefined;
 }
 
 export function cdnSettings(config: Pick<SwiftStorageConfig, 'auth' | 'cdn'>): CdnSettings | undefined {
   if (config.auth.type !== 'rackspace' || config.cdn === false) return undefined;
-  return {
-    ttl: config.cdn?.ttl ?? CDN_TTL_DEFAULT,
-    purge: config.cdn?.purge ?? false,
-    purgeEmail: config.cdn?.purgeEmail,
-  };
+  return { ttl: config.cdn?.ttl ?? CDN_TTL_DEFAULT };
 }
 
 /** The CDN management API for one container, with the account's token (a 401 logs in again). */

@@ -64,11 +64,6 @@ const swiftCdn = z.union([
   z.strictObject({
     /** Seconds the CDN edge keeps an object (X-Ttl): 900 (15 min) to 31536000 (one year). */
     ttl: z.number().int().min(CDN_TTL_MIN).max(CDN_TTL_MAX).default(CDN_TTL_DEFAULT),
-    /** After a deploy, purge the objects it changed or deleted from the CDN edge (Rackspace
-     * allows 25 purges a day: the rest wait for the TTL, with a warning). */
-    purge: z.boolean().default(false),
-    /** Whom Rackspace emails when a purge is done (X-Purge-Email), comma-separated. */
-    purgeEmail: z.string().min(3).optional(),
   }),
 ]);
 
