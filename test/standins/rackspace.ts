@@ -84,6 +84,8 @@ export async function startRackspaceStandin(options: {
   swift: SwiftClusterInfo;
   username: string;
   apiKey: string;
+  /** The day purges are counted in (default today, UTC); tests fix it so midnight cannot reset it. */
+  day?: () => string;
 }): Promise<RackspaceStandin> {
   const { swift } = options;
   const dir = mkdtempSync(join(tmpdir(), 'outlast-rackspace-'));
@@ -231,7 +233,7 @@ export async function startRackspaceStandin(options: {
     if (object !== undefined) {
       if (method !== 'DELETE') return send(res, 405);
       if (!entry) return send(res, 404);
-      const day = new Date().toISOString().slice(0, 10);
+      const day = options.day?.() ?? new Date().toISOString().slice(0, 10);
       const used = purgesByDay.get(day) ?? 0;
       if (used >= PURGE_QUOTA) return send(res, 498, {}, 'Purge limit exceeded');
       purgesByDay.set(day, used + 1);

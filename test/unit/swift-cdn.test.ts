@@ -64,7 +64,12 @@ describe('swift driver on Rackspace Cloud Files: the CDN', () => {
 
   before(async () => {
     cluster = (await swiftClustersForTests()).b;
-    rax = await startRackspaceStandin({ swift: cluster, username: USERNAME, apiKey: API_KEY });
+    rax = await startRackspaceStandin({
+      swift: cluster,
+      username: USERNAME,
+      apiKey: API_KEY,
+      day: () => '2026-01-01',
+    });
   });
 
   after(async () => {
