@@ -109,6 +109,294 @@ describe('gcs driver on the JSON API stand-in', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
+  it('uploads past the threshold as a resumable session in 256 KiB-aligned chunks', async () => {
+    const bytes = randomBytes(2 * CHUNK_SIZE + 1024 * 1024);
+    assert.ok(bytes.length > RESUMABLE_THRESHOLD);
+    const path = join(scratch, 'big.bin');
+    await writeFile(path, bytes);
+    const md5 = createHash('md5').update(bytes).digest('hex');
+    await store.put(
+      'big/resumable.bin',
+      { kind: 'file', path, size: bytes.length },
+      { sha256: sha256(bytes), md5, contentType: 'application/octet-stream', metadata: { build: '7' } },
+    );
+    const upload = server.uploads.findLast((item) => item.name === 'big/resumable.bin');
+    assert.equal(upload?.kind, 'resumable');
+    const total = bytes.length;
+    // The library asks the session's offset first (`bytes */*`), then sends the chunks.
+    assert.deepEqual(upload?.ranges, [
+      'bytes */*',
+      `bytes 0-${CHUNK_SIZE - 1}/${total}`,
+      `bytes ${CHUNK_SIZE}-${2 * CHUNK_SIZE - 1}/${total}`,
+      `bytes ${2 * CHUNK_SIZE}-${total - 1}/${total}`,
+    ]);
+    assert.deepEqual(upload?.statuses, [308, 308, 308, 200]);
+    const info = await store.stat('big/resumable.bin');
+    assert.equal(info?.size, total);
+    assert.equal(info?.sha256, sha256(bytes));
+    assert.equal(info?.contentType, 'application/octet-stream');
+    assert.deepEqual(info?.metadata, { build: '7' });
+    const got = await store.getBytes('big/resumable.bin');
+    assert.ok(got && Buffer.from(got).equals(bytes), 'the bytes are identical');
+  });
+
+  it('a resumable upload whose bytes do not match their MD5 is refused, and the key keeps its object', async () => {
+    const bytes = randomBytes(RESUMABLE_THRESHOLD + 1024);
+    const wrong = createHash('md5').update('other').digest('hex');
+    const once = new Store(driver, { originId: 'gcs', attempts: 1 });
+    const error = await rejection(
+      once.put('big/resumable.bin', { kind: 'bytes', bytes }, { sha256: sha256(bytes), md5: wrong }),
+    );
+    assert.match(error.message, /MD5/);
+    assert.equal(
+      (await store.stat('big/resumable.bin'))?.size,
+      2 * CHUNK_SIZE + 1024 * 1024,
+      'the old object',
+    );
+  });
+
+  it('a resumable upload aborted after its first chunk is cancelled and leaves nothing visible', {
+    timeout: 60_000,
+  }, async () => {
+    const size = 2 * CHUNK_SIZE;
+    const controller = new AbortController();
+    const first = CHUNK_SIZE + 1024 * 1024;
+    const source: ObjectSource = {
+      kind: 'stream',
+      size,
+      open: () => {
+        let given = 0;
+        return new Readable({
+          read() {
+            if (given >= first) {
+              setImmediate(() => controller.abort());
+              return;
+            }
+            const chunk = randomBytes(Math.min(1024 * 1024, first - given));
+            given += chunk.length;
+            this.push(chunk);
+          },
+        });
+      },
+    };
+    const error = await rejection(
+      store.put('abort/resumable.bin', source, { sha256: 'x'.repeat(64), signal: controller.signal }),
+    );
+    assert.equal(error.code, 'cancelled', error.message);
+    assert.equal(await store.stat('abort/resumable.bin'), undefined);
+    assert.deepEqual(await store.listAll('abort/'), []);
+    const upload = server.uploads.findLast((item) => item.name === 'abort/resumable.bin');
+    assert.equal(upload?.kind, 'resumable');
+    assert.equal(upload?.finished, false, 'the session was never finished');
+    // The status query, then the first chunk's 308 unless the abort cut that PUT off first.
+    assert.ok(
+      upload && upload.statuses.length >= 1 && upload.statuses.every((status) => status === 308),
+      `only 308s: ${JSON.stringify(upload?.statuses)}`,
+    );
+  });
+
+  it('a token signed by another key is refused (401), as permission_denied without the key in the message', async () => {
+    const other = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const forged = createGcsDriver(
+      config(server, bucket, { credentials: { client_email: EMAIL, private_key: other.privateKey } }),
+    );
+    const before = server.requests.length;
+    for (const attempt of [
+      () => forged.list({}),
+      () => forged.stat('some/key.txt'),
+      () => forged.put('some/key.txt', { kind: 'bytes', bytes: text('x') }, { sha256: sha256(text('x')) }),
+    ]) {
+      const error = await rejection(attempt());
+      assert.equal(error.code, 'permission_denied', error.message);
+      assert.equal(error.source, 'gcs');
+      assert.equal(error.retryable, false);
+      assert.match(error.message, /authError, HTTP 401/);
+      assert.ok(error.message.includes(EMAIL), 'names the service account');
+      const body = other.privateKey.split('\n')[1]!;
+      for (const said of [error.message, error.hint ?? '', JSON.stringify(error)]) {
+        assert.ok(!said.includes(body), 'never the private key');
+      }
+    }
+    // Session PUTs (upload_id) need no token; an earlier test's may still arrive.
+    const refused = server.requests.slice(before).filter((request) => request.query.upload_id === undefined);
+    assert.ok(refused.length >= 3 && refused.every((request) => request.status === 401));
+    assert.equal(await store.stat('some/key.txt'), undefined);
+  });
+
+  it('a key file that cannot be read is invalid_config, without its contents', async () => {
+    const path = join(scratch, 'not-a-key.json');
+    await writeFile(path, `{"private_key": "${'S'.repeat(40)}"`);
+    const attempt = () =>
+      createGcsDriver(config(server, bucket, { credentials: undefined, keyFilename: path }));
+    const error = (() => {
+      try {
+        attempt();
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    assert.ok(isOutlastError(error, 'invalid_config'), String(error));
+    assert.ok(!error.message.includes('SSSS'));
+  });
+
+  it('a key file holding a service account key authenticates like inline credentials', async () => {
+    const path = join(scratch, 'key.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        type: 'service_account',
+        client_email: EMAIL,
+        private_key: keys.privateKey,
+        project_id: 'p',
+      }),
+    );
+    const byFile = createGcsDriver(config(server, bucket, { credentials: undefined, keyFilename: path }));
+    await byFile.put('keyfile.txt', { kind: 'bytes', bytes: text('k') }, { sha256: sha256(text('k')) });
+    assert.equal((await byFile.stat('keyfile.txt'))?.size, 1);
+  });
+
+  it('a stopped server is unavailable, retryable', async () => {
+    const gone = new GcsStandIn();
+    await gone.start();
+    gone.addAccount(EMAIL, keys.publicKey);
+    gone.addBucket(bucket);
+    const endpoint = gone.baseUrl;
+    await gone.stop();
+    const dead = createGcsDriver(config(gone, bucket));
+    for (const attempt of [() => dead.stat('a.txt'), () => dead.list({})]) {
+      const error = await rejection(attempt());
+      assert.equal(error.code, 'unavailable', error.message);
+      assert.equal(error.retryable, true);
+      assert.match(error.message, /ECONNREFUSED/);
+      assert.ok(error.message.includes(endpoint), error.message);
+    }
+  });
+
+  it('sends no request GCS would refuse for its shape', () => {
+    assert.deepEqual(server.violations, []);
+  });
+});
+
+describe('gcs setup on the JSON API stand-in', () => {
+  let server: GcsStandIn;
+  const bucket = bucketName();
+  let driver: StorageDriver;
+  const documents = { indexDocument: 'index.html', errorDocument: '404.html' };
+  const cors = {
+    allowedOrigins: ['https://example.com'],
+    allowedMethods: ['GET', 'HEAD'],
+    allowedHeaders: ['Content-Type'],
+    maxAgeSeconds: 600,
+  };
+
+  before(async () => {
+    server = await startedStandIn();
+    driver = createGcsDriver(config(server, bucket));
+  });
+
+  after(async () => {
+    await driver?.close?.();
+  });
+
+  it('refuses a missing bucket without create, and changes nothing in a dry run', async () => {
+    const error = await rejection(driver.setup!({ ...documents, create: false }));
+    assert.equal(error.code, 'not_found');
+    assert.ok(error.message.includes(bucket));
+    const writes = server.requests.length;
+    const steps = await driver.setup!({ ...documents, create: true, dryRun: true, cors });
+    assert.deepEqual(
+      steps.map((step) => [step.step, step.status]),
+      [
+        ['create bucket', 'would'],
+        ['uniform access', 'would'],
+        ['public read', 'would'],
+        ['website', 'would'],
+        ['cors', 'would'],
+      ],
+    );
+    assert.equal(server.buckets.has(bucket), false);
+    const sent = server.requests.slice(writes);
+    assert.ok(
+      sent.every((request) => request.method === 'GET'),
+      'a dry run only reads',
+    );
+  });
+
+  it('creates the bucket and makes it a public website', async () => {
+    const steps = await driver.setup!({ ...documents, create: true, cors });
+    assert.deepEqual(
+      steps.map((step) => [step.step, step.status]),
+      [
+        ['create bucket', 'done'],
+        ['uniform access', 'already'],
+        ['public read', 'done'],
+        ['website', 'done'],
+        ['cors', 'done'],
+      ],
+    );
+    const made = server.buckets.get(bucket)!;
+    assert.equal(made.project, 'outlast-test');
+    assert.deepEqual(made.config.website, { mainPageSuffix: 'index.html', notFoundPage: '404.html' });
+    assert.deepEqual(made.config.iamConfiguration, { uniformBucketLevelAccess: { enabled: true } });
+    assert.deepEqual(made.config.cors, [
+      {
+        origin: ['https://example.com'],
+        method: ['GET', 'HEAD'],
+        responseHeader: ['Content-Type'],
+        maxAgeSeconds: 600,
+      },
+    ]);
+    const viewer = made.policy.bindings.find((binding) => binding.role === 'roles/storage.objectViewer');
+    assert.deepEqual(viewer?.members, ['allUsers']);
+    assert.ok(
+      made.policy.bindings.some((binding) => binding.role === 'roles/storage.legacyBucketOwner'),
+      'others kept',
+    );
+  });
+
+  it('says already for every step the second time, also in a dry run', async () => {
+    const writes = server.requests.length;
+    for (const dryRun of [false, true]) {
+      const steps = await driver.setup!({ ...documents, create: true, dryRun, cors });
+      assert.deepEqual(
+        steps.map((step) => step.status),
+        ['already', 'already', 'already', 'already', 'already'],
+      );
+    }
+    assert.ok(
+      server.requests.slice(writes).every((request) => request.method === 'GET'),
+      'nothing written',
+    );
+  });
+
+  it('turns on uniform access and fixes the website of a bucket set up by hand', async () => {
+    const other = bucketName();
+    const made = server.addBucket(other);
+    made.config.website = { mainPageSuffix: 'home.html' };
+    const byHand = createGcsDriver(config(server, other));
+    const steps = await byHand.setup!({ indexDocument: 'index.html', create: false });
+    assert.deepEqual(
+      steps.map((step) => [step.step, step.status]),
+      [
+        ['create bucket', 'already'],
+        ['uniform access', 'done'],
+        ['public read', 'done'],
+        ['website', 'done'],
+      ],
+    );
+    assert.deepEqual(made.config.website, { mainPageSuffix: 'index.html' });
+    assert.equal(
+      (made.config.iamConfiguration as { uniformBucketLevelAccess: { enabled: boolean } })
+        .uniformBucketLevelAccess.enabled,
+      true,
+    );
+  });
+
   it('sends no request GCS would refuse for its shape', () => {
     assert.deepEqual(server.violations, []);
   });

@@ -91,7 +91,13 @@ function errnoOf(error: unknown): string | undefined {
 
 /** GCS compares the bytes it got with the `md5Hash` it was given (400, reason `invalid`). */
 export function isDigestMismatch(error: unknown): boolean {
-  return /MD5 hash .* doesn't match|md5.*mismatch/i.test(messageOf(error));
+  return /MD5 hash .* doesn't match|md5.*mismatch/i.test(saidBy(error));
+}
+
+/** The error's message; a resumable upload rejects with GCS's bare `{ code, message }` object. */
+function saidBy(error: unknown): string {
+  const message = (error as LibraryErrorShape | undefined)?.message;
+  return typeof message === 'string' ? message : messageOf(error);
 }
 
 /** What a message says the call was: `put "a.txt" in bucket "b"`. */
@@ -113,7 +119,7 @@ export function gcsError(
   const status = gcsStatus(error);
   const reason = gcsReason(error);
   const errno = status === undefined ? errnoOf(error) : undefined;
-  const said = messageOf(error);
+  const said = saidBy(error);
   let code: ErrorCode;
   let why: string;
   let hint: string | undefined;

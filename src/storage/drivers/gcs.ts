@@ -208,11 +208,18 @@ async function upload(
     await pipeline(Readable.from([bytes]), writer, ...(signal ? [{ signal }] : []));
     return;
   }
+  // The session is opened apart: the library's createWriteStream forgets useAuthWithCustomEndpoint
+  // when it opens one itself, so against an emulator it would open it without a token. The PUTs
+  // to the session URI need none (the URI is the credential).
+  const metadata = { ...resource, contentLength: size } as FileMetadata;
+  const [uri] = await raced(file.createResumableUpload({ metadata }), signal);
+  checkSignal(signal, DRIVER_NAME, `put ${JSON.stringify(file.name)}`);
   const writer = file.createWriteStream({
+    uri,
     resumable: true,
     validation: false,
     chunkSize: CHUNK_SIZE,
-    metadata: { ...resource, contentLength: size } as FileMetadata,
+    metadata,
   });
   await pipeline(open(source), exactly(size), writer, ...(signal ? [{ signal }] : []));
 }
