@@ -13,6 +13,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { isOutlastError, type OutlastError } from '../../src/errors.ts';
 import type { SetupOptions, StorageDriver } from '../../src/storage/driver.ts';
 import { createS3Driver, type S3StorageConfig } from '../../src/storage/drivers/s3.ts';
+import { createS3Client } from '../../src/storage/drivers/s3-client.ts';
+import { createDirectPut } from '../../src/storage/drivers/s3-put-direct.ts';
 import { BUFFER_LIMIT, MULTIPART_THRESHOLD, PART_SIZE } from '../../src/storage/drivers/s3-upload.ts';
 
 const ACCESS_KEY_ID = 'AKIDOUTLASTTEST';
@@ -349,6 +351,12 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** An x-amz-date (20240501T100000Z) as milliseconds. */
+function amzTime(value: string): number {
+  const [, y, mo, d, h, mi, se] = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value) ?? [];
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se));
+}
+
 async function rejection(promise: Promise<unknown>): Promise<OutlastError> {
   const error = await promise.then(
     () => undefined,
@@ -576,6 +584,69 @@ describe('s3 driver requests (stand-in S3 with SigV4 checks)', () => {
     assert.equal(put?.headers['content-type'], 'text/html');
     assert.equal(put?.headers['cache-control'], 'max-age=60');
     assertPlainIntegrity(put!);
+  });
+
+  it('puts bytes the direct way: a proxy page is unavailable, an S3 error is mapped, entities decoded', async () => {
+    const bytes = new Uint8Array(Buffer.from('<h1>hello</h1>'));
+    const options = { sha256: sha256Hex(bytes), contentType: 'text/html' };
+    standIn.nextReplies = [
+      {
+        status: 502,
+        headers: { 'content-type': 'text/html' },
+        body: '<html><body>Bad Gateway</body></html>',
+      },
+      errorXml('AccessDenied', 'Not for &quot;you&quot; &amp; yours'),
+    ];
+    const proxied = await rejection(driver().put('a.html', { kind: 'bytes', bytes }, options));
+    assert.equal(proxied.code, 'unavailable');
+    assert.equal(proxied.retryable, true);
+    assert.match(proxied.message, /put "a\.html" in bucket "www\.example\.com"/);
+    assert.match(proxied.message, /HTTP 502/);
+    const denied = await rejection(driver().put('a.html', { kind: 'bytes', bytes }, options));
+    assert.equal(denied.code, 'permission_denied');
+    assert.match(denied.message, /AccessDenied/);
+    assert.equal(standIn.requests.length, 2, 'one attempt per call');
+  });
+
+  it("signs later puts with the store's clock once it says ours is skewed, as the SDK does", async () => {
+    const bytes = new Uint8Array(Buffer.from('<h1>hello</h1>'));
+    const options = { sha256: sha256Hex(bytes), contentType: 'text/html' };
+    const storeClock = new Date(Date.now() + 3_600_000);
+    const skewed = errorXml(
+      'RequestTimeTooSkewed',
+      'The difference between the request time and the current time is too large.',
+    );
+    standIn.nextReplies = [{ ...skewed, headers: { ...skewed.headers, date: storeClock.toUTCString() } }];
+    const put = driver();
+    const first = await rejection(put.put('a.html', { kind: 'bytes', bytes }, options));
+    assert.equal(first.code, 'permission_denied');
+    await put.put('a.html', { kind: 'bytes', bytes }, options);
+    const dates = standIn.requests.map((r) => amzTime(String(r.headers['x-amz-date'])));
+    assert.ok(Math.abs(dates[0]! - Date.now()) < 600_000, 'the first put signed with our clock');
+    assert.ok(Math.abs(dates[1]! - storeClock.getTime()) < 600_000, "the second with the store's");
+  });
+
+  it('leaves to the SDK a bucket whose endpoint wants another signature (S3 Express), sending nothing', async () => {
+    const client = createS3Client({
+      type: 's3',
+      bucket: 'site--use1-az4--x-s3',
+      region: 'us-east-1',
+      endpoint: standIn.endpoint,
+      credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET },
+    });
+    try {
+      const direct = createDirectPut(client, {
+        type: 's3',
+        bucket: 'site--use1-az4--x-s3',
+        region: 'us-east-1',
+        endpoint: standIn.endpoint,
+      });
+      const sent = await direct.put({ Bucket: 'site--use1-az4--x-s3', Key: 'a.html' }, Buffer.from('x'), '');
+      assert.equal(sent, false);
+      assert.equal(standIn.requests.length, 0);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('streams a mid-size file with its length and MD5, not aws-chunked', async () => {

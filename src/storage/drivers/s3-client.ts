@@ -9,6 +9,7 @@ import type { fromIni } from '@aws-sdk/credential-provider-ini';
 // Not a direct dependency of outlast's package.json: it comes with @aws-sdk/client-s3 (its default
 // credential chain uses it), so it is always there, at the version the client expects.
 import { componentLogger } from '../../util/log.ts';
+import { SHA256_METADATA_KEY } from '../driver.ts';
 import type { S3StorageConfig } from './s3-options.ts';
 
 /** The `s3` storage config (options of the driver, s3.ts; declared in s3-options.ts). */
@@ -26,6 +27,7 @@ const SOCKET_TIMEOUT_MS = 60_000;
 const NODE_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
 /** Headers of the SDK's flexible checksums (CRC32…), which older stores reject or ignore. */
 const FLEXIBLE_CHECKSUM_HEADER = /^x-amz-(checksum-|sdk-checksum-algorithm$)/i;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Where the credentials come from, for error messages (never the credentials themselves). */
 export function credentialSource(options: S3StorageConfig): string {
@@ -92,13 +94,30 @@ export function createS3Client(options: S3StorageConfig): S3Client {
   client.middlewareStack.remove('loggerMiddleware');
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (isHttpRequest(args.request)) useContentMd5(args.request, context.commandName);
+      if (isHttpRequest(args.request)) {
+        if (context.commandName === 'PutObjectCommand') presetPayloadHash(args.request, args.input);
+        useContentMd5(args.request, context.commandName);
+      }
       return next(args);
     },
     // Build step, after the SDK's flexible checksums (priority normal) and before signing.
     { step: 'build', priority: 'low', name: 'outlastContentMd5', override: true },
   );
   return client;
+}
+
+/**
+ * A PutObject's body is the whole object, whose sha256 the put stores as metadata: sent as
+ * `x-amz-content-sha256`, the signer uses it instead of hashing the body again, and the store
+ * checks the bytes against it. Done here, on the client's stack, rather than by a middleware
+ * added to each command: the SDK resolves a command's own stack on every send, and that was a
+ * measurable share of a deploy's CPU. Multipart parts (UploadPart) keep the SDK's own hash.
+ */
+function presetPayloadHash(request: RequestShape, input: unknown): void {
+  const sha256 = (input as { Metadata?: Record<string, string> } | undefined)?.Metadata?.[
+    SHA256_METADATA_KEY
+  ];
+  if (sha256 !== undefined && SHA256_HEX.test(sha256)) request.headers['x-amz-content-sha256'] = sha256;
 }
 
 /** The parts of the SDK's HttpRequest that the middleware touches. */

@@ -3,7 +3,8 @@
  * `x-amz-content-sha256`, so the store checks the bytes against the manifest's hash (AWS and
  * Swift's s3api both refuse a mismatch); all but multipart puts also send Content-MD5.
  *
- *   - bytes, and files below BUFFER_LIMIT: read into memory, one PUT (a signed payload);
+ *   - bytes, and files below BUFFER_LIMIT: read into memory, one PUT (a signed payload), sent
+ *     past the SDK's per-command stack when the bucket allows (s3-put-direct.ts);
  *   - files up to MULTIPART_THRESHOLD: streamed with their length and an MD5 computed first.
  *     A stream of unknown length would make the SDK use aws-chunked, which Swift's S3 API and
  *     other stores refuse (notes §3(5)); with ContentLength set, a plain streamed PUT works;
@@ -24,6 +25,7 @@ import { PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aw
 import { abortable, readAll } from '../abort.ts';
 import type { ObjectSource } from '../driver.ts';
 import { changedSource, sourceReadError } from '../source-errors.ts';
+import type { DirectPut } from './s3-put-direct.ts';
 
 /** Files below this are read into memory: one read, a signed payload, no second pass for MD5. */
 export const BUFFER_LIMIT = 8 * 1024 * 1024;
@@ -32,7 +34,6 @@ export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 export const PART_SIZE = 8 * 1024 * 1024;
 /** Parts in flight per upload. */
 const PART_QUEUE = 4;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Uploads `source` with `input` (bucket, key, headers, metadata). Errors are the SDK's (an abort
@@ -47,18 +48,19 @@ export async function uploadObject(
   errorSource: string,
   signal?: AbortSignal,
   knownMd5?: string,
+  direct?: DirectPut,
 ): Promise<void> {
   // The caller's MD5 (hex, from the scan) saves a pass over the bytes; S3 checks it all the same.
   const md5Of = (bytes: Uint8Array) =>
     knownMd5 === undefined ? md5(bytes) : Buffer.from(knownMd5, 'hex').toString('base64');
+  // Bytes in memory go the direct way when the bucket's endpoint allows (s3-put-direct.ts).
+  const putBytes = async (bytes: Buffer) => {
+    const withMd5 = { ...input, ContentMD5: md5Of(bytes) };
+    if (direct && (await direct.put(withMd5, bytes, sha256, signal))) return;
+    await putOnce(client, { ...withMd5, Body: bytes, ContentLength: bytes.length }, signal);
+  };
   if (source.kind === 'bytes') {
-    const bytes = Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength);
-    await putOnce(
-      client,
-      { ...input, Body: bytes, ContentLength: bytes.length, ContentMD5: md5Of(bytes) },
-      sha256,
-      signal,
-    );
+    await putBytes(Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength));
     return;
   }
   const key = input.Key ?? '';
@@ -76,21 +78,11 @@ export async function uploadObject(
     if (size < BUFFER_LIMIT) {
       const bytes = await reader.readAll(signal);
       if (bytes.length !== size) throw changedSource(key, source, bytes.length, errorSource);
-      await putOnce(
-        client,
-        { ...input, Body: bytes, ContentLength: size, ContentMD5: md5Of(bytes) },
-        sha256,
-        signal,
-      );
+      await putBytes(bytes);
     } else if (size < MULTIPART_THRESHOLD) {
       const digest =
         knownMd5 === undefined ? await md5Stream(stream()) : Buffer.from(knownMd5, 'hex').toString('base64');
-      await putOnce(
-        client,
-        { ...input, Body: stream(), ContentLength: size, ContentMD5: digest },
-        sha256,
-        signal,
-      );
+      await putOnce(client, { ...input, Body: stream(), ContentLength: size, ContentMD5: digest }, signal);
     } else {
       const params = { ...input, Body: stream(), ContentLength: size };
       // Loaded here: only files past the multipart threshold need it.
@@ -142,25 +134,9 @@ function streamReader(source: { open: () => Readable; size: number }): SourceRea
   };
 }
 
-/** One PutObject, with the payload hash preset (the signer uses a hash already present). */
-async function putOnce(
-  client: S3Client,
-  input: PutObjectCommandInput,
-  sha256: string,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const command = new PutObjectCommand(input);
-  if (SHA256_HEX.test(sha256)) {
-    command.middlewareStack.add(
-      (next) => async (args) => {
-        const request = args.request as { headers?: Record<string, string> };
-        if (request.headers) request.headers['x-amz-content-sha256'] = sha256;
-        return next(args);
-      },
-      { step: 'build', name: 'outlastPayloadSha256' },
-    );
-  }
-  await client.send(command, signal ? { abortSignal: signal } : {});
+/** One PutObject. Its payload hash is preset from the sha256 in its metadata (s3-client.ts). */
+async function putOnce(client: S3Client, input: PutObjectCommandInput, signal: AbortSignal | undefined) {
+  await client.send(new PutObjectCommand(input), signal ? { abortSignal: signal } : {});
 }
 
 async function openSource(path: string, key: string, errorSource: string): Promise<FileHandle> {

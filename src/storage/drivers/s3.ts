@@ -34,6 +34,7 @@ import {
 import { createS3Client, credentialSource, endpointLabel, type S3StorageConfig } from './s3-client.ts';
 import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status, s3Where } from './s3-errors.ts';
 import { S3_CAPABILITIES, S3_MAX_DELETE_BATCH, S3_TYPE } from './s3-options.ts';
+import { createDirectPut } from './s3-put-direct.ts';
 import { setupS3Bucket } from './s3-setup.ts';
 import { uploadObject } from './s3-upload.ts';
 
@@ -54,6 +55,8 @@ const NAMED_FAILURES = 5;
 export function createS3Driver(options: S3StorageConfig): StorageDriver {
   const { bucket } = options;
   const client = createS3Client(options);
+  // PutObject of bytes in memory, the bulk of a deploy, without the SDK's per-command cost.
+  const direct = createDirectPut(client, options);
   const errorContext: S3ErrorContext = {
     source: DRIVER_NAME,
     bucket,
@@ -165,7 +168,7 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
         Metadata: { ...metadata, [SHA256_METADATA_KEY]: sha256 },
       };
       await call('put', key, signal, () =>
-        uploadObject(client, input, source, sha256, DRIVER_NAME, signal, md5),
+        uploadObject(client, input, source, sha256, DRIVER_NAME, signal, md5, direct),
       );
     },
 
