@@ -169,6 +169,8 @@ export class GcsStandIn {
       method === 'PUT' && url.pathname.startsWith('/upload/') && this.sessions.has(query.upload_id ?? '');
     if (session) {
       reply = this.route(method, url, query, req, body);
+    } else if (method === 'GET' && !/^\/(storage|upload|download)\//.test(url.pathname)) {
+      reply = this.publicRead(url.pathname, req);
     } else if ('why' in identity) {
       reply = unauthenticated();
     } else {
@@ -271,6 +273,25 @@ export class GcsStandIn {
     }
     this.violations.push(`${method} ${path}: no such endpoint`);
     return gcsFailure(404, 'notFound', 'Not Found');
+  }
+
+  /**
+   * `GET /<bucket>/<object>` without a token, as https://storage.googleapis.com serves a bucket
+   * whose IAM policy grants allUsers roles/storage.objectViewer (403 otherwise).
+   */
+  private publicRead(path: string, req: IncomingMessage): Reply {
+    const [, bucketName = '', ...rest] = path.split('/');
+    const bucket = this.buckets.get(decodeURIComponent(bucketName));
+    if (!bucket) return notFoundBucket();
+    const open = bucket.policy.bindings.some(
+      (binding) => binding.role === 'roles/storage.objectViewer' && binding.members.includes('allUsers'),
+    );
+    if (!open)
+      return gcsFailure(403, 'forbidden', 'Anonymous caller does not have storage.objects.get access.');
+    const object = bucket.objects.get(rest.map(decodeURIComponent).join('/'));
+    return object
+      ? this.media(object, req)
+      : gcsFailure(404, 'notFound', 'The specified key does not exist.');
   }
 
   private onlyQuery(query: Record<string, string>, names: string[]): Reply | undefined {
