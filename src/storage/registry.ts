@@ -7,6 +7,7 @@
  * and one test file calling the conformance suite.
  */
 import { definePlugin } from '../plugins.ts';
+import { AZURE_DRIVER } from './drivers/azure-options.ts';
 import { FS_DRIVER } from './drivers/fs-options.ts';
 import { GCS_DRIVER } from './drivers/gcs-options.ts';
 import { MEMORY_DRIVER } from './drivers/memory-options.ts';
@@ -34,5 +35,9 @@ export const STORAGE_DRIVERS = [
   definePlugin({
     ...GCS_DRIVER,
     load: async (options) => (await import('./drivers/gcs.ts')).createGcsDriver(options),
+  }),
+  definePlugin({
+    ...AZURE_DRIVER,
+    load: async (options) => (await import('./drivers/azure.ts')).createAzureDriver(options),
   }),
 ] as const;
