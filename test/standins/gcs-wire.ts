@@ -149,3 +149,15 @@ export function crc32c(bytes: Buffer): string {
   out.writeUInt32BE((crc ^ 0xffffffff) >>> 0);
   return out.toString('base64');
 }
+
+/** A JSON object body, or undefined for anything else. */
+export function json(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(body.toString('utf8')) as unknown;
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -20,19 +20,22 @@
  */
 import { createHash, type KeyObject, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { GcsUploads, type UploadRecord } from './gcs-uploads.ts';
 import {
   badObjectName,
   crc32c,
   gcsFailure,
   invalid,
+  json,
   notFoundBucket,
   notFoundObject,
-  parseMultipart,
   publicKeyOf,
   type Reply,
   unauthenticated,
   verifyBearer,
 } from './gcs-wire.ts';
+
+export type { UploadRecord } from './gcs-uploads.ts';
 
 export interface GcsObject {
   name: string;
@@ -50,26 +53,6 @@ export interface GcsBucket {
   config: Record<string, unknown>;
   policy: { version: number; etag: string; bindings: Array<{ role: string; members: string[] }> };
   metageneration: number;
-}
-
-export interface UploadRecord {
-  kind: 'multipart' | 'resumable';
-  name: string;
-  /** The Content-Range of every PUT of a resumable session, in order. */
-  ranges: string[];
-  /** The answer to each PUT (308 or 200/400). */
-  statuses: number[];
-  finished: boolean;
-}
-
-interface Session {
-  bucket: string;
-  name: string;
-  metadata: Record<string, unknown>;
-  declaredSize: number | undefined;
-  received: Buffer[];
-  size: number;
-  record: UploadRecord;
 }
 
 export interface Recorded {
@@ -93,18 +76,33 @@ const WRITABLE_FIELDS = new Set([
 ]);
 const BUCKET_PATCH_FIELDS = new Set(['website', 'cors', 'iamConfiguration']);
 const COMMON_QUERY = new Set(['prettyPrint', 'alt', 'userProject', 'fields']);
-const CHUNK_QUANTUM = 256 * 1024;
 
 export class GcsStandIn {
   readonly buckets = new Map<string, GcsBucket>();
   readonly accounts = new Map<string, KeyObject>();
   readonly requests: Recorded[] = [];
-  readonly uploads: UploadRecord[] = [];
   readonly violations: string[] = [];
-  readonly sessions = new Map<string, Session>();
+  /** Multipart and resumable uploads (gcs-uploads.ts). */
+  readonly uploader: GcsUploads = new GcsUploads({
+    baseUrl: () => this.baseUrl,
+    violations: this.violations,
+    buckets: this.buckets,
+    commit: (bucket, name, fields, bytes) => this.commit(bucket, name, fields, bytes),
+    badFields: (fields) => this.badFields(fields),
+  });
   baseUrl = '';
   private server: Server | undefined;
   private generation = 1_700_000_000_000_000;
+
+  /** The protocol each upload used, in order. */
+  get uploads(): UploadRecord[] {
+    return this.uploader.records;
+  }
+
+  /** Resumable sessions not finished yet, by upload_id. */
+  get sessions(): ReadonlyMap<string, unknown> {
+    return this.uploader.sessions;
+  }
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
@@ -260,15 +258,16 @@ export class GcsStandIn {
       const bucket = this.buckets.get(decodeURIComponent(m5[1]!));
       if (method === 'POST' && query.uploadType === 'multipart')
         return (
-          only('uploadType', 'name') ?? (bucket ? this.multipart(bucket, query, req, body) : notFoundBucket())
+          only('uploadType', 'name') ??
+          (bucket ? this.uploader.multipart(bucket, query, req, body) : notFoundBucket())
         );
       if (method === 'POST' && query.uploadType === 'resumable')
         return (
           only('uploadType', 'name') ??
-          (bucket ? this.openSession(bucket, query, req, body) : notFoundBucket())
+          (bucket ? this.uploader.openSession(bucket, query, req, body) : notFoundBucket())
         );
       if (method === 'PUT' && query.uploadType === 'resumable' && query.upload_id)
-        return this.putChunk(query.upload_id, req, body);
+        return this.uploader.putChunk(query.upload_id, req, body);
       return invalid(`Upload type ${JSON.stringify(query.uploadType)} with ${method} is not supported here.`);
     }
     this.violations.push(`${method} ${path}: no such endpoint`);
@@ -456,109 +455,6 @@ export class GcsStandIn {
     };
   }
 
-  private multipart(
-    bucket: GcsBucket,
-    query: Record<string, string>,
-    req: IncomingMessage,
-    body: Buffer,
-  ): Reply {
-    const parsed = parseMultipart(req.headers['content-type'], body);
-    if (typeof parsed === 'string') return invalid(`Bad multipart body: ${parsed}`);
-    const record: UploadRecord = { kind: 'multipart', name: '', ranges: [], statuses: [], finished: false };
-    this.uploads.push(record);
-    const name = query.name ?? (parsed.metadata.name as string | undefined);
-    if (!name) return gcsFailure(400, 'required', 'Required');
-    record.name = name;
-    const fields = { ...parsed.metadata };
-    if (fields.contentType === undefined) fields.contentType = parsed.mediaType;
-    const reply = this.commit(bucket, name, fields, parsed.media);
-    record.finished = reply.status === 200;
-    record.statuses.push(reply.status);
-    return reply;
-  }
-
-  private openSession(
-    bucket: GcsBucket,
-    query: Record<string, string>,
-    req: IncomingMessage,
-    body: Buffer,
-  ): Reply {
-    const metadata = body.length ? json(body) : {};
-    if (!metadata) return invalid('The metadata is not JSON.');
-    const name = query.name ?? (metadata.name as string | undefined);
-    if (!name) return gcsFailure(400, 'required', 'Required');
-    const bad = badObjectName(name) ?? this.badFields(metadata);
-    if (bad) return invalid(bad);
-    const type = req.headers['x-upload-content-type'];
-    if (typeof type === 'string' && metadata.contentType === undefined) metadata.contentType = type;
-    const length = req.headers['x-upload-content-length'];
-    const id = randomBytes(16).toString('base64url');
-    const record: UploadRecord = { kind: 'resumable', name, ranges: [], statuses: [], finished: false };
-    this.uploads.push(record);
-    this.sessions.set(id, {
-      bucket: bucket.name,
-      name,
-      metadata,
-      declaredSize: typeof length === 'string' ? Number(length) : undefined,
-      received: [],
-      size: 0,
-      record,
-    });
-    const location = `${this.baseUrl}/upload/storage/v1/b/${encodeURIComponent(bucket.name)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
-    return { status: 200, headers: { location }, body: undefined };
-  }
-
-  private putChunk(id: string, req: IncomingMessage, body: Buffer): Reply {
-    const session = this.sessions.get(id);
-    if (!session) return gcsFailure(404, 'notFound', 'No such upload session.');
-    const range = String(req.headers['content-range'] ?? '');
-    session.record.ranges.push(range);
-    const answer = (reply: Reply) => {
-      session.record.statuses.push(reply.status);
-      return reply;
-    };
-    const m = /^bytes (?:(\d+)-(\d+)|(\*))\/(\d+|\*)$/.exec(range);
-    if (!m) return answer(invalid(`Bad Content-Range ${JSON.stringify(range)}`));
-    const total = m[4] === '*' ? undefined : Number(m[4]);
-    if (total !== undefined && session.declaredSize !== undefined && total !== session.declaredSize) {
-      return answer(
-        invalid(`The total ${total} is not the X-Upload-Content-Length ${session.declaredSize}.`),
-      );
-    }
-    if (m[3] === undefined) {
-      const start = Number(m[1]);
-      const end = Number(m[2]);
-      if (end - start + 1 !== body.length)
-        return answer(invalid('The Content-Range does not match the body.'));
-      if (start > session.size)
-        return answer(invalid(`The chunk starts at ${start}; only ${session.size} bytes were received.`));
-      const fresh = body.subarray(session.size - start);
-      const last = total !== undefined && end + 1 === total;
-      if (!last && body.length % CHUNK_QUANTUM !== 0) {
-        this.violations.push(`a non-final chunk of ${body.length} bytes, not a multiple of 256 KiB`);
-        return answer(invalid('Chunks other than the last must be multiples of 256 KiB.'));
-      }
-      session.received.push(fresh);
-      session.size += fresh.length;
-    } else if (body.length) {
-      return answer(invalid('A status query has no body.'));
-    }
-    if (total !== undefined && session.size === total) {
-      const bucket = this.buckets.get(session.bucket);
-      if (!bucket) return answer(notFoundBucket());
-      const reply = this.commit(bucket, session.name, session.metadata, Buffer.concat(session.received));
-      this.sessions.delete(id);
-      session.record.finished = reply.status === 200;
-      return answer(reply);
-    }
-    if (total !== undefined && session.size > total) return answer(invalid('More bytes than the total.'));
-    return answer({
-      status: 308,
-      headers: session.size ? { range: `bytes=0-${session.size - 1}` } : {},
-      body: undefined,
-    });
-  }
-
   private badFields(fields: Record<string, unknown>): string | undefined {
     const unknown = Object.keys(fields).filter((key) => !WRITABLE_FIELDS.has(key));
     if (unknown.length) {
@@ -622,15 +518,4 @@ export class GcsStandIn {
 
 function md5(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('base64');
-}
-
-function json(body: Buffer): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(body.toString('utf8')) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }

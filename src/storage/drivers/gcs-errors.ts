@@ -129,7 +129,10 @@ export function gcsError(
     why = `GCS received other bytes than outlast hashed (MD5 mismatch): ${said}`;
   } else if (errno !== undefined) {
     code = CODE_BY_ERRNO[errno]!;
-    why = `cannot reach ${context.endpoint}: ${errno}`;
+    // The token endpoint (oauth2.googleapis.com) or the metadata server may be what failed.
+    const url = /request to (\S+) failed/.exec(said)?.[1];
+    const where = url && !url.startsWith(context.endpoint) ? url.split('?')[0] : context.endpoint;
+    why = `cannot reach ${where}: ${errno}`;
   } else if (status === undefined && isCredentialsError(said)) {
     code = 'permission_denied';
     why = `no usable credentials (${context.credentialSource}): ${said}`;
