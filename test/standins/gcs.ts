@@ -92,7 +92,8 @@ export class GcsStandIn {
   });
   baseUrl = '';
   private server: Server | undefined;
-  private generation = 1_700_000_000_000_000;
+  // Microseconds since the epoch, as GCS numbers generations (well below 2^53).
+  private generation = Date.UTC(2023, 10, 14) * 1000;
 
   /** The protocol each upload used, in order. */
   get uploads(): UploadRecord[] {

@@ -2,7 +2,7 @@
 // makes an RSA key pair, hands the private key to the driver as a service account's credentials and
 // the public key to the stand-in, which verifies the self-signed JWT of every request.
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -399,5 +399,111 @@ describe('gcs setup on the JSON API stand-in', () => {
 
   it('sends no request GCS would refuse for its shape', () => {
     assert.deepEqual(server.violations, []);
+  });
+});
+
+/** A self-signed service-account JWT as google-auth-library makes it (RS256, storage scope). */
+function bearer(privateKey: string, claims: Record<string, unknown> = {}): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const head = part({ alg: 'RS256', typ: 'JWT' });
+  const body = part({
+    iss: EMAIL,
+    sub: EMAIL,
+    scope: 'https://www.googleapis.com/auth/devstorage.full_control',
+    iat: now,
+    exp: now + 3600,
+    ...claims,
+  });
+  const signature = sign('RSA-SHA256', Buffer.from(`${head}.${body}`), privateKey).toString('base64url');
+  return `Bearer ${head}.${body}.${signature}`;
+}
+
+describe('the GCS stand-in refuses what GCS would', () => {
+  const server = new GcsStandIn();
+  const bucket = bucketName();
+
+  before(async () => {
+    await server.start();
+    server.addAccount(EMAIL, keys.publicKey);
+    server.addBucket(bucket).objects.set('a/b', {
+      name: 'a/b',
+      bytes: Buffer.from('x'),
+      generation: 1,
+      fields: {},
+      created: new Date(),
+    });
+  });
+  after(() => server.stop());
+
+  async function call(path: string, authorization?: string, init: RequestInit = {}) {
+    const response = await fetch(`${server.baseUrl}${path}`, {
+      ...init,
+      headers: authorization ? { authorization } : {},
+    });
+    return {
+      status: response.status,
+      body: (await response.json()) as { error?: { code: number; errors: Array<{ reason: string }> } },
+    };
+  }
+
+  it('answers the JSON API with a valid token, and 401 authError without one or with a bad one', async () => {
+    const good = bearer(keys.privateKey);
+    assert.equal((await call(`/storage/v1/b/${bucket}/o/a%2Fb`, good)).status, 200);
+    for (const authorization of [
+      undefined,
+      'Bearer not-a-jwt',
+      bearer(keys.privateKey, { exp: Math.floor(Date.now() / 1000) - 10 }),
+      bearer(keys.privateKey, { iss: 'someone@else.iam.gserviceaccount.com' }),
+      bearer(keys.privateKey, { scope: 'https://www.googleapis.com/auth/userinfo.email' }),
+      `${good.slice(0, -4)}AAAA`,
+    ]) {
+      const { status, body } = await call(`/storage/v1/b/${bucket}/o/a%2Fb`, authorization);
+      assert.equal(status, 401, String(authorization));
+      assert.equal(body.error?.code, 401);
+      assert.equal(body.error?.errors[0]?.reason, 'authError');
+    }
+  });
+
+  it('treats a raw slash in an object name as another path, and unknown endpoints and parameters as errors', async () => {
+    const good = bearer(keys.privateKey);
+    const raw = await call(`/storage/v1/b/${bucket}/o/a/b`, good);
+    assert.equal(raw.status, 404);
+    assert.equal(raw.body.error?.errors[0]?.reason, 'notFound');
+    const unknown = await call(`/storage/v1/b/${bucket}/o?delimiter=/`, good);
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.error?.errors[0]?.reason, 'invalid');
+    const missing = await call(`/storage/v1/b/no-such-bucket-here/o`, good);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(server.violations, [
+      `GET /storage/v1/b/${bucket}/o/a/b: no such endpoint`,
+      'unexpected query parameters delimiter',
+    ]);
+  });
+
+  it('refuses a multipart upload whose md5Hash does not match its bytes, storing nothing', async () => {
+    const boundary = 'b0undary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\n`),
+      Buffer.from(JSON.stringify({ md5Hash: createHash('md5').update('other').digest('base64') })),
+      Buffer.from(`\r\n--${boundary}\r\nContent-Type: text/plain\r\n\r\nbytes\r\n--${boundary}--`),
+    ]);
+    const response = await fetch(
+      `${server.baseUrl}/upload/storage/v1/b/${bucket}/o?uploadType=multipart&name=m.txt`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: bearer(keys.privateKey),
+          'content-type': `multipart/related; boundary=${boundary}`,
+        },
+        body,
+      },
+    );
+    assert.equal(response.status, 400);
+    assert.match(
+      ((await response.json()) as { error: { message: string } }).error.message,
+      /doesn't match calculated MD5/,
+    );
+    assert.equal(server.buckets.get(bucket)?.objects.has('m.txt'), false);
   });
 });
