@@ -124,6 +124,14 @@ const deploySchema = z.strictObject({
   maxDeletes: z.number().int().min(0).default(1000),
   /** A plan that deletes more than this share (0–100) of an origin's objects is refused unless --force. */
   maxDeletePercent: z.number().min(0).max(100).default(50),
+  /**
+   * After a deploy (or rollback), purge the objects it changed or deleted from the CDN of every
+   * origin whose storage has one outlast can purge (today Rackspace Cloud Files, within its 25
+   * purges a day), so visitors get the new bytes before the CDN's TTL ends. Other origins ignore
+   * it (`outlast check` names them). What cannot be purged is a warning, never a failed deploy.
+   * Default off.
+   */
+  purge: z.boolean().optional(),
 });
 
 /** The id of an origin-like value, read defensively: the duplicate check also runs on invalid input. */

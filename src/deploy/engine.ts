@@ -8,6 +8,11 @@
  *
  * A dry run (`plan`) stops before applying; its stores are built with a dry-run write gate
  * (writes.ts) as well, so even a write that got past that stop would reach no origin.
+ *
+ * With `deploy.purge`, an origin whose driver has a CDN to purge (StorageDriver.purge) has the
+ * objects this run changed or deleted purged from it once its plan is applied (commit and
+ * deletes done): not new keys, which no CDN holds yet. What could not be purged is a warning of
+ * that origin; a purge never fails it. A rollback purges the same way.
  */
 import { join } from 'node:path';
 import type { Config, OriginConfig } from '../config/schema.ts';
@@ -16,7 +21,7 @@ import { canonicalManifestJson, releaseIdOf } from '../release/manifest.ts';
 import { type Beacon, RELEASE_ID_PATTERN } from '../release/types.ts';
 import { type SiteScan, scanSite } from '../site/scan.ts';
 import { createStore } from '../storage/index.ts';
-import type { Store } from '../storage/store.ts';
+import type { PurgeOutcome, Store } from '../storage/store.ts';
 import { collectAtSeam } from '../util/collect.ts';
 import { componentLogger } from '../util/log.ts';
 import { WRITER } from '../version.ts';
@@ -39,6 +44,8 @@ export interface OriginOutcome {
   /** The release the origin serves at the end (from its beacon). */
   release: string | undefined;
   requests: number;
+  /** What the CDN purge did (`deploy.purge` on an origin that can purge and had changes). */
+  purge: PurgeOutcome | undefined;
   /** Of `requests`, the attempts made again after a retryable failure. */
   retries: number;
   requestCounts: Record<string, number>;
@@ -185,6 +192,7 @@ async function runPlans(
     error: undefined,
     release: undefined,
     requests: 0,
+    purge: undefined,
     retries: 0,
     requestCounts: {},
   }));
@@ -256,6 +264,7 @@ async function runPlans(
             reads: shared,
           });
           outcome.release = plan.release;
+          if (config.deploy.purge) outcome.purge = await purgeChanged(store, plan);
         } catch (error) {
           outcome.error = asOriginError(error, outcome.originId);
           log.error({ origin: outcome.originId, err: outcome.error.message }, 'origin failed');
@@ -287,6 +296,22 @@ function finishRun(
     }
   }
   return { releaseId, applied, refused, origins: outcomes, timings, reads: reads?.stats };
+}
+
+/**
+ * Purges the keys the applied plan changed (any upload but a new key: other bytes, other headers,
+ * or perhaps written by an interrupted deploy) or deleted, when the store can; its warning joins
+ * the plan's. Undefined when there was nothing to purge or the store cannot.
+ */
+async function purgeChanged(store: Store, plan: OriginPlan): Promise<PurgeOutcome | undefined> {
+  const keys = [
+    ...plan.uploads.filter((item) => item.reason !== 'new').map((item) => item.key),
+    ...plan.deletes,
+  ];
+  if (!store.canPurge || keys.length === 0) return undefined;
+  const result = await store.purge(keys);
+  if (result.warning) plan.warnings.push(`CDN purge: ${result.warning}`);
+  return result;
 }
 
 /** Files larger than the store takes in one object fail the plan, before anything is written. */

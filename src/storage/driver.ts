@@ -186,8 +186,29 @@ export interface StorageDriver {
    */
   maxObjectBytes?(options?: CallOptions): Promise<number | undefined>;
 
+  /**
+   * Drops the CDN's cached copies of `keys` (prefixed keys, as stored), so that visitors get the
+   * new bytes at once instead of when the CDN's TTL ends (`deploy.purge: true`). Present only on a
+   * driver with a CDN it can purge (Rackspace Cloud Files, swift-cdn.ts). The deploy engine calls
+   * it once per origin after the deploy's commit and deletes, with the keys whose object changed
+   * (bytes or headers, or may have) and the keys deleted; never for new keys, and never in a dry
+   * run. A CDN's purge limits are the driver's to keep. Never throws: what it did not purge is in
+   * the result, with why; a purge never fails a deploy.
+   */
+  purge?(keys: string[], options?: CallOptions): Promise<PurgeResult>;
+
   /** Releases sockets, timers and handles. The driver is not used afterwards. */
   close?(): Promise<void>;
+}
+
+/** What a CDN purge did (StorageDriver.purge); keys as the caller gave them. */
+export interface PurgeResult {
+  purged: string[];
+  /** Keys left to the CDN's TTL (over a limit, or refused). */
+  notPurged: string[];
+  /** Why `notPurged` were not purged, in a few words (the caller names the keys); undefined when
+   * all were purged. */
+  reason: string | undefined;
 }
 
 export interface SiteDocuments {

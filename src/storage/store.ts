@@ -22,6 +22,7 @@ import type {
   ObjectHeaders,
   ObjectInfo,
   ObjectSource,
+  PurgeResult,
   PutOptions,
   SetupOptions,
   SetupStep,
@@ -50,7 +51,13 @@ export interface StoreOptions {
   gate?: WriteGate;
 }
 
-export type StoreOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy';
+/** A purge's result (StorageDriver.purge), keys without the prefix, and what to tell the user. */
+export interface PurgeOutcome extends PurgeResult {
+  /** The reason and the keys not purged, in a sentence; undefined when all were purged. */
+  warning: string | undefined;
+}
+
+export type StoreOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy' | 'purge';
 
 /** Single deletes in flight when the driver has no batch delete. */
 const DELETE_CONCURRENCY = 16;
@@ -68,7 +75,8 @@ export class Store {
   private readonly signal: AbortSignal | undefined;
   private readonly gate: WriteGate;
   private retried = 0;
-  private readonly counts: Record<StoreOperation, number> = {
+  /** `purge` only once one was made, so stores without a CDN report the counts they always did. */
+  private readonly counts: Record<Exclude<StoreOperation, 'purge'>, number> & { purge?: number } = {
     list: 0,
     stat: 0,
     get: 0,
@@ -109,7 +117,7 @@ export class Store {
   }
 
   /** Driver calls made so far, per operation. */
-  get requestCounts(): Record<StoreOperation, number> {
+  get requestCounts(): Record<Exclude<StoreOperation, 'purge'>, number> & { purge?: number } {
     return { ...this.counts };
   }
 
@@ -288,6 +296,36 @@ export class Store {
     }
   }
 
+  /** True when the driver has a CDN it can purge (StorageDriver.purge). */
+  get canPurge(): boolean {
+    return this.driver.purge !== undefined;
+  }
+
+  /**
+   * Purges the CDN's copies of `keys` (StorageDriver.purge), with the store's prefix; the result
+   * names the keys without it. Through the gate (a dry run purges nothing and says so), one driver
+   * call, no retries (the driver keeps its CDN's limits). Never throws: a key that is not valid,
+   * a driver without purge or one that threw all end up in `notPurged`, with the warning.
+   */
+  async purge(keys: string[]): Promise<PurgeOutcome> {
+    const purge = this.driver.purge?.bind(this.driver);
+    const none = (reason: string) => purgeOutcome([], [...keys], reason);
+    if (keys.length === 0) return purgeOutcome([], [], undefined);
+    if (!purge) return none(`a ${this.driver.name} origin has no CDN outlast can purge`);
+    try {
+      const full = keys.map((key) => this.fullKey('purge', key));
+      const more = keys.length > 1 ? ` (+${keys.length - 1} more)` : '';
+      const result = await this.gate.run(`purge ${JSON.stringify(keys[0])}${more} from the CDN`, () =>
+        this.call('purge', keys[0]!, (options) => purge(full, options), undefined, 1),
+      );
+      if (!result) return none('a dry run purges nothing');
+      const strip = (key: string) => (key.startsWith(this.prefix) ? key.slice(this.prefix.length) : key);
+      return purgeOutcome(result.purged.map(strip), result.notPurged.map(strip), result.reason);
+    } catch (error) {
+      return none(`CDN purge failed: ${messageOf(error)}`);
+    }
+  }
+
   async close(): Promise<void> {
     await this.driver.close?.();
   }
@@ -352,6 +390,7 @@ export class Store {
     key: string,
     attempt: (options: CallOptions) => Promise<T>,
     callSignal?: AbortSignal,
+    attempts = this.attempts,
   ): Promise<T> {
     const signal =
       this.signal && callSignal ? AbortSignal.any([this.signal, callSignal]) : (this.signal ?? callSignal);
@@ -367,7 +406,7 @@ export class Store {
           },
         );
       }
-      this.counts[operation]++;
+      this.counts[operation] = (this.counts[operation] ?? 0) + 1;
       this.logger.debug({ key, attempt: number }, operation);
       try {
         return await attempt(options);
@@ -378,7 +417,7 @@ export class Store {
               source: this.driver.name,
               cause: thrown,
             });
-        if (!error.retryable || number >= this.attempts || signal?.aborted) throw this.wrap(error, number);
+        if (!error.retryable || number >= attempts || signal?.aborted) throw this.wrap(error, number);
         this.retried++;
         const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (number - 1));
         const delay = Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling));
@@ -401,6 +440,23 @@ export class Store {
       ...(error.hint === undefined ? {} : { hint: error.hint }),
     });
   }
+}
+
+/** A purge's result with its warning: the reason, then the first ten keys not purged. */
+function purgeOutcome(purged: string[], notPurged: string[], reason: string | undefined): PurgeOutcome {
+  if (notPurged.length === 0) return { purged, notPurged, reason: undefined, warning: undefined };
+  const shown = notPurged
+    .slice(0, 10)
+    .map((key) => JSON.stringify(key))
+    .join(', ');
+  const more = notPurged.length > 10 ? ` and ${notPurged.length - 10} more` : '';
+  const why = reason ?? 'the driver gave no reason';
+  return {
+    purged,
+    notPurged,
+    reason: why,
+    warning: `${why}; not purged (served from the CDN until their TTL ends): ${shown}${more}`,
+  };
 }
 
 /** `wait`, cut short when `signal` aborts (the next attempt then sees it). */

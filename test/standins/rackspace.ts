@@ -15,7 +15,7 @@
  *   self-signed certificate `ca`) that serve it anonymously while it is enabled, by proxying to the
  *   real Swift with the account's token and `X-Web-Mode: true` (so staticweb applies the container's
  *   Web-Index / Web-Error, as Rackspace serves static websites through the CDN). Answers are cached
- *   like an edge for the TTL; a purge drops the object's entry.
+ *   like an edge for the TTL, by object name; a purge drops the object's entry.
  *
  * `violations` lists requests Rackspace would refuse for their shape: tests expect none.
  */
@@ -53,7 +53,7 @@ export interface CdnContainer {
   uri: string;
   sslUri: string;
   servers: Server[];
-  /** Edge cache: path → answer and when it expires. */
+  /** Edge cache: object path (`/` + the decoded object name) → answer and when it expires. */
   cache: Map<string, { status: number; headers: Record<string, string>; body: Buffer; expires: number }>;
 }
 
@@ -78,6 +78,15 @@ export interface RackspaceStandin {
   edgeRequests: string[];
   violations: string[];
   stop(): Promise<void>;
+}
+
+/** A CDN path as the object name it serves (segments decoded); the path itself when malformed. */
+function objectPath(path: string): string {
+  try {
+    return path.split('/').map(decodeURIComponent).join('/');
+  } catch {
+    return path;
+  }
 }
 
 export async function startRackspaceStandin(options: {
@@ -323,7 +332,9 @@ export async function startRackspaceStandin(options: {
     const path = new URL(req.url ?? '/', 'http://edge').pathname;
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405);
-    const cached = entry.cache.get(path);
+    // Cached by object name (decoded), as a purge names it: `/a%20b.html` and `/a b.html` are one.
+    const cacheKey = objectPath(path);
+    const cached = entry.cache.get(cacheKey);
     let answer = cached && cached.expires > Date.now() ? cached : undefined;
     if (!answer) {
       // Uncached: fetched from Cloud Files only while the container is CDN-enabled.
@@ -347,7 +358,7 @@ export async function startRackspaceStandin(options: {
         body: Buffer.from(await response.arrayBuffer()),
         expires: Date.now() + entry.ttl * 1000,
       };
-      if (response.status === 200) entry.cache.set(path, answer);
+      if (response.status === 200) entry.cache.set(cacheKey, answer);
     }
     edgeRequests.push(`${answer.status} ${path}`);
     res.writeHead(answer.status, answer.headers);

@@ -18,6 +18,7 @@ import {
 } from '../../src/storage/drivers/swift-cdn.ts';
 import { createAgent, SwiftClient } from '../../src/storage/drivers/swift-http.ts';
 import { type SwiftStorageConfig, swiftStorageSchema } from '../../src/storage/drivers/swift-options.ts';
+import { Store } from '../../src/storage/store.ts';
 import { createWriteGate } from '../../src/writes.ts';
 import { type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
 import { type RackspaceStandin, startRackspaceStandin } from '../standins/rackspace.ts';
@@ -286,6 +287,94 @@ describe('swift driver on Rackspace Cloud Files: the CDN', () => {
     for (const finding of [...wrong, ...off]) assert.doesNotMatch(finding.message, new RegExp(API_KEY));
   });
 
+  it('purge is on a Rackspace driver only: not with cdn: false, not on another login', () => {
+    assert.equal(typeof driver(fresh()).purge, 'function');
+    assert.equal(driver(fresh(), { cdn: false }).purge, undefined);
+    const other = createSwiftDriver(
+      swiftStorageSchema.parse({
+        type: 'swift',
+        container: fresh(),
+        auth: { type: 'tempauth', url: cluster.authUrl, user: cluster.user, key: cluster.key },
+      }),
+    );
+    drivers.push(other);
+    assert.equal(other.purge, undefined);
+    assert.equal(new Store(other, { originId: 'plain' }).canPurge, false);
+  });
+
+  it('cdn.purgeEmail takes one address or a list; anything else is refused', () => {
+    const base = { type: 'swift', container: 'c', auth: { type: 'rackspace', username: 'u', apiKey: 'k' } };
+    const parse = (purgeEmail: unknown) => swiftStorageSchema.safeParse({ ...base, cdn: { purgeEmail } });
+    assert.equal(parse('ops@example.test').success, true);
+    assert.equal(parse(['ops@example.test', 'web@example.test']).success, true);
+    assert.equal(parse('not an address').success, false);
+    assert.equal(parse([]).success, false);
+    assert.equal(parse(['ops@example.test', 'nope']).success, false);
+  });
+
+  it("a store's purge adds its prefix, names keys without it, mails the list, and purges nothing in a dry run", async () => {
+    const name = fresh();
+    const target = driver(name, { cdn: { purgeEmail: ['a@example.test', 'b@example.test'] } });
+    await target.setup!({ ...SITE, create: true });
+    const entry = rax.containers.get(name)!;
+    await put(target, 'www/x y.html', 'old');
+    assert.equal(await (await fetch(`${entry.uri}/www/x%20y.html`)).text(), 'old');
+    await put(target, 'www/x y.html', 'new');
+    const before = rax.purges.length;
+
+    const dry = new Store(target, {
+      originId: 'rax',
+      prefix: 'www',
+      gate: createWriteGate({ dryRun: true }),
+    });
+    const nothing = await dry.purge(['x y.html']);
+    assert.deepEqual(nothing.purged, []);
+    assert.deepEqual(nothing.notPurged, ['x y.html']);
+    assert.match(nothing.warning!, /dry run/);
+    assert.equal(rax.purges.length, before);
+    assert.equal(dry.requestCounts.purge, undefined, 'no driver call');
+
+    const store = new Store(target, { originId: 'rax', prefix: 'www' });
+    const done = await store.purge(['x y.html']);
+    assert.deepEqual(done, { purged: ['x y.html'], notPurged: [], reason: undefined, warning: undefined });
+    assert.deepEqual(rax.purges.slice(before), [
+      { container: name, object: 'www/x y.html', email: 'a@example.test, b@example.test' },
+    ]);
+    assert.equal(store.requestCounts.purge, 1);
+    assert.equal(
+      await (await fetch(`${entry.uri}/www/x%20y.html`)).text(),
+      'new',
+      'the edge fetched it anew',
+    );
+    assert.deepEqual(rax.violations, []);
+  });
+
+  it('check says which origins deploy.purge cannot purge, and that a Rackspace one is purged', async () => {
+    const s3 = await checkCloudFilesCdn({ id: 'aws', storage: { type: 's3' } }, 0, true);
+    assert.equal(s3.length, 1);
+    assert.equal(s3[0]!.level, 'warn');
+    assert.equal(s3[0]!.subject, 'origin aws cdn');
+    assert.match(
+      s3[0]!.message,
+      /deploy\.purge is on, but this origin has no CDN outlast can purge \(storage type s3 has none\)/,
+    );
+    assert.deepEqual(
+      await checkCloudFilesCdn({ id: 'aws', storage: { type: 's3' } }, 0),
+      [],
+      'purge off: nothing',
+    );
+    const plain = { type: 'swift', auth: { type: 'tempauth' }, container: 'c' };
+    const swift = await checkCloudFilesCdn({ id: 'ovh', storage: plain }, 1, true);
+    assert.match(swift[0]!.message, /only Rackspace Cloud Files/);
+
+    const name = fresh();
+    await driver(name).setup!({ ...SITE, create: true });
+    const entry = rax.containers.get(name)!;
+    const ok = await checkCloudFilesCdn({ id: 'rax', url: entry.uri, storage: config(name) }, 2, true);
+    assert.equal(ok[0]!.level, 'ok', ok[0]!.message);
+    assert.match(ok[0]!.message, /deploy\.purge: changed objects are purged \(25 a day\)/);
+  });
+
   it('a purge drops the edge copy, sends DELETEs to the CDN API only, and stops at the quota', async () => {
     const name = fresh();
     const target = driver(name);
@@ -305,7 +394,7 @@ describe('swift driver on Rackspace Cloud Files: the CDN', () => {
       });
       const cdn = new CloudFilesCdn(new SwiftClient(auth, agent), name);
       const first = await purgeKeys(cdn, ['page.html'], { email: 'ops@example.test' });
-      assert.deepEqual(first, { purged: ['page.html'], notPurged: [], warning: undefined });
+      assert.deepEqual(first, { purged: ['page.html'], notPurged: [], reason: undefined });
       assert.deepEqual(rax.purges.at(-1), {
         container: name,
         object: 'page.html',
@@ -320,14 +409,13 @@ describe('swift driver on Rackspace Cloud Files: the CDN', () => {
       const capped = await purgeKeys(cdn, keys, { quota: 5 });
       assert.deepEqual(capped.purged, keys.slice(0, 5));
       assert.deepEqual(capped.notPurged, keys.slice(5));
-      assert.match(capped.warning!, /over the 5 CDN purges a day/);
-      assert.match(capped.warning!, /"a\/5\.html"/);
+      assert.match(capped.reason!, /over the 5 CDN purges a day/);
       // The account's own daily quota (the stand-in's 25, as Rackspace's) refuses the rest.
       const used = rax.purges.length;
       const rest = await purgeKeys(cdn, keys);
       assert.equal(rest.purged.length, DAILY_PURGE_QUOTA - used);
       assert.equal(rest.notPurged.length, keys.length - rest.purged.length);
-      assert.match(rest.warning!, /the CDN refused a purge/);
+      assert.match(rest.reason!, /the CDN refused a purge/);
       assert.equal(rax.purges.length, DAILY_PURGE_QUOTA);
     } finally {
       await agent.close();

@@ -205,6 +205,11 @@ function printResults(outcome: RunOutcome, elapsed: number): void {
       ? `already on ${shortRelease(plan.release)}, nothing to do`
       : `${shortRelease(plan.previousRelease)} → ${shortRelease(plan.release)}: uploaded ${result.uploaded} (${formatBytes(result.uploadedBytes)}), deleted ${result.deleted}, unchanged ${plan.unchanged}`;
     out(`${name}  ${what}  [${formatCount(origin.requests, 'request')}]`);
+    if (origin.purge && origin.purge.purged.length > 0) {
+      out(
+        `${' '.repeat(name.length)}  purged ${formatCount(origin.purge.purged.length, 'object')} from the CDN`,
+      );
+    }
     for (const warning of plan.warnings) out(`${' '.repeat(name.length)}  warning: ${warning}`);
   }
   const failed = outcome.origins.filter((origin) => origin.error).length;
@@ -244,6 +249,7 @@ function originJson(origin: OriginOutcome) {
     retries: origin.retries,
     requestCounts: origin.requestCounts,
     warnings: plan?.warnings ?? [],
+    purge: origin.purge ? { purged: origin.purge.purged, notPurged: origin.purge.notPurged } : null,
     guardRefusal: plan?.guardRefusal ?? null,
     error: origin.error ? { code: origin.error.code, message: origin.error.message } : null,
   };

@@ -23,11 +23,12 @@
  *
  * Over the quota Rackspace answers with a refusal whose exact status it does not document: any
  * refusal (rate limited or not) stops the purge, which then reports what it did not purge; a
- * purge never fails a deploy. (`purgeKeys` is not called by `outlast deploy` yet: that needs a
- * hook after the commit in the deploy engine, which is not this module's to add.)
+ * purge never fails a deploy. `outlast deploy` calls `purgeKeys` through the driver's `purge`
+ * (swift.ts) after the commit, when `deploy.purge` is on, with the changed and deleted keys.
  */
 import { messageOf, OutlastError } from '../../errors.ts';
 import type { SetupStep, WriteGate } from '../../writes.ts';
+import type { PurgeResult } from '../driver.ts';
 import { type CatalogAuth, type CatalogSession, createSwiftAuth } from './swift-auth.ts';
 import {
   containerUrl,
@@ -60,11 +61,18 @@ export interface CdnState {
 /** The `cdn` options with their defaults, or undefined when the origin has no CDN to manage. */
 export interface CdnSettings {
   ttl: number;
+  /** Where Rackspace mails a note of each purge (cdn.purgeEmail). */
+  purgeEmail: string | undefined;
 }
 
 export function cdnSettings(config: Pick<SwiftStorageConfig, 'auth' | 'cdn'>): CdnSettings | undefined {
   if (config.auth.type !== 'rackspace' || config.cdn === false) return undefined;
-  return { ttl: config.cdn?.ttl ?? CDN_TTL_DEFAULT };
+  const email = config.cdn?.purgeEmail;
+  // Rackspace takes a comma-separated list in X-Purge-Email.
+  return {
+    ttl: config.cdn?.ttl ?? CDN_TTL_DEFAULT,
+    purgeEmail: Array.isArray(email) ? email.join(', ') : email,
+  };
 }
 
 /** The CDN management API for one container, with the account's token (a 401 logs in again). */
@@ -196,12 +204,8 @@ export function cdnUnsupported(): SetupStep {
   };
 }
 
-export interface PurgeReport {
-  purged: string[];
-  /** Changed or deleted keys left to the TTL, and why. */
-  notPurged: string[];
-  warning: string | undefined;
-}
+/** What `purgeKeys` did: the driver contract's purge result (keys not purged are left to the TTL). */
+export type PurgeReport = PurgeResult;
 
 /**
  * Purges `keys` one by one, at most `quota` of them (Rackspace's 25 a day, shared by the whole
@@ -226,20 +230,11 @@ export async function purgeKeys(
       return stopped(purged, keys.slice(index), `the CDN refused a purge: ${messageOf(error)}`);
     }
   }
-  return { purged, notPurged: [], warning: undefined };
+  return { purged, notPurged: [], reason: undefined };
 }
 
 function stopped(purged: string[], rest: readonly string[], why: string): PurgeReport {
-  const shown = rest
-    .slice(0, 10)
-    .map((key) => JSON.stringify(key))
-    .join(', ');
-  const more = rest.length > 10 ? ` and ${rest.length - 10} more` : '';
-  return {
-    purged,
-    notPurged: [...rest],
-    warning: `${why}; not purged (served from the CDN until their TTL ends): ${shown}${more}`,
-  };
+  return { purged, notPurged: [...rest], reason: why };
 }
 
 /** A finding of `outlast check` (its shape there). */
@@ -259,13 +254,30 @@ interface CheckedOrigin {
 /**
  * `outlast check` for a Rackspace origin: the container is CDN-enabled, and the origin's `url`
  * is on its CDN host (HTTP or SSL), since that is where Cloud Files serves it. Nothing for other
- * origins. `index` is the origin's place in `origins`, for the config path.
+ * origins, unless `purge` (the config's `deploy.purge`) is on: then a warning that this origin
+ * has no CDN outlast can purge. `index` is the origin's place in `origins`, for the config path.
  */
-export async function checkCloudFilesCdn(origin: CheckedOrigin, index: number): Promise<CdnFinding[]> {
-  if (origin.storage.type !== 'swift') return [];
-  const storage = origin.storage as SwiftStorageConfig;
-  if (!cdnSettings(storage)) return [];
+export async function checkCloudFilesCdn(
+  origin: CheckedOrigin,
+  index: number,
+  purge = false,
+): Promise<CdnFinding[]> {
   const subject = `origin ${origin.id} cdn`;
+  const storage = origin.storage as SwiftStorageConfig;
+  if (origin.storage.type !== 'swift' || !cdnSettings(storage)) {
+    if (!purge) return [];
+    const why =
+      origin.storage.type === 'swift'
+        ? 'only Rackspace Cloud Files (auth.type rackspace, cdn not false) has one'
+        : `storage type ${origin.storage.type} has none`;
+    return [
+      {
+        level: 'warn',
+        subject,
+        message: `deploy.purge is on, but this origin has no CDN outlast can purge (${why}): a cache in front of it keeps changed objects until they expire`,
+      },
+    ];
+  }
   const agent = createAgent();
   try {
     const auth: CatalogAuth = createSwiftAuth({
@@ -303,7 +315,9 @@ export async function checkCloudFilesCdn(origin: CheckedOrigin, index: number): 
       {
         level: 'ok',
         subject,
-        message: `container ${name} CDN-enabled (TTL ${state.ttl}), ${path} on its CDN host`,
+        message:
+          `container ${name} CDN-enabled (TTL ${state.ttl}), ${path} on its CDN host` +
+          (purge ? `; deploy.purge: changed objects are purged (${DAILY_PURGE_QUOTA} a day)` : ''),
       },
     ];
   } catch (error) {

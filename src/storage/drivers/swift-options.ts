@@ -64,6 +64,9 @@ const swiftCdn = z.union([
   z.strictObject({
     /** Seconds the CDN edge keeps an object (X-Ttl): 900 (15 min) to 31536000 (one year). */
     ttl: z.number().int().min(CDN_TTL_MIN).max(CDN_TTL_MAX).default(CDN_TTL_DEFAULT),
+    /** With `deploy.purge: true`: Rackspace mails this address (or these) when each purge is
+     * done (X-Purge-Email, one mail per purged object). Default: no mail. */
+    purgeEmail: z.union([z.email(), z.array(z.email()).min(1)]).optional(),
   }),
 ]);
 

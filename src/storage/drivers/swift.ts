@@ -41,7 +41,7 @@ import {
 } from '../driver.ts';
 import { createSwiftAuth, type SwiftStorageConfig } from './swift-auth.ts';
 import { createBulkDeleter, DEFAULT_BULK_DELETES } from './swift-bulk.ts';
-import { CloudFilesCdn, cdnSettings, cdnSetupStep, cdnUnsupported } from './swift-cdn.ts';
+import { CloudFilesCdn, cdnSettings, cdnSetupStep, cdnUnsupported, purgeKeys } from './swift-cdn.ts';
 import {
   containerUrl,
   createAgent,
@@ -325,6 +325,14 @@ export function createSwiftDriver(
     siteAliases: swiftSiteAliases,
 
     setup: (setupOptions) => swiftSetup(client, container, setupOptions, cdnSetup),
+
+    // Only where there is a CDN to purge: Rackspace's, within its daily quota (swift-cdn.ts).
+    ...(cdn
+      ? {
+          purge: (keys: string[]) =>
+            purgeKeys(new CloudFilesCdn(client, container), keys, { email: cdn.purgeEmail }),
+        }
+      : {}),
 
     maxObjectBytes() {
       maxFileSize ??= readMaxFileSize(client).catch((error: unknown) => {
