@@ -173,7 +173,7 @@ describe('parseConfig: validation problems', () => {
     assert.equal(
       problemsOf(VALID.replace('type: memory', 'type: s4')),
       'outlast.yaml: invalid configuration (1 problem)\n' +
-        '  outlast.yaml:11:13 origins[1].storage.type: expected one of fs, memory, s3, swift, got "s4"',
+        '  outlast.yaml:11:13 origins[1].storage.type: expected one of fs, memory, s3, swift, gcs, azure, got "s4"',
     );
   });
 

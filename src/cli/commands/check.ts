@@ -46,7 +46,7 @@ export async function checkCommand(options: GlobalOptions & { json?: boolean }):
       findings.push(...(await checkOriginUrl(config, origin, expected)));
       findings.push(...checkS3Website(config, origin));
       // Rackspace: the container CDN-enabled, and the url on its CDN host.
-      findings.push(...(await checkCloudFilesCdn(origin, index)));
+      findings.push(...(await checkCloudFilesCdn(origin, index, config.deploy.purge ?? false)));
       findings.push(...checkS3Compatible(origin));
     }),
   );
