@@ -6,6 +6,9 @@
 // checked as settings here.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -224,6 +227,51 @@ describe('azure driver on Azurite', () => {
     assert.equal(error.code, 'cancelled');
     assert.equal(await store.stat('abort/staged.bin'), undefined);
     assert.deepEqual(await store.listAll('abort/'), []);
+  });
+
+  it('refuses a file whose size changed since the scan, shorter or longer, single-shot or staged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'outlast-azure-'));
+    try {
+      const path = join(dir, 'changed.txt');
+      await writeFile(path, 'longer than announced');
+      for (const size of [3, 1_000, SINGLE_SHOT_LIMIT + 5]) {
+        const error = await rejection(
+          driver.put('changed.txt', { kind: 'file', path, size }, { sha256: sha256(text('x')) }),
+        );
+        assert.equal(error.code, 'conflict', `${size}: ${error.message}`);
+        assert.equal(error.retryable, false);
+        assert.match(error.message, /changed\.txt has 21 bytes/);
+      }
+      assert.equal(await driver.stat('changed.txt'), undefined);
+      const gone = await rejection(
+        driver.put(
+          'gone.txt',
+          { kind: 'file', path: join(dir, 'nope'), size: 1 },
+          { sha256: sha256(text('x')) },
+        ),
+      );
+      assert.equal(gone.code, 'not_found');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('copies odd keys server-side with their headers and metadata', async () => {
+    const keys = ['copy/with space#hash?q=1', 'copy/percent%20+plus', 'copy/caf\u00e9-\u{1f680}/\u6f22.html'];
+    for (const [index, key] of keys.entries()) {
+      await store.putBytes(key, text(key), {
+        contentType: 'text/html',
+        cacheControl: 'no-cache',
+        metadata: { n: String(index) },
+      });
+      await driver.copy!(key, `${key}.copy`);
+      const info = await store.stat(`${key}.copy`);
+      assert.equal(info?.sha256, sha256(text(key)), key);
+      assert.equal(info?.contentType, 'text/html');
+      assert.equal(info?.cacheControl, 'no-cache');
+      assert.deepEqual(info?.metadata, { n: String(index) });
+      assert.deepEqual(await store.getBytes(`${key}.copy`), text(key));
+    }
   });
 
   it('deletes a batch with missing keys among them', async () => {

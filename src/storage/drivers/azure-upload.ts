@@ -12,10 +12,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { BlobHTTPHeaders, BlockBlobClient } from '@azure/storage-blob';
 import { abortable } from '../abort.ts';
 import type { ObjectSource } from '../driver.ts';
+import { changedSource, sourceReadError } from '../source-errors.ts';
 
 /** The largest put sent as one request. */
 export const SINGLE_SHOT_LIMIT = 8 * 1024 * 1024;
@@ -25,6 +26,9 @@ export const BLOCK_SIZE = 8 * 1024 * 1024;
 export const MAX_BLOCKS = 50_000;
 
 export interface UploadInput {
+  /** For the errors of the source: the key, and the driver's name. */
+  key: string;
+  errorSource: string;
   headers: BlobHTTPHeaders;
   metadata: Record<string, string>;
   /** The MD5 (hex) of the bytes, when the caller knows it. */
@@ -46,14 +50,37 @@ export async function uploadBlob(
   source: ObjectSource,
   input: UploadInput,
 ): Promise<void> {
+  // What went wrong with the source itself, kept: the SDK wraps a body's error in its own.
+  // A failed source also stops the request: the SDK pipes a body, and a pipe does not pass its
+  // source's error on, so the request would wait for the bytes that never come.
+  let sourceError: Error | undefined;
+  const stop = new AbortController();
+  const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
+  const each = { ...input, signal };
+  const open = () =>
+    openSource(source, each, (error) => {
+      sourceError ??= error;
+      stop.abort(error);
+    });
+  try {
+    await upload(client, source, each, open);
+  } catch (error) {
+    throw sourceError ?? error;
+  }
+}
+
+async function upload(
+  client: BlockBlobClient,
+  source: ObjectSource,
+  input: UploadInput,
+  open: () => Readable,
+): Promise<void> {
   const size = source.kind === 'bytes' ? source.bytes.byteLength : source.size;
   const { signal } = input;
   const md5 = input.md5 ? Buffer.from(input.md5, 'hex') : undefined;
   if (size <= SINGLE_SHOT_LIMIT) {
     const body =
-      source.kind === 'bytes'
-        ? Buffer.from(source.bytes.buffer, source.bytes.byteOffset, size)
-        : () => open(source, signal);
+      source.kind === 'bytes' ? Buffer.from(source.bytes.buffer, source.bytes.byteOffset, size) : open;
     await client.upload(body, size, {
       blobHTTPHeaders: { ...input.headers, ...(md5 ? { blobContentMD5: md5 } : {}) },
       metadata: input.metadata,
@@ -65,7 +92,7 @@ export async function uploadBlob(
   const putId = randomBytes(6).toString('hex');
   const ids: string[] = [];
   const whole = createHash('md5');
-  for await (const block of blocks(open(source, signal), BLOCK_SIZE)) {
+  for await (const block of blocks(open(), BLOCK_SIZE)) {
     const id = Buffer.from(`${putId}-${String(ids.length).padStart(6, '0')}`).toString('base64');
     whole.update(block);
     await client.stageBlock(id, block, block.byteLength, {
@@ -83,10 +110,44 @@ export async function uploadBlob(
   });
 }
 
-function open(source: ObjectSource, signal: AbortSignal | undefined): Readable {
+/**
+ * The source's bytes as a stream that fails (and reports it) when the file cannot be read or
+ * gives another number of bytes than announced: a short body would leave the request waiting.
+ */
+function openSource(source: ObjectSource, input: UploadInput, failed: (error: Error) => void): Readable {
   if (source.kind === 'bytes') return Readable.from([Buffer.from(source.bytes)]);
   const stream = source.kind === 'file' ? createReadStream(source.path) : source.open();
-  return abortable(stream, signal);
+  let count = 0;
+  const fail = (error: Error) => {
+    failed(error);
+    return error;
+  };
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      count += chunk.byteLength;
+      if (count > source.size) done(fail(changedSource(input.key, source, count, input.errorSource)));
+      else done(null, chunk);
+    },
+    flush(done) {
+      done(count === source.size ? null : fail(changedSource(input.key, source, count, input.errorSource)));
+    },
+  });
+  stream.once('error', (error: Error) => {
+    const reported =
+      source.kind === 'file' && (error as NodeJS.ErrnoException).code !== undefined && !isAbort(error)
+        ? fail(sourceReadError(error, source.path, input.key, input.errorSource))
+        : error;
+    counted.destroy(reported);
+  });
+  // An upload that stops reading (aborted, refused) closes the file too.
+  counted.once('close', () => stream.destroy());
+  // Its errors are reported through `failed` (and so stop the request), whoever listens.
+  counted.on('error', () => {});
+  return abortable(stream.pipe(counted), input.signal);
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: string }).name === 'AbortError';
 }
 
 /** The stream's bytes in blocks of `size` (the last one shorter). */

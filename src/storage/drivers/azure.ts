@@ -141,6 +141,8 @@ export function createAzureDriver(options: AzureStorageConfig): StorageDriver {
           metadata: encodeMetadata({ ...metadata, [SHA256_METADATA_KEY]: sha256 }),
           md5,
           signal,
+          key,
+          errorSource: DRIVER_NAME,
         }),
       );
     },
