@@ -77,6 +77,7 @@ export const azureStorageSchema = z
 /** The `azure` storage config. `prefix` is applied by Store; the driver does not read it. */
 export type AzureStorageConfig = z.output<typeof azureStorageSchema>;
 
+/** As declared; an instance with a SAS login turns `deleteMany` off (azure.ts). */
 export const AZURE_CAPABILITIES: DriverCapabilities = {
   copy: true,
   deleteMany: true,
@@ -89,7 +90,7 @@ export const AZURE_CAPABILITIES: DriverCapabilities = {
 export const AZURE_DOCS: StorageDriverDocs = {
   summary: 'Azure Blob Storage, a static website (`$web`) or a public container (@azure/storage-blob)',
   notes:
-    'block blobs; sha256 as the metadata `o_outlast_sha256` (metadata names are C# identifiers: `o_` + the key, `-` as `_`), headers as blob HTTP headers; Content-MD5 sent when known, so the service refuses other bytes; past 8 MiB staged blocks then one commit; batch deletes; setup: the `$web` container and static website (index, 404 document), or a container with public blob access, CORS; origin `url`: `https://<account>.z<N>.web.core.windows.net` for `$web`, else `https://<account>.blob.core.windows.net/<container>`',
+    'block blobs; sha256 as the metadata `o_outlast_sha256` (metadata names are C# identifiers: `o_` + the key, `-` as `_`), headers as blob HTTP headers; Content-MD5 sent when known, so the service refuses other bytes; past 8 MiB staged blocks (each with its MD5) then one commit; batch deletes (single deletes with a SAS login); setup: the `$web` container and static website (index, 404 document), or a container with public blob access, CORS; origin `url`: `https://<account>.z<N>.web.core.windows.net` for `$web`, else `https://<account>.blob.core.windows.net/<container>`',
 };
 
 export const AZURE_DRIVER = {
