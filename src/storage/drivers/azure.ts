@@ -17,9 +17,14 @@
  *
  * What Azurite (the emulator the tests run against) does not show, so stays unverified here: the
  * static website endpoint itself (`<account>.z<N>.web.core.windows.net`: index documents and the
- * 404 page; Azurite only stores the setting), DefaultAzureCredential and SAS logins against the
- * real service, batch deletes with a SAS, real Azure's listing order (above), and whether real
- * Azure's Put Blob checks `x-ms-blob-content-md5` as well as Content-MD5 (both are sent).
+ * 404 page; Azurite only stores the setting), DefaultAzureCredential (it needs Entra ID or a
+ * managed identity) and SAS logins against the real service, batch deletes with a SAS (Azurite
+ * answers them HTTP 500, so a SAS login deletes one blob at a time), anonymous access being
+ * disallowed on the account (AllowBlobPublicAccess, which Azurite does not have), real Azure's
+ * listing order (above), and whether real Azure's Put Blob checks `x-ms-blob-content-md5` as well
+ * as Content-MD5 (both are sent). Azurite does check Content-MD5 and each block's MD5, and keeps
+ * Copy Blob's headers and metadata; it drops empty metadata values from Get Blob Properties
+ * (azure-metadata.ts carries them in the name).
  */
 import { PassThrough, Readable } from 'node:stream';
 import type { BlobGetPropertiesResponse, BlobItem, ListBlobsFlatSegmentResponse } from '@azure/storage-blob';
