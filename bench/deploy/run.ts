@@ -1,7 +1,7 @@
 /**
  * The deploy benchmark: outlast against its peers on the same generated site and the same stores.
  *
- *   npm run bench -- [--only fs,swift,s3,peers,scale,progress] [--files 10000] [--scale-files 100000]
+ *   npm run bench -- [--only fs,swift,s3,peers,azure,scale,progress] [--files 10000] [--scale-files 100000]
  *                    [--out bench/out] [--retries 1] [--cpu-prof DIR] [--under-test DIR]
  *
  * See README.md for what it measures, installs and how long it takes.
@@ -12,6 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type Azurite, startAzurite } from '../../test/servers/azurite.ts';
 import { type SwiftCluster, startSwiftClusterOnFreePort } from '../../test/servers/swift.ts';
 import { computeGoals } from './goals.ts';
 import { ensurePackages } from './install.ts';
@@ -23,9 +24,9 @@ import type { BenchContext, Group, Invocation, Target } from './target.ts';
 import { TARGETS } from './targets.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const GROUPS: Group[] = ['fs', 'swift', 's3', 'peers', 'scale', 'progress'];
+const GROUPS: Group[] = ['fs', 'swift', 's3', 'peers', 'azure', 'scale', 'progress'];
 /** scale and progress cost minutes the other figures do not need: only when --only names them. */
-const DEFAULT_GROUPS: Group[] = ['fs', 'swift', 's3', 'peers'];
+const DEFAULT_GROUPS: Group[] = ['fs', 'swift', 's3', 'peers', 'azure'];
 /** A run is disturbed when other processes used more than this share of a core meanwhile. */
 const DISTURBED_SHARE = 0.15;
 const DISTURBED_MIN_SECONDS = 0.5;
@@ -136,8 +137,14 @@ if (targets.some((target) => target.needsClusters)) {
   clusters = { a, b };
   log(`A ${a.s3Endpoint}, B ${b.s3Endpoint}`);
 }
+let azurite: Azurite | undefined;
+if (targets.some((target) => target.needsAzurite)) {
+  log('starting Azurite (blob service, in memory)');
+  azurite = await startAzurite();
+  log(`Azurite ${azurite.endpoint}`);
+}
 const underTest = values['under-test'] === undefined ? REPO : resolve(values['under-test']);
-const ctx: BenchContext = { repo: REPO, underTest, site, scratch, clusters };
+const ctx: BenchContext = { repo: REPO, underTest, site, scratch, clusters, azurite };
 
 // tsx compiles a module on first use and caches it: do that before anything is timed.
 spawnSync(process.execPath, [join(underTest, 'bin', 'outlast.js'), '--version'], { stdio: 'ignore' });
@@ -204,6 +211,7 @@ writeFileSync(join(outDir, `deploy-${stamp}.md`), md);
 writeFileSync(join(outDir, 'deploy-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(outDir, 'deploy-latest.md'), md);
 
+if (azurite) await azurite.stop();
 if (clusters) {
   log('stopping the Swift clusters');
   await Promise.all([clusters.a.stop(), clusters.b.stop()]);
@@ -240,7 +248,7 @@ async function runTarget(target: Target, attempt: number): Promise<Row[]> {
       ...invocation,
       cwd: REPO,
       scratch,
-      serverPids: () => prepared.clusters.flatMap(serverPids),
+      serverPids: () => [...prepared.clusters.flatMap(serverPids), ...(prepared.serverPids?.() ?? [])],
       timeoutSeconds,
     });
     const counts = await Promise.all(logs.map((proxyLog, i) => proxyLog.countSince(marks[i]!)));
@@ -354,7 +362,10 @@ function siteFacts(generated: GeneratedSite): SiteFacts {
 }
 
 function allServerPids(): number[] {
-  return clusters ? [...serverPids(clusters.a), ...serverPids(clusters.b)] : [];
+  return [
+    ...(clusters ? [...serverPids(clusters.a), ...serverPids(clusters.b)] : []),
+    ...(azurite ? [azurite.pid] : []),
+  ];
 }
 
 function failure(measurement: Measurement): string {

@@ -4,12 +4,13 @@
  * again), plus what every target shares: the context and the clients' environment.
  */
 import { join } from 'node:path';
+import type { Azurite } from '../../test/servers/azurite.ts';
 import type { SwiftCluster } from '../../test/servers/swift.ts';
 import type { Measurement } from './measure.ts';
 import type { GeneratedSite } from './site.ts';
 
 export type ScenarioName = 'cold' | 'noop' | 'changed';
-export type Group = 'fs' | 'swift' | 's3' | 'peers' | 'scale' | 'progress';
+export type Group = 'fs' | 'swift' | 's3' | 'peers' | 'scale' | 'progress' | 'azure';
 
 export interface BenchContext {
   /** This checkout: the bench's own clients (bare-PUT) run from it. */
@@ -20,6 +21,8 @@ export interface BenchContext {
   /** Configs, folder origins, rclone's empty config. */
   scratch: string;
   clusters: { a: SwiftCluster; b: SwiftCluster } | undefined;
+  /** Azurite (the blob service, in memory), started when a target of group `azure` runs. */
+  azurite?: Azurite | undefined;
 }
 
 export interface Invocation {
@@ -51,6 +54,8 @@ export interface PreparedTarget {
   report?(measurement: Measurement): ClientReport;
   /** The clusters whose proxy logs and server CPU belong to this target. */
   clusters: SwiftCluster[];
+  /** Server processes besides the clusters' (Azurite): their CPU is the store's, not other work. */
+  serverPids?(): number[];
   /** Objects in the origin(s) after a run: a check that the upload really happened. */
   objectCount?(step: number): Promise<number>;
 }
@@ -62,6 +67,8 @@ export interface Target {
   description: string;
   scenarios: ScenarioName[];
   needsClusters: boolean;
+  /** Starts Azurite for this target (context.azurite). */
+  needsAzurite?: boolean;
   /** Deploys the `--scale-files` site (generated only when such a target runs), not the `--files` one. */
   largeSite?: boolean;
   prepare(ctx: BenchContext, attempt: number): Promise<PreparedTarget>;

@@ -2,6 +2,7 @@
  * Every target, in the order they run: fs first, then the peers and the limit, then outlast on
  * Swift, then the opt-in ones (scale, progress: not in a default run).
  */
+import { outlastAzure } from './azure-targets.ts';
 import { outlastProgress, outlastScale } from './opt-in-targets.ts';
 import { outlastFs, outlastS3, outlastSwift, outlastTwo } from './outlast-targets.ts';
 import { awsSync, barePutTarget, bareS3PutTarget, rcloneTarget, swiftUpload } from './peer-targets.ts';
@@ -28,6 +29,7 @@ export const TARGETS: Target[] = [
   outlastSwift,
   outlastS3,
   outlastTwo,
+  outlastAzure,
   outlastProgress,
   outlastScale,
 ];
