@@ -304,7 +304,7 @@ export const S3_COMPATIBLE_STORES: readonly S3CompatibleStore[] = [
       source: GCS_INTEROP,
     },
     host: /^storage\.googleapis\.com$/,
-    region: { value: 'not documented', source: GCS_MIGRATION },
+    region: { value: '`auto`', note: "as Google's S3 SDK samples on that page sign", source: GCS_MIGRATION },
     addressing: { value: 'both', source: 'https://cloud.google.com/storage/docs/request-endpoints' },
     createBucket: {
       value: 'partial',

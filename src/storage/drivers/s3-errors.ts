@@ -150,6 +150,35 @@ export function s3Error(
   });
 }
 
+/** The store does not implement DeleteObjects (NotImplemented, MethodNotAllowed or their statuses). */
+export function refusesDeleteObjects(error: unknown): boolean {
+  const name = s3ErrorName(error);
+  const status = s3Status(error);
+  return name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405;
+}
+
+/** The failures of a deleteMany done key by key (the store refuses DeleteObjects) as one error,
+ * naming the first `named` keys; a refusal (or a cancel) is reported before a transient failure. */
+export function keyByKeyError(
+  source: string,
+  bucket: string,
+  total: number,
+  failures: { key: string; error: OutlastError }[],
+  named: number,
+): OutlastError {
+  const chosen = failures.find((item) => !item.error.retryable) ?? failures[0]!;
+  const list = failures
+    .slice(0, named)
+    .map((item) => `${JSON.stringify(item.key)} (${item.error.code})`)
+    .join(', ');
+  const more = failures.length > named ? ` and ${failures.length - named} more` : '';
+  return new OutlastError(
+    chosen.error.code,
+    `deleteMany in bucket ${JSON.stringify(bucket)} (key by key: the store refuses DeleteObjects): ${failures.length} of ${total} keys not deleted: ${list}${more}; first: ${chosen.error.message}`,
+    { source, cause: chosen.error, retryable: chosen.error.retryable },
+  );
+}
+
 /** What a message says the call was: `put "a.txt" in bucket "b"`. */
 export function s3Where(context: S3ErrorContext, operation: string, key?: string): string {
   const bucket = `in bucket ${JSON.stringify(context.bucket)}`;

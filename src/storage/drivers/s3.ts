@@ -7,6 +7,8 @@
  * Objects: the sha256 is the user metadata `outlast-sha256` (`x-amz-meta-outlast-sha256`), the
  * headers are the object's own. ListObjectsV2 carries no user metadata: `listHasMetadata` is false.
  * Server-side copy keeps headers and metadata (MetadataDirective COPY), up to S3's 5 GiB limit.
+ * Deletes stay idempotent where a store answers a missing key NoSuchKey (GCS's XML API); a store
+ * that refuses DeleteObjects (NotImplemented) gets deleteMany as bounded single deletes from then on.
  */
 import { PassThrough, Readable } from 'node:stream';
 import {
@@ -32,7 +34,17 @@ import {
   type StorageDriver,
 } from '../driver.ts';
 import { createS3Client, credentialSource, endpointLabel, type S3StorageConfig } from './s3-client.ts';
-import { errorCodeOf, isBodiless, type S3ErrorContext, s3Error, s3Status, s3Where } from './s3-errors.ts';
+import {
+  errorCodeOf,
+  isBodiless,
+  keyByKeyError,
+  refusesDeleteObjects,
+  type S3ErrorContext,
+  s3Error,
+  s3ErrorName,
+  s3Status,
+  s3Where,
+} from './s3-errors.ts';
 import { S3_CAPABILITIES, S3_MAX_DELETE_BATCH, S3_TYPE } from './s3-options.ts';
 import { createDirectPut } from './s3-put-direct.ts';
 import { setupS3Bucket } from './s3-setup.ts';
@@ -47,6 +59,8 @@ const MAX_PAGE_SIZE = 1000;
 const MAX_DELETE_BATCH = S3_MAX_DELETE_BATCH;
 /** Per-key failures named in a deleteMany error before "and N more". */
 const NAMED_FAILURES = 5;
+/** Single deletes in flight for a deleteMany once the store has refused DeleteObjects. */
+const SINGLE_DELETE_CONCURRENCY = 16;
 
 /**
  * A driver for one bucket. Creating it makes no request; credentials are resolved on the first
@@ -67,6 +81,9 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
   // A HEAD of a missing object and a HEAD in a missing bucket both answer a bare 404: the first
   // such 404 asks whether the bucket exists; once it did (or any call worked), it is not asked again.
   let bucketSeen = false;
+  // Set when the store refuses DeleteObjects (GCS's XML API did, with NotImplemented, until 2026):
+  // deleteMany then deletes key by key for the rest of the driver's life.
+  let singleDeletes = false;
 
   /** One SDK call: the signal checked first (the SDK would reject too, but only once it signs). */
   async function call<T>(
@@ -96,6 +113,32 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
       // Only a clear 404 says so; a HEAD we may not make must not turn a missing object into an error.
       return s3Status(error) === 404;
     }
+  }
+
+  async function deleteOne(key: string, callOptions: CallOptions | undefined): Promise<void> {
+    await call('delete', key, callOptions?.signal, (options) =>
+      client
+        .send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), options)
+        // S3 answers a missing key 204, GCS's XML API 404 NoSuchKey: gone either way.
+        .catch((error: unknown) => {
+          if (s3ErrorName(error) !== 'NoSuchKey') throw error;
+        }),
+    );
+  }
+
+  /** deleteMany without DeleteObjects: every key is tried, SINGLE_DELETE_CONCURRENCY at a time. */
+  async function deleteEach(keys: string[], label: string, callOptions: CallOptions | undefined) {
+    checkSignal(callOptions?.signal, DRIVER_NAME, s3Where(errorContext, 'deleteMany', label));
+    const failures: { key: string; error: OutlastError }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        await deleteOne(key, callOptions).catch((error: OutlastError) => failures.push({ key, error }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SINGLE_DELETE_CONCURRENCY, keys.length) }, worker));
+    if (failures.length > 0) throw keyByKeyError(DRIVER_NAME, bucket, keys.length, failures, NAMED_FAILURES);
   }
 
   return {
@@ -173,9 +216,7 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
     },
 
     async delete(key, callOptions) {
-      await call('delete', key, callOptions?.signal, (options) =>
-        client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), options),
-      );
+      await deleteOne(key, callOptions);
     },
 
     async deleteMany(keys, callOptions) {
@@ -185,16 +226,28 @@ export function createS3Driver(options: S3StorageConfig): StorageDriver {
         throw new OutlastError('invalid_argument', message, { source: DRIVER_NAME });
       }
       const label = `${keys[0]} (+${keys.length - 1} more)`;
+      if (singleDeletes) return deleteEach(keys, label, callOptions);
       const out = await call('deleteMany', label, callOptions?.signal, (options) =>
-        client.send(
-          new DeleteObjectsCommand({
-            Bucket: bucket,
-            Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+        client
+          .send(
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+            }),
+            options,
+          )
+          .catch((error: unknown) => {
+            if (!refusesDeleteObjects(error)) throw error;
+            return undefined;
           }),
-          options,
-        ),
       );
-      if (out.Errors?.length) throw deleteManyError(bucket, keys.length, out.Errors, out);
+      if (out === undefined) {
+        singleDeletes = true;
+        return deleteEach(keys, label, callOptions);
+      }
+      // A key that was not there is deleted as far as the caller goes (GCS may say NoSuchKey).
+      const failed = (out.Errors ?? []).filter((item) => item.Code !== 'NoSuchKey');
+      if (failed.length) throw deleteManyError(bucket, keys.length, failed, out);
     },
 
     async copy(fromKey, toKey, callOptions) {
