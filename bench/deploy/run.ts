@@ -137,14 +137,10 @@ if (targets.some((target) => target.needsClusters)) {
   clusters = { a, b };
   log(`A ${a.s3Endpoint}, B ${b.s3Endpoint}`);
 }
+// Azurite runs only while the targets that need it do (it costs a little CPU even when idle).
 let azurite: Azurite | undefined;
-if (targets.some((target) => target.needsAzurite)) {
-  log('starting Azurite (blob service, in memory)');
-  azurite = await startAzurite();
-  log(`Azurite ${azurite.endpoint}`);
-}
 const underTest = values['under-test'] === undefined ? REPO : resolve(values['under-test']);
-const ctx: BenchContext = { repo: REPO, underTest, site, scratch, clusters, azurite };
+const ctx: BenchContext = { repo: REPO, underTest, site, scratch, clusters };
 
 // tsx compiles a module on first use and caches it: do that before anything is timed.
 spawnSync(process.execPath, [join(underTest, 'bin', 'outlast.js'), '--version'], { stdio: 'ignore' });
@@ -211,7 +207,7 @@ writeFileSync(join(outDir, `deploy-${stamp}.md`), md);
 writeFileSync(join(outDir, 'deploy-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(outDir, 'deploy-latest.md'), md);
 
-if (azurite) await azurite.stop();
+await azurite?.stop();
 if (clusters) {
   log('stopping the Swift clusters');
   await Promise.all([clusters.a.stop(), clusters.b.stop()]);
@@ -226,7 +222,15 @@ process.exitCode = rows.some((row) => row.error !== null) ? 1 : 0;
 async function runTarget(target: Target, attempt: number): Promise<Row[]> {
   const targetSite = siteOf(target);
   setVersion(targetSite, 0);
-  const prepared = await target.prepare({ ...ctx, site: targetSite }, attempt);
+  if (target.needsAzurite && !azurite) {
+    log('starting Azurite (blob service, in memory)');
+    azurite = await startAzurite();
+    log(`Azurite ${azurite.endpoint}`);
+  } else if (!target.needsAzurite && azurite) {
+    await azurite.stop();
+    azurite = undefined;
+  }
+  const prepared = await target.prepare({ ...ctx, site: targetSite, azurite }, attempt);
   const logs = prepared.clusters.map((cluster) => new ProxyLog(cluster));
   const result: Row[] = [];
   for (const [step, scenario] of target.scenarios.entries()) {

@@ -22,14 +22,18 @@ import type {
   ObjectHeaders,
   ObjectInfo,
   ObjectSource,
-  PurgeResult,
   PutOptions,
   SetupOptions,
   SetupStep,
   StorageDriver,
   UserMetadata,
 } from './driver.ts';
+
+export type { PurgeOutcome } from './purge.ts';
+
 import { keyProblem } from './keys.ts';
+import { type PurgeOutcome, purgeOutcome } from './purge.ts';
+import { gaveUp, withRetries } from './retry.ts';
 
 export interface StoreOptions {
   /** The origin's id, named in every error and log line. */
@@ -49,12 +53,6 @@ export interface StoreOptions {
   signal?: AbortSignal;
   /** Where every write passes (see "Dry run" above). Default live: writes are made. */
   gate?: WriteGate;
-}
-
-/** A purge's result (StorageDriver.purge), keys without the prefix, and what to tell the user. */
-export interface PurgeOutcome extends PurgeResult {
-  /** The reason and the keys not purged, in a sentence; undefined when all were purged. */
-  warning: string | undefined;
 }
 
 export type StoreOperation = 'list' | 'stat' | 'get' | 'put' | 'delete' | 'deleteMany' | 'copy' | 'purge';
@@ -292,7 +290,7 @@ export class Store {
             source: this.driver.name,
             cause: thrown,
           });
-      throw this.wrap(error, 1);
+      throw gaveUp(error, 1, this.source);
     }
   }
 
@@ -381,11 +379,10 @@ export class Store {
     }
   }
 
-  /** One driver call with retries. Retryable errors are retried with exponential backoff and full
-   * jitter (at least what the backend asked for); the last error is rethrown naming the origin.
-   * The store's signal and `callSignal` (a put's own) both go to the driver; once either is
-   * aborted, nothing is retried and no attempt starts. */
-  private async call<T>(
+  /** One driver call with retries (retry.ts): counted per attempt, logged, and its last error
+   * rethrown naming the origin. The store's signal and `callSignal` (a put's own) both go to the
+   * driver; once either is aborted, nothing is retried and no attempt starts. */
+  private call<T>(
     operation: StoreOperation,
     key: string,
     attempt: (options: CallOptions) => Promise<T>,
@@ -394,82 +391,26 @@ export class Store {
   ): Promise<T> {
     const signal =
       this.signal && callSignal ? AbortSignal.any([this.signal, callSignal]) : (this.signal ?? callSignal);
-    const options: CallOptions = signal ? { signal } : {};
-    for (let number = 1; ; number++) {
-      if (signal?.aborted) {
-        throw new OutlastError(
-          'cancelled',
-          `${operation} ${JSON.stringify(key)}: cancelled (its AbortSignal was aborted)`,
-          {
-            source: this.source,
-            cause: signal.reason,
-          },
-        );
-      }
-      this.counts[operation] = (this.counts[operation] ?? 0) + 1;
-      this.logger.debug({ key, attempt: number }, operation);
-      try {
-        return await attempt(options);
-      } catch (thrown) {
-        const error = isOutlastError(thrown)
-          ? thrown
-          : new OutlastError('internal', `${operation} ${JSON.stringify(key)}: ${messageOf(thrown)}`, {
-              source: this.driver.name,
-              cause: thrown,
-            });
-        if (!error.retryable || number >= attempts || signal?.aborted) throw this.wrap(error, number);
+    return withRetries(attempt, {
+      what: `${operation} ${JSON.stringify(key)}`,
+      attempts,
+      baseMs: this.retryBaseMs,
+      maxMs: this.retryMaxMs,
+      sleep: this.sleep,
+      signal,
+      source: this.source,
+      driverName: this.driver.name,
+      onAttempt: (number) => {
+        this.counts[operation] = (this.counts[operation] ?? 0) + 1;
+        this.logger.debug({ key, attempt: number }, operation);
+      },
+      onRetry: (number, delay, error) => {
         this.retried++;
-        const ceiling = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (number - 1));
-        const delay = Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling));
         this.logger.warn(
           { key, attempt: number, retryInMs: delay, code: error.code, error: error.message },
           operation,
         );
-        await untilAborted(this.sleep(delay), signal);
-      }
-    }
-  }
-
-  private wrap(error: OutlastError, attempts: number): OutlastError {
-    const suffix = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
-    return new OutlastError(error.code, `${error.message}${suffix}`, {
-      source: this.source,
-      cause: error,
-      retryable: error.retryable,
-      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      },
     });
-  }
-}
-
-/** A purge's result with its warning: the reason, then the first ten keys not purged. */
-function purgeOutcome(purged: string[], notPurged: string[], reason: string | undefined): PurgeOutcome {
-  if (notPurged.length === 0) return { purged, notPurged, reason: undefined, warning: undefined };
-  const shown = notPurged
-    .slice(0, 10)
-    .map((key) => JSON.stringify(key))
-    .join(', ');
-  const more = notPurged.length > 10 ? ` and ${notPurged.length - 10} more` : '';
-  const why = reason ?? 'the driver gave no reason';
-  return {
-    purged,
-    notPurged,
-    reason: why,
-    warning: `${why}; not purged (served from the CDN until their TTL ends): ${shown}${more}`,
-  };
-}
-
-/** `wait`, cut short when `signal` aborts (the next attempt then sees it). */
-async function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal || signal.aborted) return signal ? undefined : wait;
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<void>((resolve) => {
-    onAbort = resolve;
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    await Promise.race([wait, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort!);
   }
 }
