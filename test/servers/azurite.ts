@@ -5,6 +5,7 @@
 // when the process exits, however the tests ended, and by `stop()` before that.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { eventually } from '../helpers/eventually.ts';
 import { saysPortTaken, startOnFreePorts } from '../helpers/ports.ts';
 
 const AZURITE_BLOB = fileURLToPath(new URL('../../node_modules/.bin/azurite-blob', import.meta.url));
@@ -90,31 +91,29 @@ async function startOn(port: number): Promise<Started> {
     return stopped;
   };
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
   let gone = false;
   exited.then(() => {
     gone = true;
   });
-  for (;;) {
-    if (gone) {
-      if (saysPortTaken(output)) return { taken: true };
-      throw new Error(`azurite-blob exited before it answered:\n${output}`);
-    }
-    // Any HTTP answer (an unauthenticated request gets 403) means it listens.
-    const answered = await fetch(`${endpoint}?comp=properties&restype=service`, {
-      signal: AbortSignal.timeout(2_000),
-    }).then(
+  // Any HTTP answer (an unauthenticated request gets 403) means it listens; an exit ends the wait.
+  const answers = () =>
+    fetch(`${endpoint}?comp=properties&restype=service`, { signal: AbortSignal.timeout(2_000) }).then(
       (response) => response.body?.cancel().then(() => true) ?? true,
       () => false,
     );
-    if (answered) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(
-        `azurite-blob did not answer on port ${port} within ${READY_TIMEOUT_MS} ms:\n${output}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    await eventually(
+      `azurite-blob answers on port ${port}`,
+      async () => gone || (await answers()),
+      READY_TIMEOUT_MS,
+    );
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}:\n${output}`);
+  }
+  if (gone) {
+    if (saysPortTaken(output)) return { taken: true };
+    throw new Error(`azurite-blob exited before it answered:\n${output}`);
   }
   return {
     azurite: {
