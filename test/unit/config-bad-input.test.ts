@@ -81,7 +81,7 @@ describe('config mistakes found by the bad-input corpus', () => {
     const text = ORIGINS.replace('type: fs', 'typpe: fs');
     assert.match(
       problemsOf(`${SITE}${text}`),
-      /origins\[0\]\.storage\.type: expected one of fs, memory, s3, swift, got nothing; unknown key "typpe" \(did you mean "type"\?\)/,
+      /origins\[0\]\.storage\.type: expected one of fs, memory, s3, swift, gcs, azure, got nothing; unknown key "typpe" \(did you mean "type"\?\)/,
     );
   });
 });
