@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
+import { removeContainer, type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
 import { PURGE_QUOTA, type RackspaceStandin, startRackspaceStandin } from '../standins/rackspace.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
@@ -134,20 +134,7 @@ describe('deploy.purge on Rackspace Cloud Files: changed objects leave the CDN a
 
   after(async () => {
     // The container is the shared cluster's: emptied and deleted.
-    if (cluster) {
-      const { token, storageUrl } = await swiftLogin(cluster);
-      const auth = { 'x-auth-token': token };
-      const listing = await fetch(`${storageUrl}/${container}?format=json`, { headers: auth });
-      const rows = listing.status === 200 ? ((await listing.json()) as Array<{ name: string }>) : [];
-      if (listing.status !== 200) await listing.arrayBuffer();
-      for (const row of rows) {
-        const key = row.name.split('/').map(encodeURIComponent).join('/');
-        await (
-          await fetch(`${storageUrl}/${container}/${key}`, { method: 'DELETE', headers: auth })
-        ).arrayBuffer();
-      }
-      await (await fetch(`${storageUrl}/${container}`, { method: 'DELETE', headers: auth })).arrayBuffer();
-    }
+    if (cluster) await removeContainer(cluster, container);
     await rax?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

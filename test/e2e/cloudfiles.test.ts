@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { scanSite } from '../../src/site/scan.ts';
-import { type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
+import { removeContainer, type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
 import { type RackspaceStandin, startRackspaceStandin } from '../standins/rackspace.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/outlast.js', import.meta.url));
@@ -86,18 +86,7 @@ describe('a site on Rackspace Cloud Files, served by its CDN', () => {
 
   after(async () => {
     // The container is the shared cluster's: emptied and deleted.
-    const { token, storageUrl } = await swiftLogin(cluster);
-    const auth = { 'x-auth-token': token };
-    const listing = await fetch(`${storageUrl}/${container}?format=json`, { headers: auth });
-    const rows = listing.status === 200 ? ((await listing.json()) as Array<{ name: string }>) : [];
-    if (listing.status !== 200) await listing.arrayBuffer();
-    for (const row of rows) {
-      const key = row.name.split('/').map(encodeURIComponent).join('/');
-      await (
-        await fetch(`${storageUrl}/${container}/${key}`, { method: 'DELETE', headers: auth })
-      ).arrayBuffer();
-    }
-    await (await fetch(`${storageUrl}/${container}`, { method: 'DELETE', headers: auth })).arrayBuffer();
+    await removeContainer(cluster, container);
     await rax?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

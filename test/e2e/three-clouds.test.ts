@@ -21,7 +21,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { scanSite } from '../../src/site/scan.ts';
 import { writeSite } from '../helpers/site.ts';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, startAzurite } from '../servers/azurite.ts';
-import { type SwiftCluster, swiftClustersForTests, swiftLogin } from '../servers/swift.ts';
+import { removeContainer, type SwiftCluster, swiftClustersForTests } from '../servers/swift.ts';
 import { type RackspaceStandin, startRackspaceStandin } from '../standins/rackspace.ts';
 
 const BIN = new URL('../../bin/outlast.js', import.meta.url).pathname;
@@ -188,23 +188,7 @@ describe('one site on three kinds of store: S3, Rackspace Cloud Files with its C
 
   after(async () => {
     // The bucket and the container are the shared clusters' (A's S3 user is A's test account).
-    for (const [cluster, name] of [
-      [a, bucket],
-      [b, container],
-    ] as const) {
-      const { token, storageUrl } = await swiftLogin(cluster);
-      const auth = { 'x-auth-token': token };
-      const listing = await fetch(`${storageUrl}/${name}?format=json`, { headers: auth });
-      const rows = listing.status === 200 ? ((await listing.json()) as Array<{ name: string }>) : [];
-      if (listing.status !== 200) await listing.arrayBuffer();
-      for (const row of rows) {
-        const key = row.name.split('/').map(encodeURIComponent).join('/');
-        await (
-          await fetch(`${storageUrl}/${name}/${key}`, { method: 'DELETE', headers: auth })
-        ).arrayBuffer();
-      }
-      await (await fetch(`${storageUrl}/${name}`, { method: 'DELETE', headers: auth })).arrayBuffer();
-    }
+    await Promise.all([removeContainer(a, bucket), removeContainer(b, container)]);
     await Promise.all([rax?.stop(), azurite?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   });

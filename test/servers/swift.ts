@@ -170,3 +170,19 @@ export async function containerObjectCount(cluster: SwiftClusterInfo, container:
   }
   return Number(count);
 }
+
+/** Empties and deletes `container` of the cluster's `user` (a test's own, on a shared cluster);
+ * nothing happens when it does not exist. */
+export async function removeContainer(cluster: SwiftClusterInfo, container: string): Promise<void> {
+  const { token, storageUrl } = await swiftLogin(cluster);
+  const auth = { 'x-auth-token': token };
+  const base = `${storageUrl}/${encodeURIComponent(container)}`;
+  const listing = await fetch(`${base}?format=json`, { headers: auth });
+  const rows = listing.status === 200 ? ((await listing.json()) as Array<{ name: string }>) : [];
+  if (listing.status !== 200) await listing.arrayBuffer();
+  for (const row of rows) {
+    const key = row.name.split('/').map(encodeURIComponent).join('/');
+    await (await fetch(`${base}/${key}`, { method: 'DELETE', headers: auth })).arrayBuffer();
+  }
+  await (await fetch(base, { method: 'DELETE', headers: auth })).arrayBuffer();
+}

@@ -7,6 +7,7 @@
  */
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
 import { cancelledError, isAbortError } from '../abort.ts';
+import { CODE_BY_ERRNO } from '../network-errors.ts';
 
 export interface AzureErrorContext {
   /** The driver's name, the errors' `source`. */
@@ -67,20 +68,6 @@ const CODE_BY_NAME: Record<string, ErrorCode> = {
   OutOfRangeInput: 'invalid_argument',
   UnsupportedHeader: 'unsupported',
   FeatureVersionMismatch: 'unsupported',
-};
-
-/** Node's network error codes: nothing was done, or the connection broke; try again. */
-const CODE_BY_ERRNO: Record<string, ErrorCode> = {
-  ECONNREFUSED: 'unavailable',
-  ECONNRESET: 'unavailable',
-  ECONNABORTED: 'unavailable',
-  EPIPE: 'unavailable',
-  ENOTFOUND: 'unavailable',
-  EAI_AGAIN: 'unavailable',
-  EHOSTUNREACH: 'unavailable',
-  ENETUNREACH: 'unavailable',
-  ETIMEDOUT: 'timeout',
-  ESOCKETTIMEDOUT: 'timeout',
 };
 
 /** The service's error code of an SDK error (`BlobNotFound`), when it said one. */

@@ -9,6 +9,7 @@
  */
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
 import { cancelledError, isAbortError } from '../abort.ts';
+import { CODE_BY_ERRNO } from '../network-errors.ts';
 
 export interface GcsErrorContext {
   /** The driver's name, the errors' `source`. */
@@ -48,20 +49,6 @@ const CODE_BY_REASON: Record<string, ErrorCode> = {
   invalid: 'invalid_argument',
   invalidArgument: 'invalid_argument',
   notImplemented: 'unsupported',
-};
-
-const CODE_BY_ERRNO: Record<string, ErrorCode> = {
-  ECONNREFUSED: 'unavailable',
-  ECONNRESET: 'unavailable',
-  ECONNABORTED: 'unavailable',
-  EPIPE: 'unavailable',
-  ENOTFOUND: 'unavailable',
-  EAI_AGAIN: 'unavailable',
-  EHOSTUNREACH: 'unavailable',
-  ENETUNREACH: 'unavailable',
-  UND_ERR_SOCKET: 'unavailable',
-  ETIMEDOUT: 'timeout',
-  ESOCKETTIMEDOUT: 'timeout',
 };
 
 /** The HTTP status of GCS's answer, when there was one. */

@@ -5,6 +5,7 @@
  */
 import { type ErrorCode, messageOf, OutlastError } from '../../errors.ts';
 import { cancelledError, isAbortError } from '../abort.ts';
+import { CODE_BY_ERRNO } from '../network-errors.ts';
 
 export interface S3ErrorContext {
   /** The driver's name, the errors' `source`. */
@@ -77,20 +78,6 @@ const CODE_BY_NAME: Record<string, ErrorCode> = {
   BucketNotEmpty: 'conflict',
   OperationAborted: 'conflict',
   PreconditionFailed: 'conflict',
-};
-
-/** Node's network error codes: nothing was done, or the connection broke; try again. */
-const CODE_BY_ERRNO: Record<string, ErrorCode> = {
-  ECONNREFUSED: 'unavailable',
-  ECONNRESET: 'unavailable',
-  ECONNABORTED: 'unavailable',
-  EPIPE: 'unavailable',
-  ENOTFOUND: 'unavailable',
-  EAI_AGAIN: 'unavailable',
-  EHOSTUNREACH: 'unavailable',
-  ENETUNREACH: 'unavailable',
-  ETIMEDOUT: 'timeout',
-  ESOCKETTIMEDOUT: 'timeout',
 };
 
 const NETWORK_WORDS: Record<string, string> = {
