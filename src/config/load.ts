@@ -17,6 +17,7 @@ import {
   visit,
 } from 'yaml';
 import type { ClusterConfig } from '../cluster/options.ts';
+import type { EdgeConfig } from '../edge/options.ts';
 import { messageOf, OutlastError } from '../errors.ts';
 import {
   DEFAULT_MESSAGE,
@@ -191,6 +192,35 @@ function resolvePaths(config: Config, baseDir: string): Config {
       stateDir: resolve(baseDir, config.watch.stateDir),
       ...(config.watch.cluster?.etcd.tls ? { cluster: withTlsPaths(config.watch.cluster, baseDir) } : {}),
     },
+    ...(config.edge === undefined ? {} : { edge: withEdgePaths(config.edge, baseDir) }),
+  };
+}
+
+/** The edge's cache folder and its TLS files, relative to the config file. */
+function withEdgePaths(edge: EdgeConfig, baseDir: string): EdgeConfig {
+  const at = (path: string | undefined) => (path === undefined ? undefined : resolve(baseDir, path));
+  const tls = edge.tls;
+  return {
+    ...edge,
+    cache: { ...edge.cache, dir: resolve(baseDir, edge.cache.dir) },
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            ...tls,
+            ...(tls.cert === undefined ? {} : { cert: at(tls.cert) }),
+            ...(tls.key === undefined ? {} : { key: at(tls.key) }),
+            ...(tls.acme === undefined
+              ? {}
+              : {
+                  acme: {
+                    ...tls.acme,
+                    dir: resolve(baseDir, tls.acme.dir),
+                    ...(tls.acme.ca === undefined ? {} : { ca: at(tls.acme.ca) }),
+                  },
+                }),
+          },
+        }),
   };
 }
 

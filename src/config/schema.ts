@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { clusterSchema } from '../cluster/options.ts';
 import { notifySchema } from '../daemon/notify/options.ts';
 import { DNS_PROVIDERS } from '../dns/registry.ts';
+import { edgeSchema } from '../edge/options.ts';
 import { pluginUnion } from '../plugins.ts';
 import { STORAGE_DRIVERS } from '../storage/registry.ts';
 import { dnsTtl, duration, hostPort, tsigSchema } from './fields.ts';
@@ -229,6 +230,8 @@ export const configSchema = z
     /** Needed by `watch` and `check`; a config without it only deploys. */
     dns: dnsSchema.optional(),
     watch: watchSchema.prefault({}),
+    /** `outlast edge`: a front serving the current release from every origin (src/edge/). */
+    edge: edgeSchema.optional(),
   })
   .superRefine(
     (config, ctx) => {
@@ -302,3 +305,4 @@ export type FailoverConfig = Config['failover'];
 export type DnsConfig = NonNullable<Config['dns']>;
 export type DnsProviderConfig = DnsConfig['providers'][number];
 export type WatchConfig = Config['watch'];
+export type { EdgeConfig } from '../edge/options.ts';
