@@ -10,6 +10,7 @@ import { createDnsProvider } from '../dns/index.ts';
 import { isNative } from '../dns/native/index.ts';
 import type { NativeFailover } from '../dns/native/types.ts';
 import { type DnsTarget, desiredRecords } from '../dns/plan.ts';
+import type { EdgeStatus, HealthView } from '../edge/types.ts';
 import { OutlastError } from '../errors.ts';
 import {
   type Effect,
@@ -59,6 +60,8 @@ export interface WatchStatus {
   notify?: NotifyTargetStatus[];
   /** With `watch.cluster`: every watcher, its view, the leader and the quorum. */
   cluster?: ClusterStatus;
+  /** Each `outlast edge` running in this process (absent when none is attached). */
+  edges?: EdgeStatus[];
   events: LogEvent[];
   startedAt: string;
 }
@@ -71,6 +74,12 @@ export interface WatcherOptions {
    * one its type names (undefined: that host has none).
    */
   nativeHosts?: (config: DnsProviderConfig) => Promise<NativeFailover | undefined>;
+}
+
+/** An `outlast edge` running in the same process, as the watcher's status shows it. */
+export interface EdgeStatusSource {
+  /** Called on every GET status: must be cheap. A throw is logged and that edge left out. */
+  status(): EdgeStatus;
 }
 
 export type WatchAction =
@@ -100,6 +109,8 @@ export class Watcher {
   private natives: NativeViews | undefined;
   private readonly certificateEvents = new Map<string, { warning: string; at: number }>();
   private cluster: ClusterMember | undefined;
+  /** The edges in this process; one entry per attach, so that each detach removes its own. */
+  private readonly edges = new Set<{ source: EdgeStatusSource }>();
 
   constructor(options: WatcherOptions) {
     const { config } = options;
@@ -345,9 +356,48 @@ export class Watcher {
       ...(this.natives && this.natives.size > 0 ? { native: this.natives.statuses(health) } : {}),
       ...(this.notifier ? { notify: this.notifier.status() } : {}),
       ...(this.cluster ? { cluster: this.cluster.status() } : {}),
+      ...this.edgeStatuses(),
       events: this.events.slice(-100),
       startedAt: this.startedAt,
     };
+  }
+
+  /**
+   * Registers an edge running in this process: `status()` then includes its status under `edges`.
+   * Returns the detach function (idempotent). The same source attached twice shows twice.
+   */
+  attachEdge(source: EdgeStatusSource): () => void {
+    const entry = { source };
+    this.edges.add(entry);
+    return () => {
+      this.edges.delete(entry);
+    };
+  }
+
+  /**
+   * This watcher's rise/fall verdict on each origin, read live from its health engine (nothing
+   * copied: an edge asks on every request). A configured origin is `unknown` until the first
+   * probe decides (and before `start()`); an id the watcher does not probe is `undefined`. In a
+   * cluster this is this watcher's own view, not the quorum's.
+   */
+  healthView(): HealthView {
+    return {
+      state: (originId) =>
+        this.health ? this.health.stateOf(originId) : this.origins.has(originId) ? 'unknown' : undefined,
+    };
+  }
+
+  private edgeStatuses(): { edges?: EdgeStatus[] } {
+    if (this.edges.size === 0) return {};
+    const edges: EdgeStatus[] = [];
+    for (const { source } of this.edges) {
+      try {
+        edges.push(source.status());
+      } catch (error) {
+        this.logger.warn({ err: String(error) }, "cannot read an edge's status");
+      }
+    }
+    return edges.length > 0 ? { edges } : {};
   }
 
   /** Calls `listener` with every new timeline event (server-sent events). Returns an unsubscribe. */

@@ -177,6 +177,14 @@ export class HealthEngine {
   }
 
   /**
+   * One origin's state as it is now, copying nothing (cheap enough for every request of an edge in
+   * the same process); undefined for an id this engine does not probe.
+   */
+  stateOf(originId: string): HealthState | undefined {
+    return this.slots.get(originId)?.health.state;
+  }
+
+  /**
    * Probes one origin (or all) now, joining a probe already in flight, and resolves with the
    * results. While running, the origin's next probe is rescheduled from this one. Works without
    * `start()` too (one-shot checks). An unknown id rejects with `invalid_argument`.
