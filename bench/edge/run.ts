@@ -1,0 +1,311 @@
+/**
+ * bench/edge: `outlast edge` against Debian's nginx in one run, on the same two origins, driven
+ * by Debian's wrk (issue 17's benchmark).
+ *
+ *   npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log] [--out bench/out]
+ *
+ * It builds dist/, starts two Swift clusters (A on 127.0.0.2, B on 127.0.0.3), generates the site
+ * (bench/deploy/site.ts, plus a 1 MiB file) and deploys it to both with one config (`outlast setup
+ * --create`, `outlast deploy`). Then, for nginx (one server block with proxy_cache, one without,
+ * nginx.ts) and for the edge (a cached edge, warmed, then an uncached one), wrk runs (runs.ts,
+ * wrk.ts): cached small files, the 1 MiB file, uncached small files, and two failover runs on the
+ * uncached set-up: A's proxy SIGKILLed, then SIGSTOPped, a couple of seconds in. Each row: req/s,
+ * p50/p99 (wrk --latency), failed requests (non-2xx + socket errors), the front's CPU per request
+ * (utime + stime from /proc, master and workers for nginx) and the Swift servers'. The report goes
+ * to OUT/edge-<time>.md and .json. A benchmark, not a test: only the Targets section judges.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadAverages } from '../failover/cpu.ts';
+import { findFreePort } from '../failover/origins.ts';
+import { Edge } from './edge.ts';
+import { Nginx, nginxVersion } from './nginx.ts';
+import * as origin from './origins.ts';
+import { stopAllSync } from './processes.ts';
+import { computeGoals, EDGE, markdown, NGINX, type Report, type Row } from './report.ts';
+import { type Front, fetchAll, Runs } from './runs.ts';
+import { pathsFileIn, WRK, WRK_TIMEOUT_SECONDS } from './wrk.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(REPO, 'bin', 'outlast.js');
+/** The edge's firstByteTimeout and cooldown (its defaults), which nginx's timeouts copy. */
+const FIRST_BYTE_SECONDS = 2;
+const COOLDOWN_SECONDS = 10;
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    files: { type: 'string', default: '2000' },
+    workers: { type: 'string', default: '1' },
+    'access-log': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'nginx,edge' },
+    out: { type: 'string', default: 'bench/out' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    'npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log] [--only nginx,edge] [--out bench/out]\n',
+  );
+  process.exit(0);
+}
+const seconds = Number(values.duration);
+const warmupSeconds = Number(values.warmup);
+const files = Number(values.files);
+const workers = Number(values.workers);
+const only = new Set(values.only.split(','));
+if (!(seconds >= 3) || !(warmupSeconds >= 0) || !(files > 0) || !(workers >= 1)) {
+  process.stderr.write('bad arguments: --duration (≥ 3), --warmup, --files and --workers take numbers\n');
+  process.exit(2);
+}
+const commandLine = `npm run bench:edge -- ${process.argv.slice(2).join(' ')}`.trim();
+const log = (line: string) =>
+  process.stderr.write(`[bench/edge ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+// Our children (nginx, the edge, wrk, a restarted proxy) die with us; test/servers/swift.ts stops
+// the clusters at exit however it comes.
+const scratch = mkdtempSync(join(tmpdir(), 'outlast-bench-edge-'));
+let origins: origin.Origins | undefined;
+process.on('exit', () => {
+  stopAllSync();
+  rmSync(scratch, { recursive: true, force: true });
+});
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    process.exit(code);
+  });
+}
+
+function run(label: string, command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (result.status !== 0)
+    throw new Error(`${label} failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
+  return `${result.stdout}${result.stderr}`;
+}
+
+async function main(): Promise<Report> {
+  const started = new Date();
+  const machine: Record<string, string> = {
+    cpu: `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}`,
+    node: process.version,
+    nginx: nginxVersion(),
+    // wrk -v prints its version, then its usage, and exits 1.
+    wrk: (spawnSync(WRK, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'absent')
+      .split(' Copyright')[0]!
+      .trim(),
+    'load at start': loadAverages(),
+  };
+  log('building dist/ (npm run build)');
+  run('npm run build', process.execPath, [join(REPO, 'scripts', 'build.mjs')]);
+  const edgeExists = spawnSync(process.execPath, [BIN, 'edge', '--help'], { stdio: 'ignore' }).status === 0;
+  if (!edgeExists) log('this build has no `outlast edge`: only nginx is measured');
+
+  log('starting Swift clusters A (127.0.0.2) and B (127.0.0.3)');
+  origins = await origin.startOrigins();
+  const { a, b } = origins;
+  log(`generating ${files} files (+ 1 MiB) in ${scratch}/site`);
+  const site = origin.writeBenchSite(join(scratch, 'site'), files);
+  const deployConfig = await origin.writeConfig(
+    join(scratch, 'deploy.yaml'),
+    origin.outlastConfig(site, origins, undefined),
+  );
+  log('outlast setup --create and outlast deploy to both origins (untimed)');
+  const deployStarted = performance.now();
+  origin.deploy(BIN, deployConfig, a.key);
+  log(`deployed in ${((performance.now() - deployStarted) / 1000).toFixed(1)} s`);
+
+  const small = site.files.filter((f) => f.size <= origin.SMALL_MAX_BYTES).map((f) => origin.pathOf(f.key));
+  const smallBytes = site.files
+    .filter((f) => f.size <= origin.SMALL_MAX_BYTES)
+    .reduce((sum, f) => sum + f.size, 0);
+  const smallPaths = pathsFileIn(scratch, 'small', small);
+  const bigPaths = pathsFileIn(scratch, 'big', [origin.pathOf(origin.BIG_KEY)]);
+  const runs = new Runs({ origins, seconds, warmupSeconds, failAtSeconds: 2, probePaths: small, log });
+  const rows: Row[] = [];
+  const notes: string[] = [];
+
+  if (only.has('nginx')) {
+    const cachedPort = await findFreePort(['127.0.0.1'], 18300);
+    const nginx = new Nginx({
+      dir: join(scratch, 'nginx'),
+      workers,
+      upstreams: [`${a.ip}:${a.port}`, `${b.ip}:${b.port}`],
+      basePath: new URL(origin.publicUrl(a)).pathname,
+      cachedPort,
+      uncachedPort: await findFreePort(['127.0.0.1'], cachedPort + 1),
+      timeoutSeconds: FIRST_BYTE_SECONDS,
+      cooldownSeconds: COOLDOWN_SECONDS,
+    });
+    log(`starting nginx (${workers} worker${workers > 1 ? 's' : ''})`);
+    await nginx.start();
+    try {
+      const pids = () => nginx.pids();
+      const cached: Front = { name: NGINX, url: nginx.cachedUrl, pids };
+      const uncached: Front = { name: NGINX, url: nginx.uncachedUrl, pids };
+      log('filling nginx’s proxy_cache (every small file and the 1 MiB one, once)');
+      const failed = await fetchAll(nginx.cachedUrl, [...small, origin.pathOf(origin.BIG_KEY)]);
+      if (failed > 0) throw new Error(`${failed} GETs through nginx failed while filling its cache`);
+      rows.push(await runs.measure(cached, 'cached-small', smallPaths));
+      rows.push(await runs.measure(cached, 'cached-1mb', bigPaths));
+      rows.push(await runs.measure(uncached, 'uncached-small', smallPaths));
+      rows.push(await runs.failover(uncached, 'kill', smallPaths));
+      rows.push(await runs.failover(uncached, 'freeze', smallPaths));
+    } finally {
+      await nginx.stop();
+    }
+  }
+
+  if (only.has('edge') && edgeExists) {
+    rows.push(...(await edgeRuns(site, runs, smallPaths, bigPaths, notes)));
+  } else if (only.has('edge')) {
+    notes.push(
+      '`outlast edge` is missing from this build (`node bin/outlast.js edge --help` failed): no edge rows.',
+    );
+  }
+
+  const report: Report = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    command: commandLine,
+    machine: { ...machine, 'load at end': loadAverages() },
+    settings: {
+      'wrk run s': seconds,
+      'warm-up s': warmupSeconds,
+      'wrk threads/connections': '2/32',
+      'wrk --timeout s': WRK_TIMEOUT_SECONDS,
+      site: `${site.files.length} files, ${(site.totalBytes / 1e6).toFixed(1)} MB`,
+      'small files': `${small.length}, ${(smallBytes / 1e6).toFixed(1)} MB`,
+      'nginx workers': workers,
+      'edge access log': values['access-log'] ? 'off (an extra run with it on)' : 'off',
+    },
+    rows,
+    goals: computeGoals(rows),
+    notes: [
+      'wrk, nginx, the edge and the two Swift clusters (one Python proxy each, workers=0) share the machine’s ' +
+        `${cpus().length} cores: uncached and failover figures are mostly Swift’s speed, and every front competes with wrk for CPU.`,
+      `nginx runs ${workers} worker process${workers > 1 ? 'es' : ''} (the edge is one Node.js process); its CPU per request counts the master and the workers.`,
+      'CPU per request: utime + stime (/proc/PID/stat, 10 ms ticks) of the front’s processes over the measured run, ÷ wrk’s requests; Swift CPU: all servers of both clusters, memcached included.',
+      'origin requests A / B: client requests in each Swift proxy’s log during the measured run (the edge’s own beacon polls included).',
+      `failed: wrk’s non-2xx/3xx answers plus its socket errors (connect, read, write, timeout at ${WRK_TIMEOUT_SECONDS} s); a request that fails over after a frozen origin’s ${FIRST_BYTE_SECONDS} s is slow, not failed.`,
+      `nginx: upstream A then B (backup), max_fails=1 fail_timeout=${COOLDOWN_SECONDS}s, proxy_connect_timeout and proxy_read_timeout ${FIRST_BYTE_SECONDS}s (the edge’s firstByteTimeout), keepalive to the upstream, proxy_cache_valid 200 1h ignoring Cache-Control (the edge keeps every file of the release too); its cache was filled by one GET of every file before the cached runs.`,
+      'The edge runs with `accessLog: false`' +
+        (values['access-log'] ? ', except the row marked “access log on”.' : '.'),
+      ...notes,
+    ],
+  };
+  return report;
+}
+
+async function edgeRuns(
+  site: ReturnType<typeof origin.writeBenchSite>,
+  runs: Runs,
+  smallPaths: string,
+  bigPaths: string,
+  notes: string[],
+): Promise<Row[]> {
+  const { a, b } = origins!;
+  const rows: Row[] = [];
+  const variants: Array<{ id: string; cache: Record<string, unknown>; accessLog: boolean }> = [
+    { id: 'cached', cache: {}, accessLog: false },
+    ...(values['access-log'] ? [{ id: 'cached-log', cache: {}, accessLog: true }] : []),
+    { id: 'uncached', cache: { maxMegabytes: 1, memoryMegabytes: 0, warm: false }, accessLog: false },
+  ];
+  for (const variant of variants) {
+    const listen = `127.0.0.1:${await findFreePort(['127.0.0.1'], 18400)}`;
+    const admin = `127.0.0.1:${await findFreePort(['127.0.0.1'], 18500)}`;
+    const dir = join(scratch, `edge-${variant.id}`);
+    const configFile = await origin.writeConfig(
+      join(dir, 'outlast.yaml'),
+      origin.outlastConfig(
+        site,
+        { a, b },
+        {
+          listen,
+          admin,
+          firstByteTimeout: `${FIRST_BYTE_SECONDS}s`,
+          cooldown: `${COOLDOWN_SECONDS}s`,
+          cache: { dir: join(dir, 'cache'), ...variant.cache },
+          accessLog: variant.accessLog,
+        },
+      ),
+    );
+    const edge = new Edge({
+      bin: BIN,
+      configFile,
+      listen,
+      admin,
+      logFile: join(dir, 'edge.log'),
+      env: { ...process.env, [origin.KEY_VAR]: a.key, OUTLAST_LOG_LEVEL: 'warn' },
+      warm: variant.id !== 'uncached',
+      timeoutSeconds: 180,
+    });
+    log(`starting outlast edge (${variant.id})`);
+    const ready = await edge.start();
+    notes.push(
+      `edge (${variant.id}) ready in ${ready.toFixed(1)} s${variant.id === 'uncached' ? '' : ' (cache warmed)'}.`,
+    );
+    const name = variant.accessLog ? `${EDGE} (access log on)` : EDGE;
+    const front: Front = {
+      name,
+      url: edge.url,
+      pids: () => edge.pids(),
+      cacheCounters: async () => {
+        const status = await edge.status();
+        return { hits: status.cache.hits, misses: status.cache.misses };
+      },
+      describe: async () => {
+        const s = await edge.status();
+        const served = s.origins
+          .map((o) => `${o.id} served ${o.served} (failed ${o.failed}, ${o.state})`)
+          .join(', ');
+        return [
+          `edge /status: ${s.requests.total} requests, ${s.requests.failedOver} failed over, ${s.requests.errors} errors; ${served}`,
+        ];
+      },
+    };
+    try {
+      if (variant.id === 'uncached') {
+        rows.push(await runs.measure(front, 'uncached-small', smallPaths));
+        rows.push(await runs.failover(front, 'kill', smallPaths));
+        rows.push(await runs.failover(front, 'freeze', smallPaths));
+      } else {
+        rows.push(await runs.measure(front, 'cached-small', smallPaths));
+        if (!variant.accessLog) rows.push(await runs.measure(front, 'cached-1mb', bigPaths));
+      }
+    } finally {
+      await edge.stop();
+    }
+  }
+  return rows;
+}
+
+try {
+  const report = await main();
+  const outDir = resolve(REPO, values.out);
+  mkdirSync(outDir, { recursive: true });
+  const stamp = report.started.replaceAll(':', '').replace(/\.\d+Z$/, 'Z');
+  const md = markdown(report);
+  writeFileSync(join(outDir, `edge-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, `edge-${stamp}.md`), md);
+  process.stdout.write(`\n${md}\n`);
+  process.stdout.write(`written: ${relative(process.cwd(), join(outDir, `edge-${stamp}.md`))} and .json\n`);
+  process.exitCode = report.rows.some((row) => row.error !== null) ? 1 : 0;
+} catch (error) {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+} finally {
+  if (origins) {
+    log('stopping the Swift clusters');
+    stopAllSync();
+    await Promise.all([origins.a.stop(), origins.b.stop()]);
+  }
+}
