@@ -10,6 +10,7 @@ import { createActions } from './actions.ts';
 import { renderDecision, renderNative, renderOrigins, renderProviders } from './cards.ts';
 import { renderCluster } from './cluster.ts';
 import { $, setClass, setText } from './dom.ts';
+import { renderEdges } from './edges.ts';
 import { clock } from './format.ts';
 import { state } from './state.ts';
 import { renderTimeline, wireTimelineFilter } from './timeline.ts';
@@ -134,6 +135,7 @@ function render(): void {
   renderProviders(s);
   renderNative(s);
   renderCluster(s);
+  renderEdges(s);
   actions.renderActions(s);
   actions.renderDemo();
   renderTimeline(s);

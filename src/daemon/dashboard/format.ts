@@ -32,3 +32,21 @@ export function shortRelease(id: string | undefined): string {
 export function ms(n: number | undefined): string {
   return n === undefined ? '—' : `${Math.round(n)} ms`;
 }
+
+/** `512 B`, `3.4 KiB`, `120 MiB`, `1.5 GiB` (as the CLI prints sizes). */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** `1,234,567`: digits grouped by hand (no locale, the same on every machine). */
+export function count(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}

@@ -79,6 +79,43 @@ export interface ClusterJson {
   origins: Record<string, { health: string; up: number; down: number }>;
 }
 
+/** One origin as an edge in the watcher's process reaches it, and the traffic it served. */
+export interface EdgeOriginJson {
+  id: string;
+  url: string;
+  /** `ok` | `skipped` (failed in a row, retried in the background) | `down` (the watcher says so). */
+  state: string;
+  /** While skipped: when the next background try is due (ISO 8601). */
+  retryAt?: string;
+  lastError?: string;
+  /** Requests it answered, the bytes it sent, and attempts on it that failed. */
+  served: number;
+  bytes: number;
+  failed: number;
+}
+
+/** An `outlast edge` running in the watcher's process (src/edge/types.ts's EdgeStatus). */
+export interface EdgeJson {
+  /** The URLs it listens on, `https://…` first with TLS. */
+  urls: string[];
+  /** The release it serves and since when; absent until one is known. */
+  release?: { id: string; since: string; files: number; bytes: number };
+  /** Every origin failed or was skipped at the last request: the site comes from the cache. */
+  cacheOnly: boolean;
+  origins: EdgeOriginJson[];
+  cache: {
+    files: number;
+    bytes: number;
+    maxBytes: number;
+    hits: number;
+    misses: number;
+    /** Background fill of the current release: files held of its total. */
+    warm: { held: number; total: number; running: boolean };
+  };
+  requests: { total: number; failedOver: number; cacheOnly: number; errors: number };
+  tls?: { mode: string; subject?: string; daysLeft?: number; lastError?: string };
+}
+
 export interface EventJson {
   at: string;
   kind: string;
@@ -103,6 +140,8 @@ export interface StatusJson {
   native?: NativeJson[];
   /** Only with `watch.cluster`. */
   cluster?: ClusterJson;
+  /** Only while an `outlast edge` runs in the watcher's process. */
+  edges?: EdgeJson[];
   /** Oldest first. */
   events: EventJson[];
   startedAt: string;
