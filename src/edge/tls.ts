@@ -45,6 +45,8 @@ export interface TlsManagerOptions {
   now?: () => number;
   /** Files: how often both files are stat'ed besides fs.watch (default 5 s). */
   pollIntervalMs?: number;
+  /** Files: `false` leaves changes to the poll alone (tests of the poll). Default true. */
+  watch?: boolean;
 }
 
 /** How long after a file event the pair is read: both files of a replacement have landed by then. */
@@ -60,7 +62,10 @@ export function createTlsManager(tls: EdgeTlsConfig, options: TlsManagerOptions)
   if (tls.cert === undefined || tls.key === undefined) {
     throw new OutlastError('invalid_argument', 'edge.tls: expected cert and key files, or an acme block');
   }
-  return new FileTlsManager(tls.cert, tls.key, logger, now, options.pollIntervalMs ?? POLL_INTERVAL_MS);
+  return new FileTlsManager(tls.cert, tls.key, logger, now, {
+    pollIntervalMs: options.pollIntervalMs ?? POLL_INTERVAL_MS,
+    watch: options.watch ?? true,
+  });
 }
 
 class FileTlsManager implements TlsManager {
@@ -83,7 +88,7 @@ class FileTlsManager implements TlsManager {
     private readonly keyPath: string,
     private readonly logger: Logger,
     private readonly now: () => number,
-    private readonly pollIntervalMs: number,
+    private readonly changes: { pollIntervalMs: number; watch: boolean },
   ) {
     this.listeners = new ChangeListeners(logger);
     this.sources = { cert: `edge.tls.cert ${certPath}`, key: `edge.tls.key ${keyPath}` };
@@ -138,7 +143,8 @@ class FileTlsManager implements TlsManager {
 
   private watch(): void {
     const names = new Set([basename(this.certPath), basename(this.keyPath)]);
-    for (const folder of new Set([dirname(this.certPath), dirname(this.keyPath)])) {
+    const folders = this.changes.watch ? [dirname(this.certPath), dirname(this.keyPath)] : [];
+    for (const folder of new Set(folders)) {
       try {
         const watcher = watch(folder, { persistent: false }, (_event, name) => {
           if (name === null || names.has(name.toString())) this.soon();
@@ -154,15 +160,17 @@ class FileTlsManager implements TlsManager {
       this.fingerprint().then((seen) => {
         if (seen !== this.seen) this.soon();
       });
-    }, this.pollIntervalMs);
+    }, this.changes.pollIntervalMs);
     this.pollTimer.unref();
   }
 
-  /** A reload after the files settle (a replacement is two renames, cert and key). */
+  /** A reload shortly after the first sign of a change (a replacement is two renames, cert and key). */
   private soon(): void {
-    if (this.stopped) return;
-    clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(() => this.reload(), SETTLE_MS);
+    if (this.stopped || this.settleTimer !== undefined) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.reload();
+    }, SETTLE_MS);
     this.settleTimer.unref();
   }
 
