@@ -3,12 +3,13 @@
  * a test HTTP listener on 127.0.0.1 that answers `/.well-known/acme-challenge/<token>` from
  * `manager.challenge(token)` (pebble's DNS, pebble-challtestsrv, resolves every name to 127.0.0.1).
  * pebble issues certificates valid for 40 days here, so renewDaysBefore 30 keeps one and 60 renews
- * it at once. The certificate is served by an HTTPS server and verified by a client that trusts
+ * it at once. With pebble stopped, a fresh start is `unavailable` and a due renewal keeps the old
+ * certificate with its error in lastError. The certificate is served by an HTTPS server and verified by a client that trusts
  * only pebble's issuing root, for the name `www.example.test`.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -200,5 +201,20 @@ describe('edge TLS by ACME (HTTP-01) against pebble', () => {
       return true;
     });
     assert.ok(Date.now() - started < 15_000, 'rejected within the directory timeout');
+  });
+
+  test('pebble stopped: a due renewal fails, the stored certificate is still served', async () => {
+    const stored = new X509Certificate(readFileSync(join(acmeDir, `${NAME}.crt`))).serialNumber;
+    const due = manager(config(60));
+    await due.start();
+    assert.equal(serialOf(due), stored);
+    await eventually('the failed renewal shows', async () => due.status().lastError !== undefined, 15_000);
+    const status = due.status();
+    assert.match(status.lastError!, /cannot reach the directory/);
+    assert.ok(status.lastError!.includes(pebble.directory));
+    // Retried with backoff (a minute first), not at once and not given up.
+    const retryIn = Date.parse(status.renewAt!) - Date.now();
+    assert.ok(retryIn > 30_000 && retryIn <= 60_000, `next try in ${retryIn} ms`);
+    assert.equal(serialOf(due), stored);
   });
 });
