@@ -1,7 +1,8 @@
 /**
  * A PEM certificate chain and its private key, checked as a pair: both parse, the key is the
- * certificate's, and what `status()` shows of it (subject, names, expiry). Shared by the two ways
- * `outlast edge` gets its certificate (files in tls.ts, ACME in acme.ts). Pure but for the clock.
+ * certificate's, and what `status()` shows of it (subject, names, expiry); and the listeners told
+ * of a change. Shared by the two ways `outlast edge` gets its certificate (files in tls.ts, ACME in
+ * acme.ts).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { messageOf, OutlastError } from '../errors.ts';

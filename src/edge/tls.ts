@@ -53,6 +53,10 @@ export interface TlsManagerOptions {
 const SETTLE_MS = 250;
 const POLL_INTERVAL_MS = 5_000;
 
+/**
+ * The manager for `edge.tls` (paths already absolute). Nothing is read before `start()`; throws
+ * `invalid_argument` at once for a config no manager can serve (no names for ACME, a wildcard).
+ */
 export function createTlsManager(tls: EdgeTlsConfig, options: TlsManagerOptions): TlsManager {
   const logger = options.logger ?? componentLogger('edge-tls');
   const now = options.now ?? Date.now;

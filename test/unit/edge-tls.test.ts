@@ -184,6 +184,33 @@ describe('edge.tls files', () => {
   });
 });
 
+describe('edge.tls acme names', () => {
+  const acme = (names?: string[]): EdgeTlsConfig => ({
+    acme: {
+      directory: 'https://127.0.0.1:1/dir',
+      termsOfServiceAgreed: true,
+      dir: join(dir, 'acme'),
+      renewDaysBefore: 30,
+      ...(names ? { names } : {}),
+    },
+    redirectHttp: false,
+  });
+
+  test('no names, or one HTTP-01 cannot validate, is refused before anything is read', () => {
+    const refused = (tls: EdgeTlsConfig, names: string[], pattern: RegExp) =>
+      assert.throws(
+        () => createTlsManager(tls, { names }),
+        (error: unknown) => isOutlastError(error, 'invalid_argument') && pattern.test(error.message),
+      );
+    refused(acme(), [], /no names for the certificate/);
+    refused(acme(['*.example.test']), [], /"\*\.example\.test" is not a host name HTTP-01 can validate/);
+    refused(acme(), ['www.example.test/x'], /is not a host name/);
+    const made = createTlsManager(acme(), { names: ['WWW.Example.test'] });
+    assert.equal(made.status().mode, 'acme');
+    assert.equal(made.challenge('token'), undefined);
+  });
+});
+
 describe('edge.tls schema', () => {
   const acme = { directory: 'https://acme.example.test/dir', termsOfServiceAgreed: true };
   const issues = (tls: unknown) => {
