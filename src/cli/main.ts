@@ -196,6 +196,18 @@ Config reference: the Configuration section of README.md.`,
     .action(run(async (options) => (await import('./commands/serve.ts')).serveCommand(options)));
 
   program
+    .command('edge')
+    .description(
+      'serve the site from every origin with per-request failover (config `edge:`): each request ' +
+        'gets the bytes of the current release, verified by sha256, from the first origin that has them, ' +
+        'else from a local cache that keeps the site up with every origin down; HTTPS from files or ACME. ' +
+        '/status and /metrics on edge.admin (README: "The edge")',
+    )
+    .option('--listen <host:port>', 'where the site is served (default: edge.listen)')
+    .option('--admin <host:port>', 'where /status and /metrics are served (default: edge.admin)')
+    .action(run(async (options) => (await import('./commands/edge.ts')).edgeCommand(options)));
+
+  program
     .command('demo')
     .description(
       'the local demo (what `npm start` runs): examples/site on two local origins, the watcher with ' +

@@ -6,9 +6,8 @@
 import { z } from 'zod';
 import { duration, hostPort, httpUrl } from '../config/fields.ts';
 
-/** Statuses that send a GET or HEAD on to the next origin (an origin that should hold every key of
- * the release answering 403/404 does not hold it: a half-made or misconfigured bucket). */
-export const DEFAULT_RETRY_STATUSES = [403, 404, 408, 429, 500, 502, 503, 504];
+/** Answers that count against an origin's health (see `retryStatuses`). */
+export const DEFAULT_RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
 
 const acmeSchema = z.strictObject({
   /** The ACME directory, e.g. `https://acme-v02.api.letsencrypt.org/directory`. */
@@ -68,6 +67,9 @@ export const edgeSchema = z.strictObject({
   /** With `tls`: the plain-HTTP listener (ACME challenges, the redirect), e.g. `0.0.0.0:80`. */
   httpListen: hostPort.optional(),
   tls: tlsSchema.optional(),
+  /** Where `/status` (JSON) and `/metrics` (Prometheus) are served, apart from the site's names
+   * (loopback unless you say otherwise). */
+  admin: hostPort.default('127.0.0.1:8789'),
   /** Origins tried, in order (default `failover.order`, else the order of `origins`). */
   origins: z.array(z.string().min(1)).min(1).optional(),
   /** An origin that has not sent the response's headers in this time is left for the next. */
@@ -76,7 +78,10 @@ export const edgeSchema = z.strictObject({
   idleTimeout: duration('5s'),
   /** The whole request, every origin tried included; then the visitor gets a 504 (or the cache). */
   requestTimeout: duration('15s'),
-  /** Answers from an origin that send the request to the next one. */
+  /** Answers from an origin that count against its health as a failure would (passive health).
+   * Any answer that is not the release's bytes sends the request on to the next origin: a 404 or a
+   * body whose sha256 is not the manifest's (a deploy half-way on that origin) too, but those are
+   * not the origin failing. */
   retryStatuses: z.array(z.number().int().min(300).max(599)).default(DEFAULT_RETRY_STATUSES),
   /** Passive health: after this many failures in a row an origin is skipped… */
   failures: z.number().int().min(1).max(100).default(3),

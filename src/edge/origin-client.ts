@@ -1,0 +1,88 @@
+/**
+ * How the edge talks to one origin: a keep-alive pool to its public URL, with the origin's own
+ * Host header and TLS server name, and a GET of one key with the edge's timeouts (first byte,
+ * idle) and the request's deadline.
+ *
+ * An object is read at `url/<key>`, each segment percent-encoded, not through the store's website
+ * index rules: every kind of origin (an S3 website endpoint, Swift's `/v1/AUTH_…/container`, an
+ * Azure or GCS bucket URL, a directory served by `outlast serve`) answers that path with the
+ * object's bytes, so one rule serves them all.
+ */
+import { isIP } from 'node:net';
+import { Pool } from 'undici';
+import type { EdgeOrigin } from './types.ts';
+
+export interface OriginClientOptions {
+  /** Sockets kept per origin. */
+  connections: number;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Extra trusted CA certificates (PEM) for https origins (private CAs, tests). */
+  ca?: string;
+}
+
+/** What an origin answered: the status, the headers and a body to read or to dump. */
+export interface OriginAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Buffer> & { dump(): Promise<void>; destroy(error?: Error): void };
+}
+
+export class OriginClient {
+  readonly id: string;
+  readonly url: string;
+  private readonly pool: Pool;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly host: string;
+
+  constructor(
+    origin: EdgeOrigin,
+    private readonly options: OriginClientOptions,
+  ) {
+    this.id = origin.id;
+    this.url = origin.url;
+    const base = new URL(origin.url);
+    this.origin = base.origin;
+    this.basePath = base.pathname.replace(/\/+$/, '');
+    this.host = origin.hostHeader ?? base.host;
+    const name = this.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    this.pool = new Pool(base.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: {
+        timeout: options.firstByteTimeoutMs,
+        ...(isIP(name) === 0 ? { servername: name } : {}),
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      },
+    });
+  }
+
+  /** The request path of `key` on this origin. */
+  pathOf(key: string): string {
+    return `${this.basePath}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  /**
+   * GET (or HEAD) of one key. Rejects on a connect error, on no headers within the first-byte
+   * timeout, or when `signal` aborts; a body that stalls past the idle timeout errors while read.
+   */
+  async get(key: string, signal: AbortSignal, method: 'GET' | 'HEAD' = 'GET'): Promise<OriginAnswer> {
+    const answer = await this.pool.request({
+      origin: this.origin,
+      path: this.pathOf(key),
+      method,
+      headers: { host: this.host, 'accept-encoding': 'identity' },
+      signal,
+      headersTimeout: this.options.firstByteTimeoutMs,
+      bodyTimeout: this.options.idleTimeoutMs,
+    });
+    return { status: answer.statusCode, headers: answer.headers, body: answer.body };
+  }
+
+  /** Closes every socket, in-flight requests included. */
+  async close(): Promise<void> {
+    await this.pool.destroy().catch(() => undefined);
+  }
+}
