@@ -16,6 +16,7 @@ import { OriginClient } from './origin-client.ts';
 import { PassiveHealth } from './passive-health.ts';
 import { type EdgeRelease, ReleaseView } from './release-view.ts';
 import { EdgeStats } from './stats.ts';
+import type { TlsManager } from './tls.ts';
 import type { EdgeStatus, HealthView } from './types.ts';
 import { Warmer } from './warm.ts';
 
@@ -176,8 +177,14 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
   await view.start();
   const restored = view.current();
   if (restored !== undefined) adopt(restored);
+  let certificates: TlsManager | undefined;
   try {
+    if (edge.tls !== undefined) {
+      const { createTlsManager } = await import('./tls.ts');
+      certificates = createTlsManager(edge.tls, { names: [config.site.hostname], logger });
+    }
     listeners = await startListeners({
+      ...(certificates === undefined ? {} : { certificates }),
       edge,
       names: [config.site.hostname],
       respond: { view, fetcher, cache, health, requestTimeoutMs: edge.requestTimeout, extraHeaders: {} },
@@ -188,6 +195,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     });
   } catch (error) {
     warmer.stop();
+    await certificates?.stop();
     await view.stop();
     await Promise.all([...origins.values()].map((client) => client.close()));
     throw error;
@@ -204,6 +212,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       closing ??= (async () => {
         warmer.stop();
         await running.close();
+        await certificates?.stop();
         await view.stop();
         await Promise.all([...origins.values()].map((client) => client.close()));
       })();

@@ -25,6 +25,8 @@ import type { EdgeStatus, EdgeTlsStatus } from './types.ts';
 
 /** What the listeners need of the certificate side (src/edge/tls.ts's TlsManager). */
 export interface CertificateSource {
+  /** Loads or issues the first certificate; HTTP-01 challenges must be answered meanwhile. */
+  start(): Promise<void>;
   current(): { cert: string; key: string };
   onChange(listener: () => void): () => void;
   challenge(token: string): string | undefined;
@@ -39,7 +41,7 @@ export interface ListenerOptions {
   accessLog: AccessLog | undefined;
   status: () => EdgeStatus;
   logger: Logger;
-  /** Started already (certificate loaded or issued), when `edge.tls` is set. */
+  /** When `edge.tls` is set: started here once the HTTP listener answers challenges. */
   certificates?: CertificateSource;
 }
 
@@ -63,7 +65,21 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
   try {
     if (edge.tls !== undefined) {
       if (certificates === undefined)
-        throw new OutlastError('internal', 'edge: TLS is configured but no certificate source was started');
+        throw new OutlastError('internal', 'edge: TLS is configured but no certificate source was given');
+      // The plain listener first: ACME's HTTP-01 challenges reach it while the first certificate is issued.
+      let httpsPort: number | undefined;
+      if (edge.httpListen !== undefined) {
+        const plain = createServer((req, res) => {
+          if (answerChallenge(req, res, certificates)) return;
+          if (edge.tls?.redirectHttp && httpsPort !== undefined) return redirect(req, res, httpsPort);
+          siteHandler(options, options.respond)(req, res);
+        });
+        plain.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+        const bound = await listen(plain, edge.httpListen, 'edge.httpListen');
+        servers.push(plain);
+        urls.push(`http://${bound}`);
+      }
+      await certificates.start();
       const hsts = hstsHeader(edge.tls.hsts);
       const extraHeaders: Record<string, string> =
         hsts === undefined ? {} : { 'Strict-Transport-Security': hsts };
@@ -84,18 +100,8 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
       });
       const bound = await listen(secure, edge.listen, 'edge');
       servers.push(secure);
-      urls.push(`https://${bound}`);
-      if (edge.httpListen !== undefined) {
-        const httpsPort = Number(/:(\d+)$/.exec(bound)![1]);
-        const plain = createServer((req, res) => {
-          if (answerChallenge(req, res, certificates)) return;
-          if (edge.tls?.redirectHttp) return redirect(req, res, httpsPort);
-          siteHandler(options, options.respond)(req, res);
-        });
-        plain.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-        urls.push(`http://${await listen(plain, edge.httpListen, 'edge.httpListen')}`);
-        servers.push(plain);
-      }
+      httpsPort = Number(/:(\d+)$/.exec(bound)![1]);
+      urls.unshift(`https://${bound}`);
     } else {
       const plain = createServer(siteHandler(options, options.respond));
       plain.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -61,51 +61,61 @@ const tlsSchema = z
     }
   });
 
-export const edgeSchema = z.strictObject({
-  /** Where the edge serves the site: plain HTTP without `tls`, HTTPS (HTTP/2 and HTTP/1.1) with it. */
-  listen: hostPort.default('127.0.0.1:8080'),
-  /** With `tls`: the plain-HTTP listener (ACME challenges, the redirect), e.g. `0.0.0.0:80`. */
-  httpListen: hostPort.optional(),
-  tls: tlsSchema.optional(),
-  /** Where `/status` (JSON) and `/metrics` (Prometheus) are served, apart from the site's names
-   * (loopback unless you say otherwise). */
-  admin: hostPort.default('127.0.0.1:8789'),
-  /** Origins tried, in order (default `failover.order`, else the order of `origins`). */
-  origins: z.array(z.string().min(1)).min(1).optional(),
-  /** An origin that has not sent the response's headers in this time is left for the next. */
-  firstByteTimeout: duration('2s'),
-  /** An origin whose body stalls this long is left for the next. */
-  idleTimeout: duration('5s'),
-  /** The whole request, every origin tried included; then the visitor gets a 504 (or the cache). */
-  requestTimeout: duration('15s'),
-  /** Answers from an origin that count against its health as a failure would (passive health).
-   * Any answer that is not the release's bytes sends the request on to the next origin: a 404 or a
-   * body whose sha256 is not the manifest's (a deploy half-way on that origin) too, but those are
-   * not the origin failing. */
-  retryStatuses: z.array(z.number().int().min(300).max(599)).default(DEFAULT_RETRY_STATUSES),
-  /** Passive health: after this many failures in a row an origin is skipped… */
-  failures: z.number().int().min(1).max(100).default(3),
-  /** …for this long, then tried again in the background (its beacon), and used once it answers. */
-  cooldown: duration('10s'),
-  /** How often every origin's beacon is read, to learn the current release. */
-  releasePoll: duration('2s'),
-  cache: z
-    .strictObject({
-      /** Content-addressed files of the current release (relative to the config file). */
-      dir: z.string().min(1).default('.outlast/edge-cache'),
-      /** The most the cache keeps on disk, in megabytes (least recently used files go first,
-       * never the current release's while it fits). */
-      maxMegabytes: z.number().int().min(1).default(1024),
-      /** Small files are also kept in memory, up to this many megabytes. */
-      memoryMegabytes: z.number().int().min(0).default(64),
-      /** Fetch every file of a new release in the background, so the site survives every origin
-       * going down. */
-      warm: z.boolean().default(true),
-    })
-    .prefault({}),
-  /** One JSON line per request on stdout (`false`: none). */
-  accessLog: z.boolean().default(true),
-});
+export const edgeSchema = z
+  .strictObject({
+    /** Where the edge serves the site: plain HTTP without `tls`, HTTPS (HTTP/2 and HTTP/1.1) with it. */
+    listen: hostPort.default('127.0.0.1:8080'),
+    /** With `tls`: the plain-HTTP listener (ACME challenges, the redirect), e.g. `0.0.0.0:80`. */
+    httpListen: hostPort.optional(),
+    tls: tlsSchema.optional(),
+    /** Where `/status` (JSON) and `/metrics` (Prometheus) are served, apart from the site's names
+     * (loopback unless you say otherwise). */
+    admin: hostPort.default('127.0.0.1:8789'),
+    /** Origins tried, in order (default `failover.order`, else the order of `origins`). */
+    origins: z.array(z.string().min(1)).min(1).optional(),
+    /** An origin that has not sent the response's headers in this time is left for the next. */
+    firstByteTimeout: duration('2s'),
+    /** An origin whose body stalls this long is left for the next. */
+    idleTimeout: duration('5s'),
+    /** The whole request, every origin tried included; then the visitor gets a 504 (or the cache). */
+    requestTimeout: duration('15s'),
+    /** Answers from an origin that count against its health as a failure would (passive health).
+     * Any answer that is not the release's bytes sends the request on to the next origin: a 404 or a
+     * body whose sha256 is not the manifest's (a deploy half-way on that origin) too, but those are
+     * not the origin failing. */
+    retryStatuses: z.array(z.number().int().min(300).max(599)).default(DEFAULT_RETRY_STATUSES),
+    /** Passive health: after this many failures in a row an origin is skipped… */
+    failures: z.number().int().min(1).max(100).default(3),
+    /** …for this long, then tried again in the background (its beacon), and used once it answers. */
+    cooldown: duration('10s'),
+    /** How often every origin's beacon is read, to learn the current release. */
+    releasePoll: duration('2s'),
+    cache: z
+      .strictObject({
+        /** Content-addressed files of the current release (relative to the config file). */
+        dir: z.string().min(1).default('.outlast/edge-cache'),
+        /** The most the cache keeps on disk, in megabytes (least recently used files go first,
+         * never the current release's while it fits). */
+        maxMegabytes: z.number().int().min(1).default(1024),
+        /** Small files are also kept in memory, up to this many megabytes. */
+        memoryMegabytes: z.number().int().min(0).default(64),
+        /** Fetch every file of a new release in the background, so the site survives every origin
+         * going down. */
+        warm: z.boolean().default(true),
+      })
+      .prefault({}),
+    /** One JSON line per request on stdout (`false`: none). */
+    accessLog: z.boolean().default(true),
+  })
+  .superRefine((edge, ctx) => {
+    if (edge.tls?.acme !== undefined && edge.httpListen === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['httpListen'],
+        message: 'is required with tls.acme: the CA checks HTTP-01 challenges on port 80 (e.g. 0.0.0.0:80)',
+      });
+    }
+  });
 
 export type EdgeConfig = z.output<typeof edgeSchema>;
 export type EdgeTlsConfig = NonNullable<EdgeConfig['tls']>;
