@@ -66,7 +66,7 @@ export class Edge {
         const status = await this.status();
         const warm = status.cache.warm;
         last = `release ${status.release?.id ?? 'none'}, cache ${warm.held}/${warm.total}`;
-        if (status.release && (!this.options.warm || (warm.total > 0 && warm.held === warm.total))) {
+        if (status.release && (!this.options.warm || (warm.total > 0 && warm.held >= warm.total))) {
           return (performance.now() - began) / 1000;
         }
       } catch (error) {

@@ -112,10 +112,31 @@ export function processTree(pid: number): number[] {
   return all;
 }
 
-/** CPU seconds of the given processes and their descendants (live ones). */
-export function treeCpuSeconds(pids: number[]): number {
-  const seen = new Set(pids.flatMap(processTree));
-  let sum = 0;
-  for (const pid of seen) sum += processCpuSeconds(pid);
-  return sum;
+/**
+ * CPU seconds the processes of `pids()` (and their descendants) use from now until `end()`,
+ * sampled every 200 ms so that one that dies meanwhile (a killed origin) still counts with its
+ * last reading instead of dropping out of the sum.
+ */
+export function cpuMeter(pids: () => number[]): { end(): number } {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const sample = () => {
+    const seen = new Set(pids().flatMap(processTree));
+    for (const pid of seen) {
+      const cpu = processCpuSeconds(pid);
+      if (!first.has(pid)) first.set(pid, cpu);
+      if (cpu >= (last.get(pid) ?? 0)) last.set(pid, cpu);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 200);
+  return {
+    end() {
+      sample();
+      clearInterval(timer);
+      let sum = 0;
+      for (const [pid, cpu] of last) sum += cpu - (first.get(pid) ?? 0);
+      return sum;
+    },
+  };
 }

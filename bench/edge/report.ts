@@ -28,6 +28,8 @@ export interface Goal {
   value: number | null;
   target: string;
   met: boolean | null;
+  /** nginx's figure for the same, for comparison. */
+  nginx: string;
 }
 
 export interface Report {
@@ -61,12 +63,14 @@ export function computeGoals(rows: Row[]): Goal[] {
       value: rps,
       target: '≥ 0.5',
       met: rps === null ? null : rps >= 0.5,
+      nginx: nginx ? `${nginx.rps.toFixed(0)} req/s` : '–',
     },
     {
       name: 'cached small: edge p99 ÷ nginx p99',
       value: p99,
       target: '≤ 2',
       met: p99 === null ? null : p99 <= 2,
+      nginx: nginx ? `p99 ${nginx.p99Ms.toFixed(2)} ms` : '–',
     },
   ];
   for (const scenario of ['kill', 'freeze'] as const) {
@@ -76,6 +80,7 @@ export function computeGoals(rows: Row[]): Goal[] {
       value,
       target: '0',
       met: value === null ? null : value === 0,
+      nginx: String(find(rows, NGINX, scenario)?.failed ?? '–'),
     });
   }
   return goals;
@@ -125,11 +130,17 @@ export function markdown(report: Report): string {
       `| ${row.front} | ${row.scenario} | ${r.requests} | ${fixed(r.rps, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 0)} | ${failedCell(r)} | ${fixed(r.frontCpuUsPerRequest, 0)} | ${fixed(r.originCpuUsPerRequest, 0)} | ${origin} | ${hits} |`,
     );
   }
-  lines.push('', '## Targets (issue 17)', '', '| target | value | wanted | |', '|---|--:|---|---|');
+  lines.push(
+    '',
+    '## Targets (issue 17)',
+    '',
+    '| target | value | wanted | | nginx |',
+    '|---|--:|---|---|--:|',
+  );
   for (const goal of report.goals) {
     const mark = goal.met === null ? '– (not measured)' : goal.met ? '✓' : '✗';
     lines.push(
-      `| ${goal.name} | ${fixed(goal.value, goal.value !== null && goal.value % 1 !== 0 ? 2 : 0)} | ${goal.target} | ${mark} |`,
+      `| ${goal.name} | ${fixed(goal.value, goal.value !== null && goal.value % 1 !== 0 ? 2 : 0)} | ${goal.target} | ${mark} | ${goal.nginx} |`,
     );
   }
   lines.push('', '## Scenarios', '');

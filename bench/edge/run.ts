@@ -21,13 +21,12 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadAverages } from '../failover/cpu.ts';
-import { findFreePort } from '../failover/origins.ts';
-import { Edge } from './edge.ts';
-import { Nginx, nginxVersion } from './nginx.ts';
+import { type FrontSettings, startEdge, startNginx } from './fronts.ts';
+import { nginxVersion } from './nginx.ts';
 import * as origin from './origins.ts';
 import { stopAllSync } from './processes.ts';
-import { computeGoals, EDGE, markdown, NGINX, type Report, type Row } from './report.ts';
-import { type Front, fetchAll, Runs } from './runs.ts';
+import { computeGoals, markdown, type Report, type Row } from './report.ts';
+import { type Front, Runs } from './runs.ts';
 import { pathsFileIn, WRK, WRK_TIMEOUT_SECONDS } from './wrk.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,6 +42,7 @@ const { values } = parseArgs({
     files: { type: 'string', default: '2000' },
     workers: { type: 'string', default: '1' },
     'access-log': { type: 'boolean', default: false },
+    'skip-build': { type: 'boolean', default: false },
     only: { type: 'string', default: 'nginx,edge' },
     out: { type: 'string', default: 'bench/out' },
     help: { type: 'boolean', short: 'h' },
@@ -50,7 +50,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    'npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log] [--only nginx,edge] [--out bench/out]\n',
+    'npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log] [--only nginx,edge] [--skip-build] [--out bench/out]\n',
   );
   process.exit(0);
 }
@@ -97,21 +97,24 @@ async function main(): Promise<Report> {
   const machine: Record<string, string> = {
     cpu: `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}`,
     node: process.version,
-    nginx: nginxVersion(),
+    nginx: nginxVersion().replace('nginx version: ', ''),
     // wrk -v prints its version, then its usage, and exits 1.
     wrk: (spawnSync(WRK, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'absent')
       .split(' Copyright')[0]!
+      .replace(/^wrk /, '')
       .trim(),
     'load at start': loadAverages(),
   };
-  log('building dist/ (npm run build)');
-  run('npm run build', process.execPath, [join(REPO, 'scripts', 'build.mjs')]);
+  if (!values['skip-build']) {
+    log('building dist/ (npm run build)');
+    run('npm run build', process.execPath, [join(REPO, 'scripts', 'build.mjs')]);
+  }
   const edgeExists = spawnSync(process.execPath, [BIN, 'edge', '--help'], { stdio: 'ignore' }).status === 0;
   if (!edgeExists) log('this build has no `outlast edge`: only nginx is measured');
 
   log('starting Swift clusters A (127.0.0.2) and B (127.0.0.3)');
   origins = await origin.startOrigins();
-  const { a, b } = origins;
+  const { a } = origins;
   log(`generating ${files} files (+ 1 MiB) in ${scratch}/site`);
   const site = origin.writeBenchSite(join(scratch, 'site'), files);
   const deployConfig = await origin.writeConfig(
@@ -128,48 +131,60 @@ async function main(): Promise<Report> {
     .filter((f) => f.size <= origin.SMALL_MAX_BYTES)
     .reduce((sum, f) => sum + f.size, 0);
   const smallPaths = pathsFileIn(scratch, 'small', small);
-  const bigPaths = pathsFileIn(scratch, 'big', [origin.pathOf(origin.BIG_KEY)]);
+  const bigPath = origin.pathOf(origin.BIG_KEY);
+  const bigPaths = pathsFileIn(scratch, 'big', [bigPath]);
   const runs = new Runs({ origins, seconds, warmupSeconds, failAtSeconds: 2, probePaths: small, log });
   const rows: Row[] = [];
   const notes: string[] = [];
-
-  if (only.has('nginx')) {
-    const cachedPort = await findFreePort(['127.0.0.1'], 18300);
-    const nginx = new Nginx({
-      dir: join(scratch, 'nginx'),
-      workers,
-      upstreams: [`${a.ip}:${a.port}`, `${b.ip}:${b.port}`],
-      basePath: new URL(origin.publicUrl(a)).pathname,
-      cachedPort,
-      uncachedPort: await findFreePort(['127.0.0.1'], cachedPort + 1),
-      timeoutSeconds: FIRST_BYTE_SECONDS,
-      cooldownSeconds: COOLDOWN_SECONDS,
-    });
-    log(`starting nginx (${workers} worker${workers > 1 ? 's' : ''})`);
-    await nginx.start();
-    try {
-      const pids = () => nginx.pids();
-      const cached: Front = { name: NGINX, url: nginx.cachedUrl, pids };
-      const uncached: Front = { name: NGINX, url: nginx.uncachedUrl, pids };
-      log('filling nginx’s proxy_cache (every small file and the 1 MiB one, once)');
-      const failed = await fetchAll(nginx.cachedUrl, [...small, origin.pathOf(origin.BIG_KEY)]);
-      if (failed > 0) throw new Error(`${failed} GETs through nginx failed while filling its cache`);
-      rows.push(await runs.measure(cached, 'cached-small', smallPaths));
-      rows.push(await runs.measure(cached, 'cached-1mb', bigPaths));
-      rows.push(await runs.measure(uncached, 'uncached-small', smallPaths));
-      rows.push(await runs.failover(uncached, 'kill', smallPaths));
-      rows.push(await runs.failover(uncached, 'freeze', smallPaths));
-    } finally {
-      await nginx.stop();
-    }
-  }
-
-  if (only.has('edge') && edgeExists) {
-    rows.push(...(await edgeRuns(site, runs, smallPaths, bigPaths, notes)));
-  } else if (only.has('edge')) {
+  const settings: FrontSettings = {
+    bin: BIN,
+    scratch,
+    site,
+    origins,
+    firstByteSeconds: FIRST_BYTE_SECONDS,
+    cooldownSeconds: COOLDOWN_SECONDS,
+    log,
+  };
+  const withEdge = only.has('edge') && edgeExists;
+  if (only.has('edge') && !edgeExists) {
     notes.push(
       '`outlast edge` is missing from this build (`node bin/outlast.js edge --help` failed): no edge rows.',
     );
+  }
+  const running: Array<{ stop(): Promise<void> }> = [];
+  try {
+    const nginx = only.has('nginx') ? await startNginx(settings, workers, [...small, bigPath]) : undefined;
+    if (nginx) running.push(nginx);
+    // Phase 1, cached: nginx's cached block and the warmed edge(s), runs alternating.
+    const edges: Front[] = [];
+    if (withEdge) {
+      for (const variant of values['access-log']
+        ? (['cached', 'cached-log'] as const)
+        : (['cached'] as const)) {
+        const started = await startEdge(settings, variant);
+        running.push(started);
+        edges.push(started.fronts);
+        notes.push(`edge (${variant}) ready in ${started.readySeconds.toFixed(1)} s (cache warmed).`);
+      }
+    }
+    const cachedFronts = [...(nginx ? [nginx.fronts.cached] : []), ...edges];
+    for (const front of cachedFronts) rows.push(await runs.measure(front, 'cached-small', smallPaths));
+    for (const front of cachedFronts.filter((f) => !f.name.includes('access log')))
+      rows.push(await runs.measure(front, 'cached-1mb', bigPaths));
+    for (const edge of running.splice(nginx ? 1 : 0)) await edge.stop();
+    // Phase 2, uncached: nginx's uncached block and the uncached edge.
+    const uncachedFronts = nginx ? [nginx.fronts.uncached] : [];
+    if (withEdge) {
+      const started = await startEdge(settings, 'uncached');
+      running.push(started);
+      uncachedFronts.push(started.fronts);
+    }
+    for (const front of uncachedFronts) rows.push(await runs.measure(front, 'uncached-small', smallPaths));
+    for (const kind of ['kill', 'freeze'] as const) {
+      for (const front of uncachedFronts) rows.push(await runs.failover(front, kind, smallPaths));
+    }
+  } finally {
+    for (const front of running.reverse()) await front.stop();
   }
 
   const report: Report = {
@@ -205,94 +220,13 @@ async function main(): Promise<Report> {
   return report;
 }
 
-async function edgeRuns(
-  site: ReturnType<typeof origin.writeBenchSite>,
-  runs: Runs,
-  smallPaths: string,
-  bigPaths: string,
-  notes: string[],
-): Promise<Row[]> {
-  const { a, b } = origins!;
-  const rows: Row[] = [];
-  const variants: Array<{ id: string; cache: Record<string, unknown>; accessLog: boolean }> = [
-    { id: 'cached', cache: {}, accessLog: false },
-    ...(values['access-log'] ? [{ id: 'cached-log', cache: {}, accessLog: true }] : []),
-    { id: 'uncached', cache: { maxMegabytes: 1, memoryMegabytes: 0, warm: false }, accessLog: false },
-  ];
-  for (const variant of variants) {
-    const listen = `127.0.0.1:${await findFreePort(['127.0.0.1'], 18400)}`;
-    const admin = `127.0.0.1:${await findFreePort(['127.0.0.1'], 18500)}`;
-    const dir = join(scratch, `edge-${variant.id}`);
-    const configFile = await origin.writeConfig(
-      join(dir, 'outlast.yaml'),
-      origin.outlastConfig(
-        site,
-        { a, b },
-        {
-          listen,
-          admin,
-          firstByteTimeout: `${FIRST_BYTE_SECONDS}s`,
-          cooldown: `${COOLDOWN_SECONDS}s`,
-          cache: { dir: join(dir, 'cache'), ...variant.cache },
-          accessLog: variant.accessLog,
-        },
-      ),
-    );
-    const edge = new Edge({
-      bin: BIN,
-      configFile,
-      listen,
-      admin,
-      logFile: join(dir, 'edge.log'),
-      env: { ...process.env, [origin.KEY_VAR]: a.key, OUTLAST_LOG_LEVEL: 'warn' },
-      warm: variant.id !== 'uncached',
-      timeoutSeconds: 180,
-    });
-    log(`starting outlast edge (${variant.id})`);
-    const ready = await edge.start();
-    notes.push(
-      `edge (${variant.id}) ready in ${ready.toFixed(1)} s${variant.id === 'uncached' ? '' : ' (cache warmed)'}.`,
-    );
-    const name = variant.accessLog ? `${EDGE} (access log on)` : EDGE;
-    const front: Front = {
-      name,
-      url: edge.url,
-      pids: () => edge.pids(),
-      cacheCounters: async () => {
-        const status = await edge.status();
-        return { hits: status.cache.hits, misses: status.cache.misses };
-      },
-      describe: async () => {
-        const s = await edge.status();
-        const served = s.origins
-          .map((o) => `${o.id} served ${o.served} (failed ${o.failed}, ${o.state})`)
-          .join(', ');
-        return [
-          `edge /status: ${s.requests.total} requests, ${s.requests.failedOver} failed over, ${s.requests.errors} errors; ${served}`,
-        ];
-      },
-    };
-    try {
-      if (variant.id === 'uncached') {
-        rows.push(await runs.measure(front, 'uncached-small', smallPaths));
-        rows.push(await runs.failover(front, 'kill', smallPaths));
-        rows.push(await runs.failover(front, 'freeze', smallPaths));
-      } else {
-        rows.push(await runs.measure(front, 'cached-small', smallPaths));
-        if (!variant.accessLog) rows.push(await runs.measure(front, 'cached-1mb', bigPaths));
-      }
-    } finally {
-      await edge.stop();
-    }
-  }
-  return rows;
-}
-
 try {
   const report = await main();
   const outDir = resolve(REPO, values.out);
   mkdirSync(outDir, { recursive: true });
   const stamp = report.started.replaceAll(':', '').replace(/\.\d+Z$/, 'Z');
+  for (const row of report.rows)
+    if (row.result) row.result.command = row.result.command.replaceAll(scratch, '$TMP');
   const md = markdown(report);
   writeFileSync(join(outDir, `edge-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, `edge-${stamp}.md`), md);

@@ -2,12 +2,13 @@
  * One run of Debian's wrk (`/usr/bin/wrk --latency -t2 -c32 -dNs`) with paths.lua, which walks a
  * list of paths and prints the run's exact figures as JSON at the end; while it runs, nothing else
  * but the caller's `during` step. The CPU time of the fronts' processes (and of the Swift servers)
- * is read from /proc just before and just after, so that CPU per request is theirs alone.
+ * is read from /proc from just before to just after (processes.ts cpuMeter), so that CPU per
+ * request is theirs alone.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startTracked, stopTracked, treeCpuSeconds } from './processes.ts';
+import { cpuMeter, startTracked, stopTracked } from './processes.ts';
 
 export const WRK = '/usr/bin/wrk';
 const SCRIPT = fileURLToPath(new URL('./paths.lua', import.meta.url));
@@ -80,8 +81,8 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
     '--',
     options.pathsFile,
   ];
-  const frontBefore = treeCpuSeconds(options.frontPids());
-  const originBefore = treeCpuSeconds(options.originPids());
+  const frontCpu = cpuMeter(options.frontPids);
+  const originCpu = cpuMeter(options.originPids);
   const wrk = startTracked('wrk', WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   wrk.child.stdout?.on('data', (chunk: Buffer) => {
@@ -94,8 +95,8 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const guard = setTimeout(() => void stopTracked(wrk), (options.seconds + 30) * 1000);
   const [code] = await Promise.all([wrk.exited, options.during?.()]);
   clearTimeout(guard);
-  const frontCpuSeconds = treeCpuSeconds(options.frontPids()) - frontBefore;
-  const originCpuSeconds = treeCpuSeconds(options.originPids()) - originBefore;
+  const frontCpuSeconds = frontCpu.end();
+  const originCpuSeconds = originCpu.end();
   const line = text.split('\n').find((l) => l.startsWith('EDGE-BENCH-JSON '));
   if (code !== 0 || line === undefined) throw new Error(`wrk ${args.join(' ')} failed (${code}):\n${text}`);
   const json = JSON.parse(line.slice('EDGE-BENCH-JSON '.length)) as Record<string, number>;
