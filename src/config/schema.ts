@@ -251,6 +251,7 @@ export const configSchema = z
           });
         }
       });
+      checkEdgeOrigins(config.edge, origins, ids, ctx);
       if (typeof config.dns !== 'object' || config.dns === null) return;
       const dns: { ttl?: unknown; providers?: unknown } = config.dns;
       if (typeof dns.ttl === 'number' && Array.isArray(dns.providers)) {
@@ -293,6 +294,32 @@ export const configSchema = z
     },
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   );
+
+/** `edge.origins` names known origins, and every origin the edge reads has a `url`. */
+function checkEdgeOrigins(edge: unknown, origins: unknown[], ids: unknown[], ctx: z.RefinementCtx): void {
+  if (typeof edge !== 'object' || edge === null) return;
+  const listed: unknown = (edge as { origins?: unknown }).origins;
+  (Array.isArray(listed) ? listed : []).forEach((id: unknown, index) => {
+    if (typeof id === 'string' && !ids.includes(id)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['edge', 'origins', index],
+        message: `unknown origin "${id}" (origins: ${ids.join(', ')})`,
+      });
+    }
+  });
+  origins.forEach((raw, index) => {
+    const origin = raw as { id?: unknown; url?: unknown } | null | undefined;
+    const used = Array.isArray(listed) ? listed.includes(origin?.id) : true;
+    if (used && origin?.url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['origins', index, 'url'],
+        message: 'is required with an edge section: the edge reads the site through it',
+      });
+    }
+  });
+}
 
 export type Config = z.output<typeof configSchema>;
 export type SiteConfig = Config['site'];

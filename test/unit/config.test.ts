@@ -297,3 +297,37 @@ describe('suggestions', () => {
     assert.equal(suggestKey('di', ['dir', 'id']), 'dir');
   });
 });
+
+describe('parseConfig: the edge section', () => {
+  const WITH_URLS = VALID.replace('      path: ../origins/a\n', '      path: ../origins/a\n    url: http://127.0.0.1:8081\n').replace(
+    '      name: shared\n',
+    '      name: shared\n    url: http://127.0.0.1:8082\n',
+  );
+
+  test('fills defaults and resolves the cache folder and TLS files against the file folder', () => {
+    const { config } = parseConfig(
+      `${WITH_URLS}edge:\n  listen: 0.0.0.0:443\n  httpListen: 0.0.0.0:80\n  tls:\n    cert: tls/site.crt\n    key: tls/site.key\n`,
+      FILE,
+    );
+    assert.equal(config.edge?.listen, '0.0.0.0:443');
+    assert.equal(config.edge?.firstByteTimeout, 2000);
+    assert.equal(config.edge?.cache.dir, '/srv/site/.outlast/edge-cache');
+    assert.equal(config.edge?.tls?.cert, '/srv/site/tls/site.crt');
+    assert.equal(config.edge?.tls?.key, '/srv/site/tls/site.key');
+    assert.deepEqual(config.edge?.retryStatuses, [408, 429, 500, 502, 503, 504]);
+  });
+
+  test('an unknown origin in edge.origins, an origin without url, ACME without httpListen', () => {
+    const unknown = problemsOf(`${WITH_URLS}edge:\n  origins: [local-a, nope]\n`);
+    assert.match(unknown, /edge\.origins\[1\]: unknown origin "nope" \(origins: local-a, mem\)/);
+    const noUrl = problemsOf(`${VALID}edge:\n  listen: 127.0.0.1:8080\n`);
+    assert.match(noUrl, /origins\[0\]\.url: is required with an edge section/);
+    assert.match(noUrl, /origins\[1\]\.url: is required with an edge section/);
+    const acme = problemsOf(
+      `${WITH_URLS}edge:\n  tls:\n    acme:\n      directory: https://acme.example/dir\n      termsOfServiceAgreed: true\n`,
+    );
+    assert.match(acme, /edge\.httpListen: is required with tls\.acme/);
+    const both = problemsOf(`${WITH_URLS}edge:\n  tls:\n    cert: a.crt\n`);
+    assert.match(both, /edge\.tls\.key: is required with the other/);
+  });
+});
