@@ -171,6 +171,7 @@ Config reference: the Configuration section of README.md.`,
         '(README: "Several watchers"); with watch.notify it tells webhooks and e-mail of failovers',
     )
     .option('--listen <host:port>', 'status server address (default: watch.listen, 127.0.0.1:8787)')
+    .option('--edge', 'also run the edge of the config (`edge:`) in this process, on these health checks')
     .action(run(async (options) => (await import('./commands/watch.ts')).watchCommand(options)));
 
   for (const [name, description] of [

@@ -113,8 +113,17 @@ export class WatchMetrics {
     });
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  private readonly included = new Set<Registry>();
+
+  /** Serves another registry's metrics with these (an edge in this process). Returns a detach. */
+  include(registry: Registry): () => void {
+    this.included.add(registry);
+    return () => this.included.delete(registry);
+  }
+
+  async text(): Promise<string> {
+    const parts = await Promise.all([this.registry, ...this.included].map((registry) => registry.metrics()));
+    return parts.join('\n');
   }
 
   get contentType(): string {

@@ -5,6 +5,7 @@
  *
  * Everything here is wiring; the decisions live in the modules it joins (see DESIGN.md, "Edge").
  */
+import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 import { OutlastError } from '../errors.ts';
 import { componentLogger, type Logger } from '../util/log.ts';
@@ -41,6 +42,8 @@ export interface RunningEdge {
   release(): EdgeRelease | undefined;
   /** Prometheus text of the edge's metrics. */
   metrics(): Promise<string>;
+  /** The registry behind `metrics()` (the watcher serves it with its own). */
+  registry: Registry;
   /** Stops listening, closes every connection and stops the background work. Idempotent. */
   close(): Promise<void>;
 }
@@ -208,6 +211,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     status,
     release: () => view.current(),
     metrics: () => stats.registry.metrics(),
+    registry: stats.registry,
     close: () => {
       closing ??= (async () => {
         warmer.stop();

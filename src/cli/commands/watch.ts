@@ -2,6 +2,8 @@
 import { loadConfig } from '../../config/load.ts';
 import { startStatusServer } from '../../daemon/http.ts';
 import { Watcher } from '../../daemon/watcher.ts';
+import { type RunningEdge, startEdge } from '../../edge/edge.ts';
+import { OutlastError } from '../../errors.ts';
 import { formatDuration } from '../../util/duration.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
@@ -10,8 +12,13 @@ import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
-export async function watchCommand(options: GlobalOptions & { listen?: string }): Promise<number> {
-  const { config } = await loadConfig(options.config);
+export async function watchCommand(
+  options: GlobalOptions & { listen?: string; edge?: boolean },
+): Promise<number> {
+  const { config, file } = await loadConfig(options.config);
+  if (options.edge && config.edge === undefined) {
+    throw new OutlastError('invalid_argument', `${file}: --edge needs an edge section (README: "The edge")`);
+  }
   const { host, port } = parseListen(options.listen ?? config.watch.listen);
   const logger = componentLogger('watch');
   const watcher = new Watcher({ config, logger });
@@ -27,6 +34,18 @@ export async function watchCommand(options: GlobalOptions & { listen?: string })
     await watcher.stop();
     throw error;
   }
+  let edge: RunningEdge | undefined;
+  const detach: (() => void)[] = [];
+  if (options.edge) {
+    try {
+      edge = await startEdge({ config, healthView: watcher.healthView(), logger: componentLogger('edge') });
+    } catch (error) {
+      await server.close();
+      await watcher.stop();
+      throw error;
+    }
+    detach.push(watcher.attachEdge(edge), watcher.metrics.include(edge.registry));
+  }
   const status = watcher.status();
   out(
     `outlast watch: ${status.name} (${status.policy}, failback ${status.failback}); probing every ` +
@@ -36,6 +55,11 @@ export async function watchCommand(options: GlobalOptions & { listen?: string })
   out(
     `expected user-visible failover time: about ${status.expectedFailoverSeconds} s (checks + TTL + browsers' 60 s DNS cache)`,
   );
+  if (edge !== undefined) {
+    out(
+      `edge: serving ${config.site.hostname} at ${edge.urls.join(' and ')}, using this watcher's health checks`,
+    );
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       out(`\n${signal}: stopping`);
@@ -49,6 +73,8 @@ export async function watchCommand(options: GlobalOptions & { listen?: string })
     process.on('SIGTERM', onTerm);
   });
   unsubscribe();
+  for (const undo of detach) undo();
+  await edge?.close();
   await server.close();
   await watcher.stop();
   return EXIT.ok;
