@@ -2,17 +2,19 @@
  * bench/edge: `outlast edge` against Debian's nginx in one run, on the same two origins, driven
  * by Debian's wrk (issue 17's benchmark).
  *
- *   npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log] [--out bench/out]
+ *   npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log]
+ *                         [--only nginx,edge] [--skip-build] [--out bench/out]
  *
  * It builds dist/, starts two Swift clusters (A on 127.0.0.2, B on 127.0.0.3), generates the site
  * (bench/deploy/site.ts, plus a 1 MiB file) and deploys it to both with one config (`outlast setup
  * --create`, `outlast deploy`). Then, for nginx (one server block with proxy_cache, one without,
- * nginx.ts) and for the edge (a cached edge, warmed, then an uncached one), wrk runs (runs.ts,
- * wrk.ts): cached small files, the 1 MiB file, uncached small files, and two failover runs on the
- * uncached set-up: A's proxy SIGKILLed, then SIGSTOPped, a couple of seconds in. Each row: req/s,
- * p50/p99 (wrk --latency), failed requests (non-2xx + socket errors), the front's CPU per request
- * (utime + stime from /proc, master and workers for nginx) and the Swift servers'. The report goes
- * to OUT/edge-<time>.md and .json. A benchmark, not a test: only the Targets section judges.
+ * nginx.ts) and for the edge (a cached edge, warmed, then an uncached one; fronts.ts), wrk runs
+ * (runs.ts, wrk.ts), alternating between the fronts: cached small files, the 1 MiB file cached,
+ * small files and the 1 MiB file uncached, and two failover runs on the uncached set-up, A's proxy
+ * SIGKILLed, then SIGSTOPped, 2 s in. Each row: req/s, p50/p99 (wrk --latency), failed requests
+ * (non-2xx + socket errors), the front's CPU per request (utime + stime from /proc, master and
+ * workers for nginx) and the Swift servers'. The report goes to OUT/edge-<time>.md and .json. A
+ * benchmark, not a test: only its Targets section judges.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -180,6 +182,7 @@ async function main(): Promise<Report> {
       uncachedFronts.push(started.fronts);
     }
     for (const front of uncachedFronts) rows.push(await runs.measure(front, 'uncached-small', smallPaths));
+    for (const front of uncachedFronts) rows.push(await runs.measure(front, 'uncached-1mb', bigPaths));
     for (const kind of ['kill', 'freeze'] as const) {
       for (const front of uncachedFronts) rows.push(await runs.failover(front, kind, smallPaths));
     }
