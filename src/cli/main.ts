@@ -212,11 +212,17 @@ Config reference: the Configuration section of README.md.`,
     .command('demo')
     .description(
       'the local demo (what `npm start` runs): examples/site on two local origins, the watcher with ' +
-        "outlast's own DNS server and its dashboard; stop an origin and watch the name move",
+        "outlast's own DNS server and its dashboard, and an edge in front; stop an origin and watch the " +
+        'name move while the edge keeps the page loading',
     )
     .option('--dir <dir>', 'where the demo keeps its origins and state', '.outlast/demo')
     .option('--dns <host:port>', 'where the DNS server answers', '127.0.0.1:5353')
     .option('--status <host:port>', 'where the dashboard and /status are served', '127.0.0.1:8787')
+    .option(
+      '--edge <host:port>',
+      'where the demo’s edge serves the site (per-request failover)',
+      '127.0.0.1:8080',
+    )
     .option('--port <port>', 'the HTTP port of the two origins (on 127.0.0.2 and 127.0.0.3)', '8081')
     .option('--no-keys', 'no keyboard controls (1, 2, q)')
     .option(

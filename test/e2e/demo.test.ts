@@ -34,6 +34,7 @@ interface Demo {
   dnsPort: number;
   statusPort: number;
   originPort: number;
+  edgePort: number;
   /** Its stdout and stderr so far, interleaved. */
   output: string;
   exited: Promise<number | null>;
@@ -47,7 +48,8 @@ interface Demo {
 async function startDemo(dir: string, args: string[], env: Record<string, string> = {}): Promise<Demo> {
   const outcome = await startOnFreePorts(
     DEMO_HOSTS,
-    ([dnsPort, statusPort, originPort]) => tryDemo(dir, args, env, dnsPort!, statusPort!, originPort!),
+    ([dnsPort, statusPort, originPort, edgePort]) =>
+      tryDemo(dir, args, env, dnsPort!, statusPort!, originPort!, edgePort!),
     (outcome) => 'failed' in outcome && saysPortTaken(outcome.output),
   );
   if ('demo' in outcome) return outcome.demo;
@@ -62,11 +64,16 @@ async function tryDemo(
   dnsPort: number,
   statusPort: number,
   originPort: number,
+  edgePort: number,
 ): Promise<{ demo: Demo } | { failed: string; output: string }> {
-  const child = spawn(process.execPath, [BIN, ...demoArgs(dir, [dnsPort, statusPort, originPort]), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, ...demoArgs(dir, [dnsPort, statusPort, originPort, edgePort]), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   let gone = false;
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
@@ -74,7 +81,7 @@ async function tryDemo(
       resolve(code);
     }),
   );
-  const demo: Demo = { child, dnsPort, statusPort, originPort, output: '', exited };
+  const demo: Demo = { child, dnsPort, statusPort, originPort, edgePort, output: '', exited };
   child.stdout.on('data', (chunk) => {
     demo.output += chunk;
   });
@@ -110,12 +117,15 @@ const OUTAGE_LINE_WITHOUT_KEYS =
 test('the demo fails over when an origin stops, and Ctrl-C leaves nothing running', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outlast-demo-'));
   const demo = await startDemo(dir, ['--no-keys']);
-  const { dnsPort, statusPort, originPort } = demo;
+  const { dnsPort, statusPort, originPort, edgePort } = demo;
   try {
     assert.match(demo.output, OUTAGE_LINE_WITHOUT_KEYS);
     await eventually('the name points to local-a', async () => (await answer(demo)) === '127.0.0.2');
     const site = await fetch(`http://127.0.0.2:${originPort}/`);
     assert.match(await site.text(), /Harbor Coffee Roasters/);
+    const edgeUrl = `http://127.0.0.1:${edgePort}`;
+    assert.ok(demo.output.includes(`the site, through the edge: ${edgeUrl}/`), demo.output);
+    assert.match(await (await fetch(`${edgeUrl}/`)).text(), /Harbor Coffee Roasters/);
 
     const token = readFileSync(join(dir, 'state', 'token'), 'utf8').trim();
     const refused = await fetch(`http://127.0.0.1:${statusPort}/demo/origins/local-a/stop`, {
@@ -129,6 +139,16 @@ test('the demo fails over when an origin stops, and Ctrl-C leaves nothing runnin
     assert.ok(stop.ok, `stop answered ${stop.status}`);
     await eventually('the name points to local-b', async () => (await answer(demo)) === '127.0.0.3');
     assert.match(demo.output, /failover/);
+    // The edge never stopped answering, and no longer uses local-a (down by the watcher, or skipped).
+    const through = await fetch(`${edgeUrl}/about/`);
+    assert.equal(through.status, 200);
+    const edges = (
+      (await (await fetch(`http://127.0.0.1:${statusPort}/status`)).json()) as {
+        edges: { origins: { id: string; state: string }[] }[];
+      }
+    ).edges;
+    const state = edges[0]!.origins.find((origin) => origin.id === 'local-a')?.state;
+    assert.ok(state === 'down' || state === 'skipped', `local-a is ${state} at the edge`);
   } finally {
     demo.child.kill('SIGINT');
     const code = await demo.exited;
@@ -138,6 +158,7 @@ test('the demo fails over when an origin stops, and Ctrl-C leaves nothing runnin
   assert.ok(await canListen('127.0.0.1', dnsPort), 'the DNS port is free again');
   assert.ok(await canListen('127.0.0.1', statusPort), 'the status port is free again');
   assert.ok(await canListen('127.0.0.3', originPort), 'the origin port is free again');
+  assert.ok(await canListen('127.0.0.1', edgePort), 'the edge port is free again');
 });
 
 describe('the dashboard link the demo prints', () => {
@@ -215,6 +236,7 @@ test('outlast demo --drill runs the outage by itself and prints its report', asy
     );
     assert.match(result.stdout, /failback: www\.demo\.test answered local-a again \d+\.\d\d s/);
     assert.match(result.stdout, /DNS: +\d+ queries, 0 unanswered/);
+    assert.match(result.stdout, /edge: +[1-9]\d* page loads through http:\S+ meanwhile, 0 failed/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -44,11 +44,11 @@ export async function startOnFreePorts<T>(
   return result as T;
 }
 
-/** The hosts of `outlast demo`'s three ports, in `demoArgs`' order: DNS, status, the origins. */
-export const DEMO_HOSTS = ['127.0.0.1', '127.0.0.1', '127.0.0.2'];
+/** The hosts of `outlast demo`'s ports, in `demoArgs`' order: DNS, status, the origins, the edge. */
+export const DEMO_HOSTS = ['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.1'];
 
 /** `outlast demo`'s arguments for its state folder and the ports picked for `DEMO_HOSTS`. */
-export function demoArgs(dir: string, [dnsPort, statusPort, originPort]: number[]): string[] {
+export function demoArgs(dir: string, [dnsPort, statusPort, originPort, edgePort]: number[]): string[] {
   return [
     'demo',
     '--dir',
@@ -59,5 +59,6 @@ export function demoArgs(dir: string, [dnsPort, statusPort, originPort]: number[
     `127.0.0.1:${statusPort}`,
     '--port',
     String(originPort),
+    ...(edgePort === undefined ? [] : ['--edge', `127.0.0.1:${edgePort}`]),
   ];
 }

@@ -13,6 +13,7 @@ import type { Config } from '../../config/schema.ts';
 import { type DemoControls, startStatusServer } from '../../daemon/http.ts';
 import { Watcher } from '../../daemon/watcher.ts';
 import { runDeploy } from '../../deploy/engine.ts';
+import { type RunningEdge, startEdge } from '../../edge/edge.ts';
 import { OutlastError } from '../../errors.ts';
 import { type RunningServer, startServer } from '../../serve/server.ts';
 import { componentLogger } from '../../util/log.ts';
@@ -31,6 +32,8 @@ export interface DemoOptions extends GlobalOptions {
   dir: string;
   dns: string;
   status: string;
+  /** Where the demo's edge serves the site (`outlast edge`). */
+  edge: string;
   port: string;
   keys?: boolean;
   /** Run the outage by itself, print a report and exit. */
@@ -38,7 +41,13 @@ export interface DemoOptions extends GlobalOptions {
 }
 
 /** The demo's config, as a user would write it (`--verbose` prints it). */
-export function demoConfigText(options: { dir: string; dns: string; status: string; port: number }): string {
+export function demoConfigText(options: {
+  dir: string;
+  dns: string;
+  status: string;
+  port: number;
+  edge: string;
+}): string {
   const base = resolve(options.dir);
   return stringify({
     site: {
@@ -72,6 +81,14 @@ export function demoConfigText(options: { dir: string; dns: string; status: stri
       ],
     },
     watch: { listen: options.status, stateDir: resolve(base, 'state') },
+    // The edge: the site on one address that keeps answering while an origin stops (no DNS wait).
+    edge: {
+      listen: options.edge,
+      admin: '127.0.0.1:0',
+      firstByteTimeout: '1s',
+      accessLog: false,
+      cache: { dir: resolve(base, 'edge-cache') },
+    },
   });
 }
 
@@ -126,8 +143,15 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     throw new OutlastError('invalid_argument', `--port ${options.port}: expected a port number`);
   }
   parseListen(options.dns);
+  parseListen(options.edge);
   const status = parseListen(options.status);
-  const text = demoConfigText({ dir: options.dir, dns: options.dns, status: options.status, port });
+  const text = demoConfigText({
+    dir: options.dir,
+    dns: options.dns,
+    status: options.status,
+    port,
+    edge: options.edge,
+  });
   if (options.verbose) out(`# the demo's config\n${text}`);
   const { config } = parseConfig(text, '<demo config>');
 
@@ -145,6 +169,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   const logger = componentLogger('demo');
   let watcher: Watcher | undefined;
   let server: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  let edge: RunningEdge | undefined;
   try {
     for (const origin of config.origins) await origins.start(origin.id);
     watcher = new Watcher({ config, logger });
@@ -158,10 +183,14 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
       logger,
       demo: origins,
     });
+    edge = await startEdge({ config, healthView: watcher.healthView(), logger });
+    watcher.attachEdge(edge);
+    watcher.metrics.include(edge.registry);
     const [dnsHost, dnsPort] = [parseListen(options.dns).host, parseListen(options.dns).port];
     out('');
     out('outlast demo is running. Ctrl-C stops everything it started.');
     out(`  the site, on two origins:  ${config.origins.map((origin) => `${origin.url}/`).join('   ')}`);
+    out(`  the site, through the edge: ${edge.urls[0]}/   (keeps loading while you stop an origin)`);
     out(`  the name that moves:       dig @${dnsHost} -p ${dnsPort} ${NAME} +short`);
     // The token in the fragment, which a browser never sends: the page takes it and unlocks.
     out(`  the dashboard:             ${dashboardLink(server.url, token)}   (the link unlocks its buttons)`);
@@ -173,11 +202,12 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
       `  expected failover time:    ~${watcher.status().expectedFailoverSeconds} s for a browser (here DNS itself moves in ~2 s)`,
     );
     out('');
-    if (options.drill) return await drill(config, origins, { host: dnsHost, port: dnsPort });
+    if (options.drill) return await drill(config, origins, { host: dnsHost, port: dnsPort }, edge.urls[0]!);
     await waitForQuit(origins, options.keys !== false);
     out('\nstopping…');
     return EXIT.ok;
   } finally {
+    await edge?.close();
     await server?.close();
     await watcher?.stop();
     await origins.stopAll();
@@ -239,11 +269,14 @@ async function drill(
   config: Config,
   origins: LocalOrigins,
   dns: { host: string; port: number },
+  edgeUrl: string,
 ): Promise<number> {
   const [primary, secondary] = config.origins as [Config['origins'][number], Config['origins'][number]];
   out(
     `drill: stopping ${primary.id}, then starting it again, timed with real DNS queries to ${dns.host}:${dns.port}`,
   );
+  // A visitor of the edge all along: a page every 50 ms while the origin stops and comes back.
+  const visitor = visitEdge(`${edgeUrl}/`);
   const report = await runDrill(
     { ...dns, name: NAME },
     {
@@ -254,6 +287,7 @@ async function drill(
     },
     origins,
   );
+  const visits = await visitor.stop();
   const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const health = config.health;
   out('');
@@ -267,8 +301,35 @@ async function drill(
       `(up after ${health.rise} passes, then the ${config.failover.holdDown / 1000} s hold-down since the failover)`,
   );
   out(`  DNS:      ${report.queries} queries, ${report.unanswered} unanswered`);
+  out(`  edge:     ${visits.total} page loads through ${edgeUrl}/ meanwhile, ${visits.failed} failed`);
   out(
     `  a browser would follow after about ${seconds(report.failoverMs + config.dns!.ttl * 1000 + 60_000)} (this + the TTL + its 60 s DNS cache)`,
   );
-  return report.unanswered === 0 ? EXIT.ok : EXIT.failed;
+  return report.unanswered === 0 && visits.failed === 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** Loads `url` every 50 ms until stopped, counting the loads and the ones that failed. */
+function visitEdge(url: string): { stop(): Promise<{ total: number; failed: number }> } {
+  const counts = { total: 0, failed: 0 };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      counts.total += 1;
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        await response.arrayBuffer();
+        if (response.status !== 200) counts.failed += 1;
+      } catch {
+        counts.failed += 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return counts;
+    },
+  };
 }
