@@ -156,21 +156,23 @@ export class Fetcher {
     body: AsyncIterable<Buffer> & { destroy(error?: Error): void },
     wanted: WantedBody,
   ): Promise<CachedBody | undefined> {
+    // Each chunk is counted and hashed on the way; the sha256 is checked once the body ends.
     const hash = createHash('sha256');
     let size = 0;
-    const tooLong = () =>
-      new NotTheBytes('mismatch', `body longer than the manifest's ${wanted.size} bytes`, false);
-    if (wanted.size <= IN_MEMORY_FETCH_BYTES) {
-      const chunks: Buffer[] = [];
+    const counted = async function* (): AsyncGenerator<Buffer> {
       for await (const chunk of body) {
         size += chunk.length;
         if (size > wanted.size) {
           body.destroy();
-          throw tooLong();
+          throw new NotTheBytes('mismatch', `body longer than the manifest's ${wanted.size} bytes`, false);
         }
         hash.update(chunk);
-        chunks.push(chunk);
+        yield chunk;
       }
+    };
+    if (wanted.size <= IN_MEMORY_FETCH_BYTES) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of counted()) chunks.push(chunk);
       this.check(hash.digest('hex'), size, wanted);
       const buffer = Buffer.concat(chunks, size);
       await this.options.cache.put(wanted.sha256, buffer);
@@ -179,13 +181,7 @@ export class Fetcher {
     const temp = this.options.cache.tempPath();
     const file = createWriteStream(temp);
     try {
-      for await (const chunk of body) {
-        size += chunk.length;
-        if (size > wanted.size) {
-          body.destroy();
-          throw tooLong();
-        }
-        hash.update(chunk);
+      for await (const chunk of counted()) {
         if (!file.write(chunk)) await once(file, 'drain');
       }
       file.end();

@@ -21,17 +21,11 @@ import type { AccessLog } from './access-log.ts';
 import type { EdgeConfig } from './options.ts';
 import { type RespondContext, respond } from './respond.ts';
 import type { EdgeStats } from './stats.ts';
+import type { TlsManager } from './tls.ts';
 import type { EdgeStatus, EdgeTlsStatus } from './types.ts';
 
-/** What the listeners need of the certificate side (src/edge/tls.ts's TlsManager). */
-export interface CertificateSource {
-  /** Loads or issues the first certificate; HTTP-01 challenges must be answered meanwhile. */
-  start(): Promise<void>;
-  current(): { cert: string; key: string };
-  onChange(listener: () => void): () => void;
-  challenge(token: string): string | undefined;
-  status(): EdgeTlsStatus;
-}
+/** What the listeners need of the certificate side. */
+export type CertificateSource = Pick<TlsManager, 'start' | 'current' | 'onChange' | 'challenge' | 'status'>;
 
 export interface ListenerOptions {
   edge: EdgeConfig;

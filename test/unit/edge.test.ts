@@ -239,6 +239,34 @@ describe('outlast edge and a new deploy', () => {
   });
 });
 
+describe('outlast edge and large files', () => {
+  test('a body past the in-memory limit goes through a file, verified, and serves ranges from disk', async () => {
+    // 9 MiB: fetched to a temp file of the cache (past 8 MiB), kept on disk only (past 1 MiB).
+    const big = Buffer.alloc(9 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    const setup = setupFsDeploy({ origins: 1, files: { 'index.html': 'home\n', 'big.bin': big } });
+    const servers: RunningServer[] = [];
+    let edge: RunningEdge | undefined;
+    try {
+      await runDeploy({ config: setup.config });
+      servers.push(await startServer({ dir: setup.origins[0]!, host: '127.0.0.1', port: 0 }));
+      edge = await startEdge({ config: edgeConfig(setup, servers, join(setup.root, 'cache')) });
+      const whole = await get(edge, '/big.bin');
+      assert.equal(whole.status, 200);
+      assert.equal(whole.headers.get('x-outlast-source'), 'o0');
+      assert.equal(sha256(whole.body), sha256(big));
+      const range = await get(edge, '/big.bin', { range: 'bytes=8192-8199' });
+      assert.equal(range.status, 206);
+      assert.equal(range.headers.get('x-outlast-source'), 'cache');
+      assert.deepEqual(range.body, big.subarray(8192, 8200));
+    } finally {
+      await edge?.close();
+      await Promise.all(servers.map((server) => server.close()));
+      setup.cleanup();
+    }
+  });
+});
+
 describe('edge cores', () => {
   test('chooseRelease: the release made live last, from the origins that name it', () => {
     const beacon = (release: string, deployedAt: string) => ({

@@ -6,6 +6,7 @@ import { formatDuration } from '../../util/duration.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
 import type { GlobalOptions } from '../options.ts';
+import { untilStopSignal } from '../signals.ts';
 
 export async function edgeCommand(
   options: GlobalOptions & { listen?: string; admin?: string },
@@ -37,18 +38,7 @@ export async function edgeCommand(
       : `release ${status.release.id} (${status.release.files} files), cache ${edge.cache.dir}`,
   );
   say(`status: ${running.adminUrl}/status   metrics: ${running.adminUrl}/metrics`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      say(`${signal}: stopping`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
+  say(`${await untilStopSignal()}: stopping`);
   await running.close();
   return EXIT.ok;
 }

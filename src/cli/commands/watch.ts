@@ -8,6 +8,7 @@ import { formatDuration } from '../../util/duration.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
 import type { GlobalOptions } from '../options.ts';
+import { untilStopSignal } from '../signals.ts';
 import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -38,7 +39,13 @@ export async function watchCommand(
   const detach: (() => void)[] = [];
   if (options.edge) {
     try {
-      edge = await startEdge({ config, healthView: watcher.healthView(), logger: componentLogger('edge') });
+      // stdout is the watcher's timeline: the access log goes with the logs, to stderr.
+      edge = await startEdge({
+        config,
+        healthView: watcher.healthView(),
+        logger: componentLogger('edge'),
+        accessLogWrite: (text) => process.stderr.write(text),
+      });
     } catch (error) {
       await server.close();
       await watcher.stop();
@@ -60,18 +67,7 @@ export async function watchCommand(
       `edge: serving ${config.site.hostname} at ${edge.urls.join(' and ')}, using this watcher's health checks`,
     );
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      out(`\n${signal}: stopping`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
+  out(`\n${await untilStopSignal()}: stopping`);
   unsubscribe();
   for (const undo of detach) undo();
   await edge?.close();
