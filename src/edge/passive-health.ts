@@ -42,6 +42,12 @@ export class PassiveHealth {
     return rest.length === 0 ? usable : [...usable, ...rest];
   }
 
+  /** No origin is usable (every one skipped or down): what is served comes from the cache alone. */
+  noneUsable(): boolean {
+    for (const id of this.ids) if (this.usable(id)) return false;
+    return true;
+  }
+
   usable(id: string): boolean {
     const slot = this.slots.get(id);
     if (slot === undefined) return false;

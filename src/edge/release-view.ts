@@ -26,6 +26,14 @@ export interface EdgeRelease {
   manifest: Manifest;
   files: ReadonlyMap<string, ManifestEntry>;
   bytes: number;
+  /** `deployedAt`, every file's Last-Modified (an HTTP date once, not per request). */
+  lastModified: Date;
+  lastModifiedHttp: string;
+}
+
+function times(deployedAt: string): { lastModified: Date; lastModifiedHttp: string } {
+  const lastModified = new Date(deployedAt);
+  return { lastModified, lastModifiedHttp: lastModified.toUTCString() };
 }
 
 /** One origin's beacon at the last poll. */
@@ -147,6 +155,7 @@ export class ReleaseView {
       manifest: manifest.manifest,
       files,
       bytes,
+      ...times(beacon.deployedAt),
     };
     this.options.logger.info(
       { release: choice.release, previous: previous?.id, files: files.size },
@@ -239,6 +248,7 @@ function restore(saved: unknown, now: number): EdgeRelease | undefined {
       manifest,
       files,
       bytes,
+      ...times(value.deployedAt),
     };
   } catch {
     return undefined;

@@ -85,9 +85,9 @@ export async function respond(context: RespondContext, req: EdgeRequest, res: Ed
     }
     return notFound(context, release, req, res, served, 404);
   }
-  const validators: Validators = { etag: `"${entry.sha256}"`, lastModified: new Date(release.deployedAt) };
+  const validators: Validators = { etag: `"${entry.sha256}"`, lastModified: release.lastModified };
   res.setHeader('ETag', validators.etag);
-  res.setHeader('Last-Modified', validators.lastModified.toUTCString());
+  res.setHeader('Last-Modified', release.lastModifiedHttp);
   res.setHeader('Accept-Ranges', 'bytes');
   if (entry.headers.cacheControl !== undefined) res.setHeader('Cache-Control', entry.headers.cacheControl);
   const precondition = evaluatePreconditions(req.headers, validators);
@@ -122,12 +122,11 @@ async function bodyOf(
   served: Served,
 ): Promise<CachedBody | undefined> {
   const wanted = { key, sha256: entry.sha256, size: entry.size };
-  const allDown = context.health.order().every((id) => !context.health.usable(id));
   const held = context.fetcher.cached(wanted);
   if (held !== undefined) {
     served.source = 'cache';
     served.cacheHit = true;
-    served.cacheOnly = allDown;
+    served.cacheOnly = context.health.noneUsable();
     if (held.buffer !== undefined) return held;
     const buffer = await context.cache.warmMemory(held.sha256);
     return buffer === undefined ? held : { ...held, buffer };

@@ -21,6 +21,10 @@ export class EdgeStats {
   hits = 0;
   misses = 0;
   private readonly origins = new Map<string, OriginCounts>();
+  private readonly children = new Map<
+    string,
+    { requests: { inc(): void }; bytes: { inc(value: number): void } }
+  >();
 
   private readonly requests = new Counter({
     name: 'outlast_edge_requests_total',
@@ -84,8 +88,18 @@ export class EdgeStats {
   request(served: Served): void {
     this.total += 1;
     const source = served.source ?? 'none';
-    this.requests.inc({ source, status: `${Math.floor(served.status / 100)}xx` });
-    if (served.bytes > 0) this.bytes.inc({ source }, served.bytes);
+    const key = `${source} ${served.status}`;
+    let children = this.children.get(key);
+    if (children === undefined) {
+      // prom-client hashes the labels at every inc: done once per source and status instead.
+      children = {
+        requests: this.requests.labels({ source, status: `${Math.floor(served.status / 100)}xx` }),
+        bytes: this.bytes.labels({ source }),
+      };
+      this.children.set(key, children);
+    }
+    children.requests.inc();
+    if (served.bytes > 0) children.bytes.inc(served.bytes);
     if (served.status >= 500) this.errors += 1;
     if (served.source === undefined && served.status < 500) return;
     if (served.cacheHit) this.hits += 1;
