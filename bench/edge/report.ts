@@ -114,21 +114,21 @@ export function markdown(report: Report): string {
       .map(([k, v]) => `${k} ${v}`)
       .join('; ')}.`,
     '',
-    '| front | scenario | requests | req/s | p50 ms | p99 ms | max ms | failed | front CPU µs/req | Swift CPU µs/req | origin requests A / B | cache hits |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| front | scenario | requests | req/s | p50 ms | p99 ms | max ms | failed | front CPU µs/req | Swift CPU µs/req | origin requests A / B | cache hits | other load (cores) |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   );
   for (const row of report.rows) {
     const r = row.result;
     if (!r) {
       lines.push(
-        `| ${row.front} | ${row.scenario} | FAILED: ${cell(row.error ?? '?').slice(0, 200)} | | | | | | | | | |`,
+        `| ${row.front} | ${row.scenario} | FAILED: ${cell(row.error ?? '?').slice(0, 200)} | | | | | | | | | | |`,
       );
       continue;
     }
     const origin = row.originRequests ? `${row.originRequests.a} / ${row.originRequests.b}` : '–';
     const hits = row.cacheHitRatio === null ? '–' : `${(row.cacheHitRatio * 100).toFixed(1)} %`;
     lines.push(
-      `| ${row.front} | ${row.scenario} | ${r.requests} | ${fixed(r.rps, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 0)} | ${failedCell(r)} | ${fixed(r.frontCpuUsPerRequest, 0)} | ${fixed(r.originCpuUsPerRequest, 0)} | ${origin} | ${hits} |`,
+      `| ${row.front} | ${row.scenario} | ${r.requests} | ${fixed(r.rps, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 0)} | ${failedCell(r)} | ${fixed(r.frontCpuUsPerRequest, 0)} | ${fixed(r.originCpuUsPerRequest, 0)} | ${origin} | ${hits} | ${fixed(r.otherCores, 2)} |`,
     );
   }
   lines.push(

@@ -212,6 +212,7 @@ async function main(): Promise<Report> {
         `${cpus().length} cores: uncached and failover figures are mostly Swift’s speed, and every front competes with wrk for CPU.`,
       `nginx runs ${workers} worker process${workers > 1 ? 'es' : ''} (the edge is one Node.js process); its CPU per request counts the master and the workers.`,
       'CPU per request: utime + stime (/proc/PID/stat, 10 ms ticks) of the front’s processes over the measured run, ÷ wrk’s requests; Swift CPU: all servers of both clusters, memcached included.',
+      'other load (cores): CPU that processes other than the fronts, Swift, wrk and the bench used during the measured run (/proc/stat), in cores: other work on the machine, which disturbs a run when it is high.',
       'origin requests A / B: client requests in each Swift proxy’s log during the measured run (the edge’s own beacon polls included).',
       `failed: wrk’s non-2xx/3xx answers plus its socket errors (connect, read, write, timeout at ${WRK_TIMEOUT_SECONDS} s); a request that fails over after a frozen origin’s ${FIRST_BYTE_SECONDS} s is slow, not failed.`,
       `nginx: upstream A then B (backup), max_fails=1 fail_timeout=${COOLDOWN_SECONDS}s, proxy_connect_timeout and proxy_read_timeout ${FIRST_BYTE_SECONDS}s (the edge’s firstByteTimeout), keepalive to the upstream, proxy_cache_valid 200 1h ignoring Cache-Control (the edge keeps every file of the release too); its cache was filled by one GET of every file before the cached runs.`,

@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineBusySeconds } from '../failover/cpu.ts';
 import { cpuMeter, startTracked, stopTracked } from './processes.ts';
 
 export const WRK = '/usr/bin/wrk';
@@ -52,6 +53,11 @@ export interface WrkResult {
   /** µs of the front's CPU per request (and of the Swift servers', for the origins). */
   frontCpuUsPerRequest: number;
   originCpuUsPerRequest: number;
+  /** wrk's own CPU seconds. */
+  wrkCpuSeconds: number;
+  /** Cores' worth of CPU that processes other than the fronts, the origins, wrk and the bench
+   * used during the run (other work on the machine: the run was disturbed when it is high). */
+  otherCores: number;
   command: string;
   /** wrk's own output (the --latency distribution), for the JSON. */
   text: string;
@@ -83,7 +89,11 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   ];
   const frontCpu = cpuMeter(options.frontPids);
   const originCpu = cpuMeter(options.originPids);
+  const busyBefore = machineBusySeconds();
+  const selfBefore = process.cpuUsage();
+  const began = performance.now();
   const wrk = startTracked('wrk', WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrkCpu = cpuMeter(() => [wrk.pid]);
   let text = '';
   wrk.child.stdout?.on('data', (chunk: Buffer) => {
     text += chunk.toString('utf8');
@@ -97,6 +107,16 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   clearTimeout(guard);
   const frontCpuSeconds = frontCpu.end();
   const originCpuSeconds = originCpu.end();
+  const wrkCpuSeconds = wrkCpu.end();
+  const self = process.cpuUsage(selfBefore);
+  const wall = (performance.now() - began) / 1000;
+  const other =
+    machineBusySeconds() -
+    busyBefore -
+    frontCpuSeconds -
+    originCpuSeconds -
+    wrkCpuSeconds -
+    (self.user + self.system) / 1e6;
   const line = text.split('\n').find((l) => l.startsWith('EDGE-BENCH-JSON '));
   if (code !== 0 || line === undefined) throw new Error(`wrk ${args.join(' ')} failed (${code}):\n${text}`);
   const json = JSON.parse(line.slice('EDGE-BENCH-JSON '.length)) as Record<string, number>;
@@ -122,6 +142,8 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
     originCpuSeconds,
     frontCpuUsPerRequest: perRequest(frontCpuSeconds),
     originCpuUsPerRequest: perRequest(originCpuSeconds),
+    wrkCpuSeconds,
+    otherCores: wall > 0 ? Math.max(0, other) / wall : 0,
     command: `wrk ${args.map((a) => (a === SCRIPT ? 'bench/edge/paths.lua' : a)).join(' ')}`,
     text: text.replace(line, '').trim(),
   };
