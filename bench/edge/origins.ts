@@ -1,6 +1,6 @@
 /**
  * The origins of bench/edge: two Swift clusters (test/servers/swift.ts: A on 127.0.0.2, B on
- * 127.0.0.3), the site (bench/deploy/site.ts, plus one 1 MiB file) deployed to both with one
+ * 127.0.0.3), the site (bench/deploy/site.ts, plus eight 1 MiB files) deployed to both with one
  * config through `outlast setup --create` (public read) and `outlast deploy`, and what a failover
  * run does to A's proxy: SIGKILL and a restart, SIGSTOP and SIGCONT, all by the PID swift.sh
  * recorded in DATA/run/pids.
@@ -17,7 +17,9 @@ import { startTracked } from './processes.ts';
 
 /** The same container on both clusters, so that nginx maps every path under one upstream path. */
 export const CONTAINER = 'edge-bench';
-export const BIG_KEY = 'assets/big/one-megabyte.bin';
+/** The 1 MiB files: the first is "the 1 MB file" of the cached runs; the uncached runs walk all of
+ * them, since one file of 1 MiB would fit the uncached edge's 1 MB cache. */
+export const BIG_KEYS = Array.from({ length: 8 }, (_, i) => `assets/big/one-megabyte-${i}.bin`);
 const BIG_SIZE = 1024 * 1024;
 /** "Small": the site's files up to this size. */
 export const SMALL_MAX_BYTES = 16 * 1024;
@@ -38,15 +40,16 @@ export async function startOrigins(): Promise<Origins> {
   throw [a, b].find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
 }
 
-/** The site, plus one 1 MiB file of noise (a png-like file of site.ts, so it is deterministic). */
+/** The site, plus the 1 MiB files of noise (png-like files of site.ts, so they are deterministic). */
 export function writeBenchSite(dir: string, files: number): GeneratedSite {
   const site = writeSite(dir, files);
-  const big = { key: BIG_KEY, size: BIG_SIZE, kind: 'png' as const };
-  const path = join(dir, ...BIG_KEY.split('/'));
   mkdirSync(join(dir, 'assets', 'big'), { recursive: true });
-  writeFileSync(path, contentOf(big, files, site.seed, 0));
-  site.files.push(big);
-  site.totalBytes += BIG_SIZE;
+  BIG_KEYS.forEach((key, i) => {
+    const big = { key, size: BIG_SIZE, kind: 'png' as const };
+    writeFileSync(join(dir, ...key.split('/')), contentOf(big, files + i, site.seed, 0));
+    site.files.push(big);
+    site.totalBytes += BIG_SIZE;
+  });
   return site;
 }
 

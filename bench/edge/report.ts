@@ -5,7 +5,8 @@ export const SCENARIOS = {
   'cached-small': 'cached small files (≤ 16 KiB), the cache warmed first',
   'cached-1mb': 'one 1 MiB file, cached',
   'uncached-small': 'small files, no cache (the edge: 1 MB cache, none in memory, no warming)',
-  'uncached-1mb': 'the 1 MiB file, no cache (the edge: as for uncached-small)',
+  'uncached-1mb':
+    'eight 1 MiB files in turn, no cache (the edge: as for uncached-small; one 1 MiB file would fit its 1 MB cache)',
   kill: 'small files, uncached, origin A’s Swift proxy SIGKILLed during the run',
   freeze: 'small files, uncached, origin A’s Swift proxy SIGSTOPped during the run (SIGCONT after it)',
 } as const;

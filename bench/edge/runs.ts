@@ -27,7 +27,7 @@ export interface RunSettings {
   warmupSeconds: number;
   /** When the kill or the freeze happens, seconds into the run. */
   failAtSeconds: number;
-  /** Small paths, for probing which origin a front uses. */
+  /** Paths that miss the uncached edge's cache, for probing which origin a front uses. */
   probePaths: string[];
   log: (line: string) => void;
 }
