@@ -42,6 +42,8 @@ export class BlobCache {
   private memoryBytes = 0;
   private pinned: ReadonlySet<string> = new Set();
   private tempCounter = 0;
+  /** Shard folders known to exist (made once, not at every put). */
+  private readonly shards = new Set<string>();
   readonly blobsDir: string;
   private readonly tempDir: string;
 
@@ -57,6 +59,7 @@ export class BlobCache {
     await mkdir(this.tempDir, { recursive: true });
     const found: { sha: string; size: number; mtime: number }[] = [];
     for (const shard of await readdir(this.blobsDir)) {
+      this.shards.add(shard);
       for (const name of await readdir(join(this.blobsDir, shard)).catch(() => [] as string[])) {
         if (!SHA256_HEX.test(name) || !name.startsWith(shard)) continue;
         const info = await stat(join(this.blobsDir, shard, name)).catch(() => undefined);
@@ -110,7 +113,11 @@ export class BlobCache {
   /** Moves a verified body written at `tempPath` into the cache. */
   async adopt(sha256: string, tempPath: string, size: number): Promise<void> {
     const path = this.pathOf(sha256);
-    await mkdir(join(this.blobsDir, sha256.slice(0, 2)), { recursive: true });
+    const shard = sha256.slice(0, 2);
+    if (!this.shards.has(shard)) {
+      await mkdir(join(this.blobsDir, shard), { recursive: true });
+      this.shards.add(shard);
+    }
     await rename(tempPath, path);
     if (!this.disk.has(sha256)) this.addDisk(sha256, size);
     await this.evict();

@@ -175,7 +175,12 @@ export class Fetcher {
       for await (const chunk of counted()) chunks.push(chunk);
       this.check(hash.digest('hex'), size, wanted);
       const buffer = Buffer.concat(chunks, size);
-      await this.options.cache.put(wanted.sha256, buffer);
+      // A cache that cannot keep it (disk full) is no failure of the origin: the bytes are served anyway.
+      await this.options.cache
+        .put(wanted.sha256, buffer)
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error }, 'edge: the cache could not keep a body'),
+        );
       return { sha256: wanted.sha256, size, buffer };
     }
     const temp = this.options.cache.tempPath();
@@ -187,7 +192,9 @@ export class Fetcher {
       file.end();
       await once(file, 'finish');
       this.check(hash.digest('hex'), size, wanted);
-      await this.options.cache.adopt(wanted.sha256, temp, size);
+      await this.options.cache.adopt(wanted.sha256, temp, size).catch((error: unknown) => {
+        throw new NotTheBytes('error', `the cache could not keep the body: ${messageOf(error)}`, false);
+      });
       return this.options.cache.get(wanted.sha256);
     } catch (error) {
       file.destroy();
