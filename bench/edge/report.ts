@@ -1,6 +1,9 @@
 /** bench/edge's results: one row per front × scenario, issue 17's targets, and their Markdown. */
 import type { WrkResult } from './wrk.ts';
 
+/** Other work using more than this many cores during a measured run makes it disturbed (⚠). */
+export const DISTURBED_CORES = 0.25;
+
 export const SCENARIOS = {
   'cached-small': 'cached small files (≤ 16 KiB), the cache warmed first',
   'cached-1mb': 'one 1 MiB file, cached',
@@ -129,7 +132,7 @@ export function markdown(report: Report): string {
     const origin = row.originRequests ? `${row.originRequests.a} / ${row.originRequests.b}` : '–';
     const hits = row.cacheHitRatio === null ? '–' : `${(row.cacheHitRatio * 100).toFixed(1)} %`;
     lines.push(
-      `| ${row.front} | ${row.scenario} | ${r.requests} | ${fixed(r.rps, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 0)} | ${failedCell(r)} | ${fixed(r.frontCpuUsPerRequest, 0)} | ${fixed(r.originCpuUsPerRequest, 0)} | ${origin} | ${hits} | ${fixed(r.otherCores, 2)} |`,
+      `| ${row.front} | ${row.scenario} | ${r.requests} | ${fixed(r.rps, 0)} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs, 0)} | ${failedCell(r)} | ${fixed(r.frontCpuUsPerRequest, 0)} | ${fixed(r.originCpuUsPerRequest, 0)} | ${origin} | ${hits} | ${fixed(r.otherCores, 2)}${r.otherCores > DISTURBED_CORES ? ' ⚠' : ''} |`,
     );
   }
   lines.push(

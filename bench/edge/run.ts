@@ -2,7 +2,7 @@
  * bench/edge: `outlast edge` against Debian's nginx in one run, on the same two origins, driven
  * by Debian's wrk (issue 17's benchmark).
  *
- *   npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log]
+ *   npm run bench:edge -- [--duration 10] [--warmup 3] [--retries 2] [--files 2000] [--workers 1] [--access-log]
  *                         [--only nginx,edge] [--skip-build] [--out bench/out]
  *
  * It builds dist/, starts two Swift clusters (A on 127.0.0.2, B on 127.0.0.3), generates the site
@@ -27,7 +27,7 @@ import { type FrontSettings, startEdge, startNginx } from './fronts.ts';
 import { nginxVersion } from './nginx.ts';
 import * as origin from './origins.ts';
 import { stopAllSync } from './processes.ts';
-import { computeGoals, markdown, type Report, type Row } from './report.ts';
+import { computeGoals, DISTURBED_CORES, markdown, type Report, type Row } from './report.ts';
 import { type Front, Runs } from './runs.ts';
 import { pathsFileIn, WRK, WRK_TIMEOUT_SECONDS } from './wrk.ts';
 
@@ -41,6 +41,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
+    retries: { type: 'string', default: '2' },
     files: { type: 'string', default: '2000' },
     workers: { type: 'string', default: '1' },
     'access-log': { type: 'boolean', default: false },
@@ -52,16 +53,17 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    'npm run bench:edge -- [--duration 10] [--warmup 3] [--files 2000] [--workers 1] [--access-log] [--only nginx,edge] [--skip-build] [--out bench/out]\n',
+    'npm run bench:edge -- [--duration 10] [--warmup 3] [--retries 2] [--files 2000] [--workers 1] [--access-log] [--only nginx,edge] [--skip-build] [--out bench/out]\n',
   );
   process.exit(0);
 }
 const seconds = Number(values.duration);
 const warmupSeconds = Number(values.warmup);
+const retries = Number(values.retries);
 const files = Number(values.files);
 const workers = Number(values.workers);
 const only = new Set(values.only.split(','));
-if (!(seconds >= 3) || !(warmupSeconds >= 0) || !(files > 0) || !(workers >= 1)) {
+if (!(seconds >= 3) || !(warmupSeconds >= 0) || !(retries >= 0) || !(files > 0) || !(workers >= 1)) {
   process.stderr.write('bad arguments: --duration (≥ 3), --warmup, --files and --workers take numbers\n');
   process.exit(2);
 }
@@ -139,7 +141,7 @@ async function main(): Promise<Report> {
   // The probes for "is A in use" walk the 1 MiB files: each of them pushes the last one out of the
   // uncached edge's 1 MB cache, so that every probe reaches an origin, whatever the site's size.
   const probePaths = origin.BIG_KEYS.map(origin.pathOf);
-  const runs = new Runs({ origins, seconds, warmupSeconds, failAtSeconds: 2, probePaths, log });
+  const runs = new Runs({ origins, seconds, warmupSeconds, retries, failAtSeconds: 2, probePaths, log });
   const rows: Row[] = [];
   const notes: string[] = [];
   const settings: FrontSettings = {
@@ -222,6 +224,7 @@ async function main(): Promise<Report> {
       `nginx runs ${workers} worker process${workers > 1 ? 'es' : ''} (the edge is one Node.js process); its CPU per request counts the master and the workers.`,
       'CPU per request: utime + stime (/proc/PID/stat, 10 ms ticks) of the front’s processes over the measured run, ÷ wrk’s requests; Swift CPU: all servers of both clusters, memcached included.',
       'other load (cores): CPU that processes other than the fronts, Swift, wrk and the bench used during the measured run (/proc/stat), in cores: other work on the machine, which disturbs a run when it is high.',
+      `⚠: other work used more than ${DISTURBED_CORES} core during the measured run; such a run (failover runs excepted) is repeated up to --retries ${retries} times and the least disturbed attempt kept.`,
       'origin requests A / B: client requests in each Swift proxy’s log during the measured run (the edge’s own beacon polls included).',
       `failed: wrk’s non-2xx/3xx answers plus its socket errors (connect, read, write, timeout at ${WRK_TIMEOUT_SECONDS} s); a request that fails over after a frozen origin’s ${FIRST_BYTE_SECONDS} s is slow, not failed.`,
       `nginx: upstream A then B (backup), max_fails=1 fail_timeout=${COOLDOWN_SECONDS}s, proxy_connect_timeout and proxy_read_timeout ${FIRST_BYTE_SECONDS}s (the edge’s firstByteTimeout), keepalive to the upstream, proxy_cache_valid 200 1h ignoring Cache-Control (the edge keeps every file of the release too); its cache was filled by one GET of every file before the cached runs.`,
