@@ -299,10 +299,10 @@ describe('suggestions', () => {
 });
 
 describe('parseConfig: the edge section', () => {
-  const WITH_URLS = VALID.replace('      path: ../origins/a\n', '      path: ../origins/a\n    url: http://127.0.0.1:8081\n').replace(
-    '      name: shared\n',
-    '      name: shared\n    url: http://127.0.0.1:8082\n',
-  );
+  const WITH_URLS = VALID.replace(
+    '      path: ../origins/a\n',
+    '      path: ../origins/a\n    url: http://127.0.0.1:8081\n',
+  ).replace('      name: shared\n', '      name: shared\n    url: http://127.0.0.1:8082\n');
 
   test('fills defaults and resolves the cache folder and TLS files against the file folder', () => {
     const { config } = parseConfig(
