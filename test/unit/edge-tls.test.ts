@@ -213,8 +213,9 @@ describe('edge.tls acme names', () => {
 
 describe('edge.tls schema', () => {
   const acme = { directory: 'https://acme.example.test/dir', termsOfServiceAgreed: true };
+  // ACME's HTTP-01 needs the plain listener (edge.httpListen); given here so only tls is judged.
   const issues = (tls: unknown) => {
-    const result = edgeSchema.safeParse({ tls });
+    const result = edgeSchema.safeParse({ httpListen: '0.0.0.0:80', tls });
     return result.success
       ? []
       : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
@@ -233,7 +234,7 @@ describe('edge.tls schema', () => {
   });
 
   test('acme defaults and bounds', () => {
-    const parsed = edgeSchema.parse({ tls: { acme } });
+    const parsed = edgeSchema.parse({ httpListen: '0.0.0.0:80', tls: { acme } });
     assert.equal(parsed.tls?.acme?.renewDaysBefore, 30);
     assert.equal(parsed.tls?.acme?.dir, '.outlast/acme');
     assert.notDeepEqual(issues({ acme: { ...acme, termsOfServiceAgreed: false } }), []);
