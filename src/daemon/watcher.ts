@@ -4,6 +4,7 @@
  * it turns probes into events, effects into DNS writes and log lines, and keeps the state folder
  * up to date.
  */
+import type { Registry } from 'prom-client';
 import type { ClusterMember, ClusterStatus } from '../cluster/member.ts';
 import type { Config, DnsProviderConfig, OriginConfig } from '../config/schema.ts';
 import { createDnsProvider } from '../dns/index.ts';
@@ -80,6 +81,8 @@ export interface WatcherOptions {
 export interface EdgeStatusSource {
   /** Called on every GET status: must be cheap. A throw is logged and that edge left out. */
   status(): EdgeStatus;
+  /** Its Prometheus metrics, served with the watcher's on /metrics while attached. */
+  registry?: Registry;
 }
 
 export type WatchAction =
@@ -369,8 +372,10 @@ export class Watcher {
   attachEdge(source: EdgeStatusSource): () => void {
     const entry = { source };
     this.edges.add(entry);
+    const excludeMetrics = source.registry === undefined ? undefined : this.metrics.include(source.registry);
     return () => {
       this.edges.delete(entry);
+      excludeMetrics?.();
     };
   }
 

@@ -138,7 +138,7 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
               bytes: release.bytes,
             },
           }),
-      cacheOnly: order.every((id) => !health.usable(id)),
+      cacheOnly: health.noneUsable(),
       origins: order.map((id) => {
         const seen = beacons.get(id);
         const described = health.describe(id);
@@ -189,7 +189,6 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
     listeners = await startListeners({
       ...(certificates === undefined ? {} : { certificates }),
       edge,
-      names: [config.site.hostname],
       respond: { view, fetcher, cache, health, requestTimeoutMs: edge.requestTimeout, extraHeaders: {} },
       stats,
       accessLog: edge.accessLog ? new AccessLog(options.accessLogWrite) : undefined,

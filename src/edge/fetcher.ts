@@ -17,7 +17,7 @@ import { messageOf } from '../errors.ts';
 import { blobKey } from '../release/types.ts';
 import type { Logger } from '../util/log.ts';
 import type { BlobCache, CachedBody } from './cache.ts';
-import type { OriginClient } from './origin-client.ts';
+import { failureOf, type OriginClient } from './origin-client.ts';
 import type { PassiveHealth } from './passive-health.ts';
 
 /** Bodies up to this size are gathered in memory while verified; larger ones go through a file. */
@@ -215,22 +215,7 @@ export class Fetcher {
 
   private describe(origin: string, error: unknown, deadline: AbortSignal): Attempt {
     if (error instanceof NotTheBytes) return { origin, outcome: error.outcome, detail: error.message };
-    const code = (error as { code?: string }).code;
     if (deadline.aborted) return { origin, outcome: 'timeout', detail: 'the request deadline passed' };
-    switch (code) {
-      case 'UND_ERR_HEADERS_TIMEOUT':
-        return { origin, outcome: 'timeout', detail: 'no answer within the first-byte timeout' };
-      case 'UND_ERR_BODY_TIMEOUT':
-        return { origin, outcome: 'timeout', detail: 'the body stalled past the idle timeout' };
-      case 'UND_ERR_CONNECT_TIMEOUT':
-        return { origin, outcome: 'connect', detail: 'connect timed out' };
-      case 'ECONNREFUSED':
-        return { origin, outcome: 'connect', detail: 'connection refused' };
-      case 'ECONNRESET':
-      case 'UND_ERR_SOCKET':
-        return { origin, outcome: 'connect', detail: 'connection closed by the origin' };
-      default:
-        return { origin, outcome: 'error', detail: messageOf(error) };
-    }
+    return { origin, ...failureOf(error) };
   }
 }

@@ -14,8 +14,8 @@ import {
   type ServerHttp2Session,
 } from 'node:http2';
 import { isIP } from 'node:net';
-import { parseListen } from '../cli/commands/serve.ts';
 import { OutlastError } from '../errors.ts';
+import { parseListen } from '../util/listen.ts';
 import type { Logger } from '../util/log.ts';
 import type { AccessLog } from './access-log.ts';
 import type { EdgeConfig } from './options.ts';
@@ -29,7 +29,6 @@ export type CertificateSource = Pick<TlsManager, 'start' | 'current' | 'onChange
 
 export interface ListenerOptions {
   edge: EdgeConfig;
-  names: string[];
   respond: RespondContext;
   stats: EdgeStats;
   accessLog: AccessLog | undefined;
@@ -63,10 +62,11 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
       // The plain listener first: ACME's HTTP-01 challenges reach it while the first certificate is issued.
       let httpsPort: number | undefined;
       if (edge.httpListen !== undefined) {
+        const site = siteHandler(options, options.respond);
         const plain = createServer((req, res) => {
           if (answerChallenge(req, res, certificates)) return;
           if (edge.tls?.redirectHttp && httpsPort !== undefined) return redirect(req, res, httpsPort);
-          siteHandler(options, options.respond)(req, res);
+          site(req, res);
         });
         plain.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
         const bound = await listen(plain, edge.httpListen, 'edge.httpListen');
@@ -209,7 +209,7 @@ function hstsHeader(hsts: NonNullable<EdgeConfig['tls']>['hsts']): string | unde
 
 /** Listens on HOST:PORT; resolves with `host:port` as bound (port 0 picks one). */
 function listen(server: AnyServer, where: string, what: string): Promise<string> {
-  const { host, port } = parseListen(where);
+  const { host, port } = parseListen(where, what);
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(

@@ -10,6 +10,8 @@
  */
 import { isIP } from 'node:net';
 import { Pool } from 'undici';
+import { messageOf } from '../errors.ts';
+import { CODE_BY_ERRNO } from '../storage/network-errors.ts';
 import type { EdgeOrigin } from './types.ts';
 
 export interface OriginClientOptions {
@@ -85,4 +87,33 @@ export class OriginClient {
   async close(): Promise<void> {
     await this.pool.destroy().catch(() => undefined);
   }
+}
+
+/** Why a request to an origin failed, for people and for the edge's counters. */
+export interface OriginFailure {
+  outcome: 'connect' | 'timeout' | 'error';
+  detail: string;
+}
+
+const DETAILS: Readonly<Record<string, OriginFailure>> = {
+  UND_ERR_HEADERS_TIMEOUT: { outcome: 'timeout', detail: 'no answer within the first-byte timeout' },
+  UND_ERR_BODY_TIMEOUT: { outcome: 'timeout', detail: 'the body stalled past the idle timeout' },
+  UND_ERR_CONNECT_TIMEOUT: { outcome: 'connect', detail: 'connect timed out' },
+  ECONNREFUSED: { outcome: 'connect', detail: 'connection refused' },
+  ECONNRESET: { outcome: 'connect', detail: 'connection closed by the origin' },
+  UND_ERR_SOCKET: { outcome: 'connect', detail: 'connection closed by the origin' },
+};
+
+/**
+ * What a failed `get` means: the edge's own wording for the common cases, else the storage
+ * drivers' errno table (src/storage/network-errors.ts) for which kind it is.
+ */
+export function failureOf(error: unknown): OriginFailure {
+  const code = (error as { code?: string }).code ?? '';
+  const known = DETAILS[code];
+  if (known !== undefined) return known;
+  if ((error as Error).name === 'TimeoutError') return { outcome: 'timeout', detail: 'timed out' };
+  const kind = CODE_BY_ERRNO[code];
+  const outcome = kind === 'timeout' ? 'timeout' : kind === 'unavailable' ? 'connect' : 'error';
+  return { outcome, detail: messageOf(error) };
 }

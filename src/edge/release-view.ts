@@ -8,13 +8,11 @@
  * in the cache folder, so an edge restarted during such an outage serves the same release from its
  * cache. The beacon reads double as the background try of origins that passive health skips.
  */
-import { createHash } from 'node:crypto';
-import { messageOf } from '../errors.ts';
-import { parseBeacon, parseManifest } from '../release/manifest.ts';
+import { parseBeacon, parseManifest, releaseIdOf } from '../release/manifest.ts';
 import { BEACON_KEY, type Beacon, type Manifest, type ManifestEntry, manifestKey } from '../release/types.ts';
 import type { Logger } from '../util/log.ts';
 import type { BlobCache } from './cache.ts';
-import type { OriginClient } from './origin-client.ts';
+import { failureOf, type OriginClient } from './origin-client.ts';
 import type { PassiveHealth } from './passive-health.ts';
 
 export interface EdgeRelease {
@@ -31,9 +29,29 @@ export interface EdgeRelease {
   lastModifiedHttp: string;
 }
 
-function times(deployedAt: string): { lastModified: Date; lastModifiedHttp: string } {
+/** The release to serve: the manifest's files by key, their bytes, Last-Modified formatted once. */
+function releaseOf(
+  id: string,
+  deployedAt: string,
+  manifestSha256: string,
+  manifest: Manifest,
+  now: number,
+): EdgeRelease {
+  const files = new Map(Object.entries(manifest.files));
+  let bytes = 0;
+  for (const entry of files.values()) bytes += entry.size;
   const lastModified = new Date(deployedAt);
-  return { lastModified, lastModifiedHttp: lastModified.toUTCString() };
+  return {
+    id,
+    deployedAt,
+    manifestSha256,
+    since: new Date(now).toISOString(),
+    manifest,
+    files,
+    bytes,
+    lastModified,
+    lastModifiedHttp: lastModified.toUTCString(),
+  };
 }
 
 /** One origin's beacon at the last poll. */
@@ -46,7 +64,7 @@ export interface BeaconSeen {
 /** The release to serve from what the beacons say: undefined when no beacon was read. Pure. */
 export function chooseRelease(
   seen: readonly BeaconSeen[],
-): { release: string; manifestSha256: string; from: string[] } | undefined {
+): { release: string; manifestSha256: string; deployedAt: string; from: string[] } | undefined {
   let best: BeaconSeen['beacon'] | undefined;
   for (const { beacon } of seen) {
     if (beacon === undefined) continue;
@@ -55,7 +73,12 @@ export function chooseRelease(
   if (best === undefined) return undefined;
   const chosen = best;
   const from = seen.filter((s) => s.beacon?.release === chosen.release).map((s) => s.origin);
-  return { release: chosen.release, manifestSha256: chosen.manifestSha256, from };
+  return {
+    release: chosen.release,
+    manifestSha256: chosen.manifestSha256,
+    deployedAt: chosen.deployedAt,
+    from,
+  };
 }
 
 export interface ReleaseViewOptions {
@@ -143,28 +166,21 @@ export class ReleaseView {
     const manifest = await this.readManifest(choice);
     if (manifest === undefined) return;
     const previous = this.release;
-    const files = new Map(Object.entries(manifest.manifest.files));
-    let bytes = 0;
-    for (const entry of files.values()) bytes += entry.size;
-    const beacon = results.find((s) => s.beacon?.release === choice.release)!.beacon!;
-    this.release = {
-      id: choice.release,
-      deployedAt: beacon.deployedAt,
-      manifestSha256: choice.manifestSha256,
-      since: new Date(now).toISOString(),
-      manifest: manifest.manifest,
-      files,
-      bytes,
-      ...times(beacon.deployedAt),
-    };
+    this.release = releaseOf(
+      choice.release,
+      choice.deployedAt,
+      choice.manifestSha256,
+      manifest.manifest,
+      now,
+    );
     this.options.logger.info(
-      { release: choice.release, previous: previous?.id, files: files.size },
+      { release: choice.release, previous: previous?.id, files: this.release.files.size },
       'edge: serving a new release',
     );
     await this.options.cache
       .saveRelease({
         id: choice.release,
-        deployedAt: beacon.deployedAt,
+        deployedAt: choice.deployedAt,
         manifestSha256: choice.manifestSha256,
         manifest: manifest.json,
       })
@@ -180,22 +196,21 @@ export class ReleaseView {
       const beacon = parseBeacon(bytes, `origin ${origin}: ${BEACON_KEY}`);
       return { origin, beacon };
     } catch (error) {
-      return { origin, error: describe(error) };
+      return { origin, error: failureOf(error).detail };
     }
   }
 
   private async readManifest(choice: { release: string; manifestSha256: string; from: string[] }) {
     for (const origin of choice.from) {
       try {
-        const bytes = await this.read(origin, manifestKey(choice.release));
-        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        const json = (await this.read(origin, manifestKey(choice.release))).toString('utf8');
+        const { sha256 } = releaseIdOf(json);
         if (sha256 !== choice.manifestSha256)
           throw new Error(`manifest sha256 ${sha256.slice(0, 12)}… is not the beacon's`);
-        const json = bytes.toString('utf8');
         return { manifest: parseManifest(json, `origin ${origin}: ${manifestKey(choice.release)}`), json };
       } catch (error) {
         this.options.logger.warn(
-          { origin, release: choice.release, error: describe(error) },
+          { origin, release: choice.release, error: failureOf(error).detail },
           'edge: could not read the manifest',
         );
       }
@@ -216,13 +231,6 @@ export class ReleaseView {
   }
 }
 
-function describe(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || (error as Error).name === 'TimeoutError') return 'timed out';
-  return messageOf(error);
-}
-
 /** The saved release, checked again (its manifest against its sha256). */
 function restore(saved: unknown, now: number): EdgeRelease | undefined {
   if (typeof saved !== 'object' || saved === null) return undefined;
@@ -233,23 +241,11 @@ function restore(saved: unknown, now: number): EdgeRelease | undefined {
     typeof value.deployedAt !== 'string'
   )
     return undefined;
-  const sha256 = createHash('sha256').update(value.manifest, 'utf8').digest('hex');
-  if (sha256 !== value.manifestSha256 || value.id !== `r${sha256.slice(0, 20)}`) return undefined;
+  const { releaseId, sha256 } = releaseIdOf(value.manifest);
+  if (sha256 !== value.manifestSha256 || value.id !== releaseId) return undefined;
   try {
     const manifest = parseManifest(value.manifest, 'the edge cache: release.json');
-    const files = new Map(Object.entries(manifest.files));
-    let bytes = 0;
-    for (const entry of files.values()) bytes += entry.size;
-    return {
-      id: value.id,
-      deployedAt: value.deployedAt,
-      manifestSha256: sha256,
-      since: new Date(now).toISOString(),
-      manifest,
-      files,
-      bytes,
-      ...times(value.deployedAt),
-    };
+    return releaseOf(value.id, value.deployedAt, sha256, manifest, now);
   } catch {
     return undefined;
   }

@@ -10,10 +10,10 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
-import mime from 'mime';
 import type { ManifestEntry } from '../release/types.ts';
 import { chooseRange, evaluatePreconditions, type Validators } from '../serve/conditional.ts';
 import { keyFromPath, parseTarget, pathOfKey } from '../serve/request-path.ts';
+import { sendText, setContentHeaders } from '../serve/respond.ts';
 import type { BlobCache, CachedBody } from './cache.ts';
 import type { Fetcher } from './fetcher.ts';
 import type { PassiveHealth } from './passive-health.ts';
@@ -99,7 +99,7 @@ export async function respond(context: RespondContext, req: EdgeRequest, res: Ed
       'Content-Range': `bytes */${entry.size}`,
     });
   }
-  setContentHeaders(res, parsed.key, entry);
+  setContentHeaders(res, parsed.key, entry.headers);
   const start = range.kind === 'partial' ? range.start : 0;
   const end = range.kind === 'partial' ? range.end : entry.size - 1;
   if (range.kind === 'partial') res.setHeader('Content-Range', `bytes ${start}-${end}/${entry.size}`);
@@ -182,21 +182,12 @@ async function notFound(
   if (status === 400 || errorKey === undefined || entry === undefined) {
     return text(res, served, status, status === 400 ? 'Bad Request' : 'Not Found', head);
   }
-  setContentHeaders(res, errorKey, entry);
+  setContentHeaders(res, errorKey, entry.headers);
   res.setHeader('Content-Length', entry.size);
   if (head) return empty(res, served, 404);
   const body = await bodyOf(context, errorKey, entry, served);
   if (body === undefined) return text(res, served, 404, 'Not Found', head);
   return send(context, res, served, 404, body, 0, entry.size - 1);
-}
-
-function setContentHeaders(res: EdgeResponse, key: string, entry: ManifestEntry): void {
-  const headers = entry.headers;
-  res.setHeader('Content-Type', headers.contentType ?? mime.getType(key) ?? 'application/octet-stream');
-  if (headers.contentEncoding !== undefined) res.setHeader('Content-Encoding', headers.contentEncoding);
-  if (headers.contentDisposition !== undefined)
-    res.setHeader('Content-Disposition', headers.contentDisposition);
-  if (headers.contentLanguage !== undefined) res.setHeader('Content-Language', headers.contentLanguage);
 }
 
 function unavailable(res: EdgeResponse, served: Served, head: boolean): Served {
@@ -220,6 +211,7 @@ function empty(res: EdgeResponse, served: Served, status: number): Served {
   return served;
 }
 
+/** A short plain-text answer (`outlast serve`'s), noted as served. */
 function text(
   res: EdgeResponse,
   served: Served,
@@ -228,14 +220,7 @@ function text(
   head: boolean,
   headers: Record<string, string> = {},
 ): Served {
-  const body = Buffer.from(`${status} ${message}\n`, 'utf8');
   served.status = status;
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': body.length,
-  });
-  if (head) res.end();
-  else res.end(body);
+  sendText(res, status, message, head, headers);
   return served;
 }

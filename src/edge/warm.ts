@@ -14,8 +14,8 @@ const RETRY_PASS_MS = 5_000;
 
 export class Warmer {
   private generation = 0;
-  private held = 0;
-  private total = 0;
+  /** The bodies of the release being filled; how many the cache holds is read from the cache. */
+  private shas: readonly string[] = [];
   private running = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -38,8 +38,11 @@ export class Warmer {
     clearTimeout(this.timer);
   }
 
+  /** Counted from the cache each time, so evictions and visitors' fills show too. */
   status(): { held: number; total: number; running: boolean } {
-    return { held: this.held, total: this.total, running: this.running };
+    let held = 0;
+    for (const sha of this.shas) if (this.cache.has(sha)) held += 1;
+    return { held, total: this.shas.length, running: this.running };
   }
 
   private async pass(release: EdgeRelease, generation: number): Promise<void> {
@@ -48,9 +51,8 @@ export class Warmer {
       if (!wanted.has(entry.sha256))
         wanted.set(entry.sha256, { key, sha256: entry.sha256, size: entry.size });
     }
-    this.total = wanted.size;
+    this.shas = [...wanted.keys()];
     const missing = [...wanted.values()].filter((body) => !this.cache.has(body.sha256));
-    this.held = this.total - missing.length;
     if (missing.length === 0) {
       this.running = false;
       return;
@@ -67,7 +69,6 @@ export class Warmer {
           const outcome = await this.fetcher.body(body, AbortSignal.timeout(this.deadlineMs));
           if (outcome.body === undefined) failed += 1;
         }
-        if (generation === this.generation && this.cache.has(body.sha256)) this.held += 1;
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, next));

@@ -5,6 +5,7 @@
 import type { Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
 import { BEACON_KEY } from '../release/types.ts';
@@ -110,7 +111,13 @@ export async function sendErrorDocument(
   return streamBody(res, object.handle, head, 0, object.stats.size - 1);
 }
 
-function setContentHeaders(res: ServerResponse, key: string, headers: ObjectHeaders): void {
+/** Content-Type (the manifest's, else guessed from the key) and the other headers that describe the
+ * bytes. Also the edge's (HTTP/1.1 or HTTP/2). */
+export function setContentHeaders(
+  res: ServerResponse | Http2ServerResponse,
+  key: string,
+  headers: ObjectHeaders,
+): void {
   res.setHeader('Content-Type', headers.contentType ?? mime.getType(key) ?? 'application/octet-stream');
   if (headers.contentEncoding !== undefined) res.setHeader('Content-Encoding', headers.contentEncoding);
   if (headers.contentDisposition !== undefined)
@@ -153,7 +160,7 @@ export async function closingOnError(object: OpenObject, sending: Promise<void>)
 
 /** A short plain-text answer, `Content-Length` set, no body for HEAD. */
 export function sendText(
-  res: ServerResponse,
+  res: ServerResponse | Http2ServerResponse,
   status: number,
   message: string,
   head: boolean,
@@ -165,7 +172,8 @@ export function sendText(
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': body.length,
   });
-  res.end(head ? undefined : body);
+  if (head) res.end();
+  else res.end(body);
 }
 
 function isNoSuchObject(error: unknown): boolean {

@@ -137,7 +137,7 @@ test('outlast watch --edge: the edge follows the watcher’s health and shows in
       listen: '127.0.0.1:0',
       admin: '127.0.0.1:0',
       releasePoll: '60s',
-      cache: { dir: join(setup.root, 'cache') },
+      cache: { dir: join(setup.root, 'cache'), warm: false },
     },
   });
   const watch = start(['watch', '--edge', '--config', file]);
@@ -158,9 +158,14 @@ test('outlast watch --edge: the edge follows the watcher’s health and shows in
       async () => (await edgesOf())?.[0]?.origins[0]?.state === 'down',
       30_000,
     );
+    // Not fetched before, and no warming: it must come from an origin, and o0 (down by the
+    // watcher) is not even tried first.
     const page = await fetch(`${site}/`);
     assert.equal(page.status, 200);
-    assert.equal(page.headers.get('x-outlast-source') === 'o0', false);
+    assert.equal(page.headers.get('x-outlast-source'), 'o1');
+    const [edge] = (await edgesOf())!;
+    assert.equal(edge!.origins[0]!.failed, 0, 'o0 was not tried');
+    assert.equal(edge!.requests.failedOver, 0);
   } finally {
     watch.child.kill('SIGINT');
     const code = await watch.exited;

@@ -281,7 +281,7 @@ describe('edge cores', () => {
         { origin: 'b', beacon: beacon('r2', '2026-01-02T00:00:00Z') },
         { origin: 'c', beacon: beacon('r2', '2026-01-02T00:00:00Z') },
       ]),
-      { release: 'r2', manifestSha256: 'r2-sha', from: ['b', 'c'] },
+      { release: 'r2', manifestSha256: 'r2-sha', deployedAt: '2026-01-02T00:00:00Z', from: ['b', 'c'] },
     );
     // A tie goes to the origin first in order.
     assert.equal(

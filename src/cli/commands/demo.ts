@@ -16,12 +16,12 @@ import { runDeploy } from '../../deploy/engine.ts';
 import { type RunningEdge, startEdge } from '../../edge/edge.ts';
 import { OutlastError } from '../../errors.ts';
 import { type RunningServer, startServer } from '../../serve/server.ts';
+import { parseListen } from '../../util/listen.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
 import { formatBytes, formatCount } from '../format.ts';
 import type { GlobalOptions } from '../options.ts';
 import { runDrill } from './drill.ts';
-import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const EXAMPLE_SITE = fileURLToPath(new URL('../../../examples/site', import.meta.url));
@@ -185,7 +185,6 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     });
     edge = await startEdge({ config, healthView: watcher.healthView(), logger });
     watcher.attachEdge(edge);
-    watcher.metrics.include(edge.registry);
     const [dnsHost, dnsPort] = [parseListen(options.dns).host, parseListen(options.dns).port];
     out('');
     out('outlast demo is running. Ctrl-C stops everything it started.');

@@ -2,14 +2,14 @@
 import { loadConfig } from '../../config/load.ts';
 import { startStatusServer } from '../../daemon/http.ts';
 import { Watcher } from '../../daemon/watcher.ts';
-import { type RunningEdge, startEdge } from '../../edge/edge.ts';
+import type { RunningEdge } from '../../edge/edge.ts';
 import { OutlastError } from '../../errors.ts';
 import { formatDuration } from '../../util/duration.ts';
+import { parseListen } from '../../util/listen.ts';
 import { componentLogger } from '../../util/log.ts';
 import { EXIT } from '../exit.ts';
 import type { GlobalOptions } from '../options.ts';
 import { untilStopSignal } from '../signals.ts';
-import { parseListen } from './serve.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -40,6 +40,8 @@ export async function watchCommand(
   if (options.edge) {
     try {
       // stdout is the watcher's timeline: the access log goes with the logs, to stderr.
+      // Loaded only with --edge: a plain watcher does not pay for the edge's modules at start.
+      const { startEdge } = await import('../../edge/edge.ts');
       edge = await startEdge({
         config,
         healthView: watcher.healthView(),
@@ -51,7 +53,7 @@ export async function watchCommand(
       await watcher.stop();
       throw error;
     }
-    detach.push(watcher.attachEdge(edge), watcher.metrics.include(edge.registry));
+    detach.push(watcher.attachEdge(edge));
   }
   const status = watcher.status();
   out(
