@@ -29,8 +29,7 @@ import {
   renewTime,
 } from './certificate.ts';
 import type { EdgeAcmeConfig } from './options.ts';
-import type { TlsManager } from './tls.ts';
-import type { EdgeTlsStatus } from './types.ts';
+import type { EdgeTlsStatus, TlsManager } from './types.ts';
 
 export interface AcmeManagerOptions {
   /** The certificate's names when `acme.names` is not set (the site's hostname). */

@@ -17,25 +17,9 @@ import { componentLogger, type Logger } from '../util/log.ts';
 import { createAcmeManager } from './acme.ts';
 import { type CertificatePair, ChangeListeners, checkPair, pairStatus } from './certificate.ts';
 import type { EdgeTlsConfig } from './options.ts';
-import type { EdgeTlsStatus } from './types.ts';
+import type { EdgeTlsStatus, TlsManager } from './types.ts';
 
-export interface TlsManager {
-  /** Resolves once a certificate is usable: files read and checked, or ACME's certificate loaded
-   *  from `acme.dir` (if still valid past renewDaysBefore) or newly issued. Rejects with an
-   *  OutlastError (invalid_argument: naming the file and what is wrong; unavailable: the CA). */
-  start(): Promise<void>;
-  /** The PEM cert chain and key to serve now (for tls.createSecureContext / server.setSecureContext).
-   *  Throws `internal` before `start()` has resolved. */
-  current(): { cert: string; key: string };
-  /** Called after every change of the served certificate (file reload, renewal), never for the
-   *  first one `start()` loads. Returns the function that removes the listener. */
-  onChange(listener: () => void): () => void;
-  /** HTTP-01: the key authorization for `token` while a challenge is pending, else undefined. */
-  challenge(token: string): string | undefined;
-  status(): EdgeTlsStatus;
-  /** Stops watchers and timers. Idempotent. */
-  stop(): Promise<void>;
-}
+export type { TlsManager } from './types.ts';
 
 export interface TlsManagerOptions {
   /** The site's names: the certificate's names when `acme.names` is not set. */

@@ -82,3 +82,22 @@ export interface EdgeStatus {
   };
   tls?: EdgeTlsStatus;
 }
+
+/** The certificate side of the edge (src/edge/tls.ts makes one for `edge.tls`). */
+export interface TlsManager {
+  /** Resolves once a certificate is usable: files read and checked, or ACME's certificate loaded
+   *  from `acme.dir` (if still valid past renewDaysBefore) or newly issued. Rejects with an
+   *  OutlastError (invalid_argument: naming the file and what is wrong; unavailable: the CA). */
+  start(): Promise<void>;
+  /** The PEM cert chain and key to serve now (for tls.createSecureContext / server.setSecureContext).
+   *  Throws `internal` before `start()` has resolved. */
+  current(): { cert: string; key: string };
+  /** Called after every change of the served certificate (file reload, renewal), never for the
+   *  first one `start()` loads. Returns the function that removes the listener. */
+  onChange(listener: () => void): () => void;
+  /** HTTP-01: the key authorization for `token` while a challenge is pending, else undefined. */
+  challenge(token: string): string | undefined;
+  status(): EdgeTlsStatus;
+  /** Stops watchers and timers. Idempotent. */
+  stop(): Promise<void>;
+}
